@@ -1,0 +1,130 @@
+package fn
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/spf13/cobra"
+	"sigs.k8s.io/kustomize/kyaml/kio"
+
+	"cocofy.dev/cocofy/pipeline"
+	"cocofy.dev/cocofy/postrender"
+)
+
+// EnvConfig names a config file when no --config flag is given; Helm 4
+// plugins cannot pass arguments of their own.
+const EnvConfig = "COCOFY_CONFIG"
+
+// Deps are the pipeline's services plus what to do after a successful run.
+type Deps struct {
+	pipeline.Deps
+	// Commit runs after a successful run, before output is written (e.g. it
+	// writes an updated lock file). May be nil.
+	Commit func() error
+}
+
+// DepsFunc builds Deps from a config. Tests inject fixed resolvers here.
+type DepsFunc func(ctx context.Context, c *Config) (Deps, error)
+
+type rootOptions struct {
+	configPath string
+	quiet      bool
+}
+
+// NewCommand returns cocofy's root command: with no subcommand it reads
+// resources on stdin and writes them, changed, on stdout.
+func NewCommand(deps DepsFunc) *cobra.Command {
+	o := &rootOptions{}
+	cmd := &cobra.Command{
+		Use:   "cocofy",
+		Short: "Make Kubernetes workloads run as confidential or sandboxed containers on Azure",
+		Long: `cocofy reads Kubernetes resources on stdin and writes them on stdout with
+images pinned to digests, the target's runtimeClassName or virtual-node
+placement, requests equal to limits, and (for virtual nodes) the Confidential
+ACI security policy attached.
+
+A ResourceList in (kpt, kustomize) gives a ResourceList out; a plain YAML
+stream in (Helm --post-renderer) gives a plain stream out. On any error it
+exits 1 and writes nothing to stdout.`,
+		Example: `  helm template web ./chart --post-renderer cocofy --post-renderer-args --config --post-renderer-args cocofy.yaml
+  kustomize build --enable-alpha-plugins --enable-exec examples/kustomize
+  kpt fn eval pkg --exec cocofy --fn-config cocofy.yaml`,
+		Args:          cobra.NoArgs,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return o.run(cmd.Context(), cmd.InOrStdin(), cmd.OutOrStdout(), cmd.ErrOrStderr(), deps)
+		},
+	}
+	cmd.Flags().StringVar(&o.configPath, "config", "", "config file (kind Cocofy); default: the ResourceList's functionConfig, then $"+EnvConfig+", then built-in defaults")
+	cmd.Flags().BoolVarP(&o.quiet, "quiet", "q", false, "print only warnings and errors on stderr")
+	return cmd
+}
+
+func (o *rootOptions) run(ctx context.Context, stdin io.Reader, stdout, stderr io.Writer, deps DepsFunc) error {
+	in, err := io.ReadAll(stdin)
+	if err != nil {
+		return fmt.Errorf("reading stdin: %w", err)
+	}
+	rw := &kio.ByteReadWriter{Reader: bytes.NewReader(in), KeepReaderAnnotations: true}
+	items, err := rw.Read()
+	isRL := err == nil && rw.WrappingKind == kio.ResourceListKind
+	cfg, err := o.config(rw, isRL)
+	if err != nil {
+		return err
+	}
+	d, err := deps(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	p, err := pipeline.New(cfg.Spec, d.Deps)
+	if err != nil {
+		return err
+	}
+	out := &bytes.Buffer{}
+	if isRL {
+		err = runResourceList(ctx, p, rw, items, out, stderr)
+	} else {
+		r := &postrender.Renderer{Pipeline: p, Context: ctx, Log: stderr, Quiet: o.quiet}
+		var res *bytes.Buffer
+		if res, err = r.Run(bytes.NewBuffer(in)); err == nil {
+			out = res
+		}
+	}
+	if err != nil {
+		return err
+	}
+	if d.Commit != nil {
+		if err := d.Commit(); err != nil {
+			return err
+		}
+	}
+	_, err = out.WriteTo(stdout)
+	return err
+}
+
+// config picks the config: --config, then the functionConfig, then
+// $COCOFY_CONFIG, then defaults.
+func (o *rootOptions) config(rw *kio.ByteReadWriter, isRL bool) (*Config, error) {
+	if o.configPath != "" {
+		return LoadConfigFile(o.configPath)
+	}
+	if isRL && rw.FunctionConfig != nil {
+		s, err := rw.FunctionConfig.String()
+		if err != nil {
+			return nil, fmt.Errorf("reading functionConfig: %w", err)
+		}
+		c, err := ParseConfig([]byte(s), "")
+		if err != nil {
+			return nil, fmt.Errorf("functionConfig: %w", err)
+		}
+		return c, nil
+	}
+	if path := os.Getenv(EnvConfig); path != "" {
+		return LoadConfigFile(path)
+	}
+	return DefaultConfig(), nil
+}

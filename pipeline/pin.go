@@ -1,0 +1,131 @@
+package pipeline
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+	"sync"
+
+	"golang.org/x/sync/errgroup"
+
+	"cocofy.dev/cocofy/internal/image"
+)
+
+// pinConcurrency bounds parallel registry lookups.
+const pinConcurrency = 16
+
+// imageUse is one image field in one container.
+type imageUse struct {
+	w   *Workload
+	c   Container
+	ref string
+}
+
+// pin rewrites every image of the selected workloads to a digest. Each
+// unique reference is resolved once; nothing is rewritten unless every
+// reference resolved.
+func (p *Pipeline) pin(ctx context.Context, ws []*Workload, rep *Report) error {
+	uses, refs := p.imageUses(ws, rep)
+	pins, errs := p.resolveAll(ctx, refs)
+	failed := false
+	for _, u := range uses {
+		if err := errs[u.ref]; err != nil {
+			rep.Error(u.w, u.c.Field("image"), "%v", err)
+			failed = true
+		}
+	}
+	if failed || rep.HasErrors() {
+		return nil
+	}
+	for _, u := range uses {
+		pinned := pinnedRef(u.ref, pins[u.ref].Digest, p.opts.Images.DropTag)
+		if pinned == u.ref {
+			continue
+		}
+		if err := u.c.Node.PipeE(setString("image", pinned)); err != nil {
+			rep.Error(u.w, u.c.Field("image"), "%v", err)
+			continue
+		}
+		if strings.Contains(u.ref, "@") {
+			rep.Info(u.w, u.c.Field("image"), "verified the digest of %s and wrote %s", u.ref, pinned)
+		} else {
+			rep.Info(u.w, u.c.Field("image"), "pinned %s to %s", u.ref, pins[u.ref].Digest)
+		}
+	}
+	return nil
+}
+
+// imageUses lists every image field of the workloads and the unique
+// references among them, sorted.
+func (p *Pipeline) imageUses(ws []*Workload, rep *Report) ([]imageUse, []string) {
+	var uses []imageUse
+	seen := map[string]bool{}
+	var refs []string
+	for _, w := range ws {
+		cs, err := w.AllContainers()
+		if err != nil {
+			rep.Error(w, "", "%v", err)
+			continue
+		}
+		for _, c := range cs {
+			ref, _ := c.Node.GetString("image")
+			if strings.TrimSpace(ref) == "" {
+				rep.Error(w, c.Field("image"), "image is empty or missing")
+				continue
+			}
+			uses = append(uses, imageUse{w: w, c: c, ref: ref})
+			if !seen[ref] {
+				seen[ref] = true
+				refs = append(refs, ref)
+			}
+		}
+	}
+	sort.Strings(refs)
+	return uses, refs
+}
+
+// resolveAll resolves refs in parallel and returns the pins and the errors
+// by reference.
+func (p *Pipeline) resolveAll(ctx context.Context, refs []string) (map[string]image.Pin, map[string]error) {
+	pins := make(map[string]image.Pin, len(refs))
+	errs := map[string]error{}
+	var mu sync.Mutex
+	g, ctx := errgroup.WithContext(ctx)
+	g.SetLimit(pinConcurrency)
+	for _, ref := range refs {
+		g.Go(func() error {
+			pin, err := p.deps.Resolver.Resolve(ctx, ref)
+			if err == nil && !strings.HasPrefix(pin.Digest, "sha256:") {
+				err = fmt.Errorf("resolving %q: resolver returned no sha256 digest", ref)
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil {
+				errs[ref] = err
+			} else {
+				pins[ref] = pin
+			}
+			return nil // keep going: every failure is reported at once
+		})
+	}
+	_ = g.Wait()
+	return pins, errs
+}
+
+// pinnedRef writes ref with digest: "repo:tag@digest" keeps the tag for
+// people; dropTag gives "repo@digest". The registry and repository are kept
+// exactly as written.
+func pinnedRef(ref, digest string, dropTag bool) string {
+	base := ref
+	if i := strings.Index(base, "@"); i >= 0 {
+		base = base[:i]
+	}
+	if dropTag {
+		slash := strings.LastIndex(base, "/")
+		if colon := strings.LastIndex(base, ":"); colon > slash {
+			base = base[:colon]
+		}
+	}
+	return base + "@" + digest
+}

@@ -1,0 +1,109 @@
+package pipeline
+
+import (
+	"context"
+	"fmt"
+	"slices"
+
+	"sigs.k8s.io/kustomize/kyaml/kio"
+	"sigs.k8s.io/kustomize/kyaml/yaml"
+
+	"cocofy.dev/cocofy/internal/image"
+)
+
+// Deps are the outside services the stages use. Tests inject fixed ones.
+type Deps struct {
+	// Resolver pins image references; required when Options.PinImages().
+	Resolver image.Resolver
+	// Inspector gives image facts for the CCE policy; required for target
+	// virtual-node.
+	Inspector image.Inspector
+}
+
+// Pipeline runs cocofy's stages in order: select workloads, place them
+// (runtimeClassName or virtual node), make requests equal limits, check
+// them for the target, pin images, and attach the CCE policy.
+type Pipeline struct {
+	opts  Options
+	deps  Deps
+	paths []WorkloadPath
+}
+
+// New returns a Pipeline. opts must already be defaulted and validated.
+func New(opts Options, deps Deps) (*Pipeline, error) {
+	if opts.PinImages() && deps.Resolver == nil {
+		return nil, fmt.Errorf("image pinning is on but no resolver was configured")
+	}
+	paths := append(slices.Clone(opts.WorkloadPaths), BuiltinWorkloadPaths...)
+	return &Pipeline{opts: opts, deps: deps, paths: paths}, nil
+}
+
+// Run edits nodes in place and returns what it did. When any result is an
+// error it returns ErrFailed; the nodes may then be half edited and must
+// not be written.
+func (p *Pipeline) Run(ctx context.Context, nodes []*yaml.RNode) (*Report, error) {
+	rep := &Report{}
+	workloads := findWorkloads(nodes, p.paths, rep)
+	var selected []*Workload
+	for i := range workloads {
+		w := &workloads[i]
+		ok, err := p.opts.Select.matches(w)
+		if err != nil {
+			return rep, fmt.Errorf("select.labelSelector: %w", err)
+		}
+		if ok {
+			selected = append(selected, w)
+		}
+	}
+	for _, w := range selected {
+		p.place(w, rep)
+		p.resources(w, rep)
+		p.check(w, rep)
+	}
+	// Pin even after earlier errors, so that every problem is reported at once.
+	if p.opts.PinImages() {
+		if err := p.pin(ctx, selected, rep); err != nil {
+			return rep, err
+		}
+	}
+	if p.opts.Target == TargetVirtualNode && !rep.HasErrors() {
+		if err := p.attachPolicies(ctx, nodes, selected, rep); err != nil {
+			return rep, err
+		}
+	}
+	if rep.HasErrors() {
+		return rep, ErrFailed
+	}
+	return rep, nil
+}
+
+// Filter makes a Pipeline a kio.Filter for Go callers: it runs with a
+// background context and returns the results as the error on failure.
+func (p *Pipeline) Filter(nodes []*yaml.RNode) ([]*yaml.RNode, error) {
+	rep, err := p.Run(context.Background(), nodes)
+	if err != nil {
+		if rep.HasErrors() {
+			return nil, rep.Results
+		}
+		return nil, err
+	}
+	return nodes, nil
+}
+
+var _ kio.Filter = (*Pipeline)(nil)
+
+func (s Selector) matches(w *Workload) (bool, error) {
+	if len(s.Kinds) > 0 && !slices.Contains(s.Kinds, w.Ref.Kind) {
+		return false, nil
+	}
+	if len(s.Names) > 0 && !slices.Contains(s.Names, w.Ref.Name) {
+		return false, nil
+	}
+	if len(s.Namespaces) > 0 && !slices.Contains(s.Namespaces, w.Ref.Namespace) {
+		return false, nil
+	}
+	if s.LabelSelector != "" {
+		return w.Resource.MatchesLabelSelector(s.LabelSelector)
+	}
+	return true, nil
+}

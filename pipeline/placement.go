@@ -1,0 +1,116 @@
+package pipeline
+
+import (
+	"strconv"
+	"strings"
+
+	"sigs.k8s.io/kustomize/kyaml/yaml"
+)
+
+// place puts the workload on its target: a runtimeClassName, or the virtual
+// node's nodeSelector, toleration and annotations.
+func (p *Pipeline) place(w *Workload, rep *Report) {
+	if p.opts.Target == TargetVirtualNode {
+		p.placeOnVirtualNode(w, rep)
+		return
+	}
+	p.setField(w, rep, w.Spec, w.Field("spec", "runtimeClassName"), "runtimeClassName", p.opts.RuntimeClass())
+}
+
+// setField sets a string field of parent to want. An existing different
+// value is replaced only with Overwrite; otherwise a warning says it was kept.
+func (p *Pipeline) setField(w *Workload, rep *Report, parent *yaml.RNode, field, key, want string) {
+	cur, _ := parent.GetString(key)
+	switch {
+	case cur == want:
+		return
+	case cur != "" && !p.opts.Overwrite:
+		rep.Warn(w, field, "kept existing value %q instead of %q (set spec.overwrite: true to replace it)", cur, want)
+		return
+	}
+	if err := parent.PipeE(yaml.SetField(key, yaml.NewStringRNode(want))); err != nil {
+		rep.Error(w, field, "setting %q: %v", want, err)
+		return
+	}
+	if cur == "" {
+		rep.Info(w, field, "set to %q", want)
+	} else {
+		rep.Info(w, field, "replaced %q with %q", cur, want)
+	}
+}
+
+func (p *Pipeline) placeOnVirtualNode(w *Workload, rep *Report) {
+	sel, err := w.Spec.Pipe(yaml.LookupCreate(yaml.MappingNode, "nodeSelector"))
+	if err != nil {
+		rep.Error(w, w.Field("spec", "nodeSelector"), "%v", err)
+		return
+	}
+	p.setField(w, rep, sel, w.Field("spec", "nodeSelector", VirtualNodeSelectorKey), VirtualNodeSelectorKey, VirtualNodeSelectorValue)
+	p.addVirtualNodeToleration(w, rep)
+	if rc, _ := w.Spec.GetString("runtimeClassName"); rc != "" {
+		rep.Warn(w, w.Field("spec", "runtimeClassName"), "virtual nodes do not use runtimeClassName %q; it was left as it is", rc)
+	}
+	p.setVirtualNodeAnnotations(w, rep)
+}
+
+func (p *Pipeline) addVirtualNodeToleration(w *Workload, rep *Report) {
+	field := w.Field("spec", "tolerations")
+	tols, err := w.Spec.Pipe(yaml.LookupCreate(yaml.SequenceNode, "tolerations"))
+	if err != nil {
+		rep.Error(w, field, "%v", err)
+		return
+	}
+	for _, t := range tols.Content() {
+		if key, _ := yaml.NewRNode(t).GetString("key"); key == VirtualNodeTolerationKey {
+			return
+		}
+	}
+	tol, err := yaml.Parse("key: " + VirtualNodeTolerationKey + "\noperator: Exists\neffect: NoSchedule\n")
+	if err != nil {
+		rep.Error(w, field, "%v", err)
+		return
+	}
+	if err := tols.PipeE(yaml.Append(tol.YNode())); err != nil {
+		rep.Error(w, field, "%v", err)
+		return
+	}
+	rep.Info(w, field, "added toleration %s:Exists:NoSchedule", VirtualNodeTolerationKey)
+}
+
+func (p *Pipeline) setVirtualNodeAnnotations(w *Workload, rep *Report) {
+	vn := p.opts.VirtualNode
+	want := []struct{ key, value string }{
+		{AnnotationInjectDNS, boolString(vn.InjectDNS)},
+		{AnnotationInjectKubeProxy, boolString(vn.InjectKubeProxy)},
+		{AnnotationZones, vn.Zone},
+		{AnnotationSubnet, vn.Subnet},
+		{AnnotationIdentity, vn.Identity},
+		{AnnotationImageCachePod, boolString(vn.ImageCachePod)},
+	}
+	meta, err := w.Template.Pipe(yaml.LookupCreate(yaml.MappingNode, "metadata", "annotations"))
+	if err != nil {
+		rep.Error(w, w.Field("metadata", "annotations"), "%v", err)
+		return
+	}
+	for _, a := range want {
+		if a.value == "" {
+			continue
+		}
+		p.setField(w, rep, meta, w.Field("metadata", "annotations", a.key), a.key, a.value)
+	}
+	if len(meta.Content()) == 0 {
+		// Leave no empty annotations map behind.
+		_ = w.Template.PipeE(yaml.Lookup("metadata"), yaml.Clear("annotations"))
+	}
+	if zones, _ := meta.GetString(AnnotationZones); strings.ContainsAny(zones, ";,") {
+		rep.Error(w, w.Field("metadata", "annotations", AnnotationZones),
+			"ACI accepts exactly one zone, got %q", zones)
+	}
+}
+
+func boolString(b *bool) string {
+	if b == nil {
+		return ""
+	}
+	return strconv.FormatBool(*b)
+}

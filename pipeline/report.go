@@ -1,0 +1,94 @@
+package pipeline
+
+import (
+	"errors"
+	"fmt"
+
+	"sigs.k8s.io/kustomize/kyaml/fn/framework"
+	"sigs.k8s.io/kustomize/kyaml/yaml"
+)
+
+// ErrFailed is returned by Run when any result has error severity. The
+// results say what failed; callers must write no output.
+var ErrFailed = errors.New("cocofy found errors; no output was written")
+
+// Report collects the results of one run, in the order they were found.
+type Report struct {
+	Results framework.Results
+}
+
+// Add records a result about a resource (ref may be nil) and a field path
+// (field may be empty).
+func (r *Report) Add(sev framework.Severity, ref *Ref, field, format string, args ...any) {
+	res := &framework.Result{Severity: sev, Message: fmt.Sprintf(format, args...)}
+	if ref != nil {
+		res.ResourceRef = &yaml.ResourceIdentifier{
+			TypeMeta: yaml.TypeMeta{APIVersion: ref.APIVersion, Kind: ref.Kind},
+			NameMeta: yaml.NameMeta{Name: ref.Name, Namespace: ref.Namespace},
+		}
+	}
+	if field != "" {
+		res.Field = &framework.Field{Path: field}
+	}
+	r.Results = append(r.Results, res)
+}
+
+// Info, Warn and Error add results of that severity about workload w.
+func (r *Report) Info(w *Workload, field, format string, args ...any) {
+	r.Add(framework.Info, refPtr(w), field, format, args...)
+}
+
+// Warn adds a warning about workload w.
+func (r *Report) Warn(w *Workload, field, format string, args ...any) {
+	r.Add(framework.Warning, refPtr(w), field, format, args...)
+}
+
+// Error adds an error about workload w.
+func (r *Report) Error(w *Workload, field, format string, args ...any) {
+	r.Add(framework.Error, refPtr(w), field, format, args...)
+}
+
+func refPtr(w *Workload) *Ref {
+	if w == nil {
+		return nil
+	}
+	return &w.Ref
+}
+
+// HasErrors reports whether any result has error severity.
+func (r *Report) HasErrors() bool {
+	for _, res := range r.Results {
+		if res.Severity == framework.Error {
+			return true
+		}
+	}
+	return false
+}
+
+// Line formats a result for a terminal or Helm's stderr:
+// "error: Deployment default/web: spec.template.spec.containers[name=app].image: message".
+func Line(res *framework.Result) string {
+	s := string(res.Severity)
+	if s == "" {
+		s = string(framework.Info)
+	}
+	s += ": "
+	if ref := res.ResourceRef; ref != nil {
+		s += ref.Kind + " "
+		if ref.Namespace != "" {
+			s += ref.Namespace + "/"
+		}
+		s += ref.Name + ": "
+	}
+	if res.Field != nil && res.Field.Path != "" {
+		s += res.Field.Path + ": "
+	}
+	return s + res.Message
+}
+
+func joinErrors(errs []error) error {
+	if len(errs) == 0 {
+		return nil
+	}
+	return errors.Join(errs...)
+}

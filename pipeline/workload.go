@@ -1,0 +1,205 @@
+package pipeline
+
+import (
+	"fmt"
+	"strings"
+
+	"sigs.k8s.io/kustomize/kyaml/yaml"
+)
+
+// WorkloadPath says where a kind keeps its pod template: the object that has
+// the pod's metadata and spec. An empty Template means the object itself is
+// the pod.
+type WorkloadPath struct {
+	// APIVersion, when set, must match the resource's apiVersion exactly.
+	APIVersion string `json:"apiVersion,omitempty" yaml:"apiVersion,omitempty"`
+	// Kind must match the resource's kind exactly.
+	Kind string `json:"kind" yaml:"kind"`
+	// Template is the field path to the pod template, e.g. [spec, template].
+	Template []string `json:"template,omitempty" yaml:"template,omitempty"`
+}
+
+// BuiltinWorkloadPaths are the Kubernetes kinds that create pods.
+var BuiltinWorkloadPaths = []WorkloadPath{
+	{Kind: "Pod"},
+	{Kind: "Deployment", Template: []string{"spec", "template"}},
+	{Kind: "StatefulSet", Template: []string{"spec", "template"}},
+	{Kind: "DaemonSet", Template: []string{"spec", "template"}},
+	{Kind: "ReplicaSet", Template: []string{"spec", "template"}},
+	{Kind: "ReplicationController", Template: []string{"spec", "template"}},
+	{Kind: "Job", Template: []string{"spec", "template"}},
+	{Kind: "CronJob", Template: []string{"spec", "jobTemplate", "spec", "template"}},
+}
+
+// Container lists in a pod spec, in the order cocofy visits them.
+const (
+	Containers          = "containers"
+	InitContainers      = "initContainers"
+	EphemeralContainers = "ephemeralContainers"
+)
+
+// Workload is one pod-creating resource found in the stream.
+type Workload struct {
+	// Resource is the top-level object (or the item of a v1 List).
+	Resource *yaml.RNode
+	// Ref names the resource in results and errors.
+	Ref Ref
+	// TemplatePath is the field path from Resource to Template.
+	TemplatePath []string
+	// Template holds the pod's metadata and spec; for a Pod it is Resource.
+	Template *yaml.RNode
+	// Spec is the pod spec.
+	Spec *yaml.RNode
+}
+
+// Ref identifies a resource for people: kind, namespace and name, plus where
+// it came from when that is known.
+type Ref struct {
+	APIVersion, Kind, Namespace, Name string
+	// Within is set for items of a v1 List: "List/<name> items[<i>]".
+	Within string
+}
+
+// String gives "Kind namespace/name", or "Kind name" without a namespace.
+func (r Ref) String() string {
+	s := r.Kind + " "
+	if r.Namespace != "" {
+		s += r.Namespace + "/"
+	}
+	s += r.Name
+	if r.Within != "" {
+		s += " (in " + r.Within + ")"
+	}
+	return s
+}
+
+func refOf(n *yaml.RNode) Ref {
+	return Ref{APIVersion: n.GetApiVersion(), Kind: n.GetKind(), Namespace: n.GetNamespace(), Name: n.GetName()}
+}
+
+// Field joins the template path and rel into a dotted field path such as
+// "spec.template.spec.containers[name=app].image".
+func (w Workload) Field(rel ...string) string {
+	return strings.Join(append(append([]string{}, w.TemplatePath...), rel...), ".")
+}
+
+// Container is one entry of containers, initContainers or ephemeralContainers.
+type Container struct {
+	Node *yaml.RNode
+	Name string
+	// List is Containers, InitContainers or EphemeralContainers.
+	List string
+	// Path is the field path of the container from the resource root.
+	Path string
+}
+
+// Field gives the dotted path of a field of the container.
+func (c Container) Field(rel ...string) string {
+	return strings.Join(append([]string{c.Path}, rel...), ".")
+}
+
+// ContainersIn returns the containers of the given lists, in list order.
+func (w Workload) ContainersIn(lists ...string) ([]Container, error) {
+	var out []Container
+	for _, list := range lists {
+		seq, err := w.Spec.Pipe(yaml.Lookup(list))
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", w.Field("spec", list), err)
+		}
+		if seq == nil {
+			continue
+		}
+		if seq.YNode().Kind != yaml.SequenceNode {
+			return nil, fmt.Errorf("%s: must be a list", w.Field("spec", list))
+		}
+		for i, c := range seq.Content() {
+			n := yaml.NewRNode(c)
+			name, _ := n.GetString("name")
+			sel := fmt.Sprintf("[name=%s]", name)
+			if name == "" {
+				sel = fmt.Sprintf("[%d]", i)
+			}
+			out = append(out, Container{Node: n, Name: name, List: list, Path: w.Field("spec", list+sel)})
+		}
+	}
+	return out, nil
+}
+
+// AllContainers returns containers, initContainers and ephemeralContainers.
+func (w Workload) AllContainers() ([]Container, error) {
+	return w.ContainersIn(Containers, InitContainers, EphemeralContainers)
+}
+
+// isLocalConfig reports objects that kpt and kustomize hand to functions but
+// that are not part of the output: the Kptfile and local-config objects.
+func isLocalConfig(n *yaml.RNode) bool {
+	if n.GetKind() == "Kptfile" {
+		return true
+	}
+	return n.GetAnnotations()[AnnotationLocalConfig] == "true"
+}
+
+// findWorkloads returns the pod-creating resources among nodes, descending
+// into v1 List items. Resources of unknown kinds are not workloads. A known
+// kind without its pod template or containers is reported as an error.
+func findWorkloads(nodes []*yaml.RNode, paths []WorkloadPath, rep *Report) []Workload {
+	var out []Workload
+	var visit func(n *yaml.RNode, within string)
+	visit = func(n *yaml.RNode, within string) {
+		if n.YNode().Kind != yaml.MappingNode || isLocalConfig(n) {
+			return
+		}
+		if n.GetKind() == "List" && n.GetApiVersion() == "v1" {
+			items, _ := n.Pipe(yaml.Lookup("items"))
+			if items == nil {
+				return
+			}
+			for i, it := range items.Content() {
+				visit(yaml.NewRNode(it), fmt.Sprintf("List/%s items[%d]", n.GetName(), i))
+			}
+			return
+		}
+		wp, ok := matchPath(n, paths)
+		if !ok {
+			return
+		}
+		w := Workload{Resource: n, Ref: refOf(n), TemplatePath: wp.Template}
+		w.Ref.Within = within
+		tmpl, err := n.Pipe(yaml.Lookup(wp.Template...))
+		if err != nil || tmpl == nil || tmpl.YNode().Kind != yaml.MappingNode {
+			rep.Error(&w, strings.Join(wp.Template, "."), "pod template missing or not a map")
+			return
+		}
+		w.Template = tmpl
+		spec, err := tmpl.Pipe(yaml.Lookup("spec"))
+		if err != nil || spec == nil || spec.YNode().Kind != yaml.MappingNode {
+			rep.Error(&w, w.Field("spec"), "pod spec missing or not a map")
+			return
+		}
+		w.Spec = spec
+		cs, err := w.ContainersIn(Containers)
+		if err != nil {
+			rep.Error(&w, "", "%v", err)
+			return
+		}
+		if len(cs) == 0 {
+			rep.Error(&w, w.Field("spec", Containers), "a pod needs at least one container")
+			return
+		}
+		out = append(out, w)
+	}
+	for _, n := range nodes {
+		visit(n, "")
+	}
+	return out
+}
+
+func matchPath(n *yaml.RNode, paths []WorkloadPath) (WorkloadPath, bool) {
+	kind, apiVersion := n.GetKind(), n.GetApiVersion()
+	for _, p := range paths {
+		if p.Kind == kind && (p.APIVersion == "" || p.APIVersion == apiVersion) {
+			return p, true
+		}
+	}
+	return WorkloadPath{}, false
+}

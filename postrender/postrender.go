@@ -1,0 +1,100 @@
+package postrender
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+
+	"sigs.k8s.io/kustomize/kyaml/kio"
+	"sigs.k8s.io/kustomize/kyaml/yaml"
+
+	"cocofy.dev/cocofy/pipeline"
+)
+
+// ErrEmpty is returned for input with no resources: Helm 3 would read an
+// empty answer as "delete every resource of the release".
+var ErrEmpty = errors.New("the input has no resources; refusing to answer with an empty stream")
+
+// Renderer runs a pipeline over a plain YAML stream.
+type Renderer struct {
+	// Pipeline does the work.
+	Pipeline *pipeline.Pipeline
+	// Context is used for registry calls; nil means context.Background().
+	Context context.Context
+	// Log receives one line per result (Helm shows a post-renderer's stderr
+	// when it fails). Nil discards them.
+	Log io.Writer
+	// Quiet drops info results from Log.
+	Quiet bool
+}
+
+// Run implements Helm 3's postrender.PostRenderer: it returns the edited
+// stream, or an error and no stream.
+func (r *Renderer) Run(in *bytes.Buffer) (*bytes.Buffer, error) {
+	ctx := r.Context
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	nodes, err := Read(in)
+	if err != nil {
+		return nil, err
+	}
+	if len(nodes) == 0 {
+		return nil, ErrEmpty
+	}
+	rep, err := r.Pipeline.Run(ctx, nodes)
+	r.log(rep, err != nil)
+	if err != nil {
+		return nil, err
+	}
+	out := &bytes.Buffer{}
+	if err := Write(out, nodes); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// log prints results; after a failure only warnings and errors, so that the
+// error is easy to find in Helm's message.
+func (r *Renderer) log(rep *pipeline.Report, failed bool) {
+	if r.Log == nil || rep == nil {
+		return
+	}
+	for _, res := range rep.Results {
+		if (r.Quiet || failed) && res.Severity == "info" {
+			continue
+		}
+		fmt.Fprintln(r.Log, pipeline.Line(res))
+	}
+}
+
+// Read parses a plain stream. It never unwraps a List or ResourceList: in a
+// plain stream they are resources like any other.
+func Read(in io.Reader) ([]*yaml.RNode, error) {
+	nodes, err := (&kio.ByteReader{Reader: in, PreserveSeqIndent: true, DisableUnwrapping: true}).Read()
+	if err != nil {
+		return nil, fmt.Errorf("reading YAML stream: %w", err)
+	}
+	return nodes, nil
+}
+
+// Write encodes nodes as a plain stream, dropping every kyaml bookkeeping
+// annotation the reader added.
+func Write(out io.Writer, nodes []*yaml.RNode) error {
+	var clear []string
+	for _, n := range nodes {
+		for k := range n.GetAnnotations() {
+			if strings.HasPrefix(k, "internal.config.kubernetes.io/") {
+				clear = append(clear, k)
+			}
+		}
+	}
+	w := kio.ByteWriter{Writer: out, ClearAnnotations: clear}
+	if err := w.Write(nodes); err != nil {
+		return fmt.Errorf("writing YAML stream: %w", err)
+	}
+	return nil
+}
