@@ -20,7 +20,7 @@ func (p *Pipeline) place(w *Workload, rep *Report) {
 // setField sets a string field of parent to want. An existing different
 // value is replaced only with Overwrite; otherwise a warning says it was kept.
 func (p *Pipeline) setField(w *Workload, rep *Report, parent *yaml.RNode, field, key, want string) {
-	cur, _ := parent.GetString(key)
+	cur := stringField(parent, key)
 	switch {
 	case cur == want:
 		return
@@ -102,7 +102,7 @@ func (p *Pipeline) setVirtualNodeAnnotations(w *Workload, rep *Report) {
 		// Leave no empty annotations map behind.
 		_ = w.Template.PipeE(yaml.Lookup("metadata"), yaml.Clear("annotations"))
 	}
-	if zones, _ := meta.GetString(AnnotationZones); strings.ContainsAny(zones, ";,") {
+	if zones := stringField(meta, AnnotationZones); strings.ContainsAny(zones, ";,") {
 		rep.Error(w, w.Field("metadata", "annotations", AnnotationZones),
 			"ACI accepts exactly one zone, got %q", zones)
 	}

@@ -7,3 +7,13 @@ import "sigs.k8s.io/kustomize/kyaml/yaml"
 func setString(key, value string) yaml.Filter {
 	return yaml.SetField(key, yaml.NewStringRNode(value))
 }
+
+// stringField returns the scalar value of the field named key (which may
+// contain dots, as annotation keys do), or "".
+func stringField(m *yaml.RNode, key string) string {
+	f := m.Field(key)
+	if f == nil || f.Value == nil || f.Value.YNode().Kind != yaml.ScalarNode {
+		return ""
+	}
+	return f.Value.YNode().Value
+}
