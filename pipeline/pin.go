@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/google/go-containerregistry/pkg/name"
 	"golang.org/x/sync/errgroup"
 
 	"cocofy.dev/cocofy/internal/image"
@@ -69,10 +70,9 @@ func (p *Pipeline) imageUses(ws []*Workload, rep *Report) ([]imageUse, []string)
 			continue
 		}
 		for _, c := range cs {
-			ref, _ := c.Node.GetString("image")
-			if strings.TrimSpace(ref) == "" {
-				rep.Error(w, c.Field("image"), "image is empty or missing")
-				continue
+			ref := stringField(c.Node, "image")
+			if _, err := name.ParseReference(ref); err != nil {
+				continue // validate reported it
 			}
 			uses = append(uses, imageUse{w: w, c: c, ref: ref})
 			if !seen[ref] {

@@ -56,6 +56,7 @@ func (p *Pipeline) Run(ctx context.Context, nodes []*yaml.RNode) (*Report, error
 		}
 	}
 	for _, w := range selected {
+		p.validate(w, rep)
 		p.place(w, rep)
 		p.resources(w, rep)
 		p.check(w, rep)

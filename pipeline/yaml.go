@@ -1,6 +1,10 @@
 package pipeline
 
-import "sigs.k8s.io/kustomize/kyaml/yaml"
+import (
+	"strconv"
+
+	"sigs.k8s.io/kustomize/kyaml/yaml"
+)
 
 // setString returns a filter that sets a string field, keeping the field's
 // position (and comments) when it already exists.
@@ -17,3 +21,5 @@ func stringField(m *yaml.RNode, key string) string {
 	}
 	return f.Value.YNode().Value
 }
+
+func itoa(i int) string { return strconv.Itoa(i) }
