@@ -61,6 +61,9 @@ func TestGolden(t *testing.T) {
 				assert.Assert(t, err != nil, "want an error, got output:\n%s", stdout)
 				assert.Equal(t, stdout, "", "no output on error")
 				golden.Assert(t, stderr+"cocofy: "+err.Error()+"\n", rel("error.golden"))
+				if _, err := postrender.Read(strings.NewReader(input)); err != nil {
+					return // cannot be wrapped in a ResourceList either
+				}
 				rlOut, _, rlErr := run(t, wrap(t, input, cfgPath))
 				assert.Assert(t, rlErr != nil, "ResourceList door: want an error")
 				assert.Equal(t, rlOut, "", "ResourceList door: no output on error")

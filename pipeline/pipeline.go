@@ -4,7 +4,9 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 
+	"sigs.k8s.io/kustomize/kyaml/fn/framework"
 	"sigs.k8s.io/kustomize/kyaml/kio"
 	"sigs.k8s.io/kustomize/kyaml/yaml"
 
@@ -43,6 +45,7 @@ func New(opts Options, deps Deps) (*Pipeline, error) {
 // not be written.
 func (p *Pipeline) Run(ctx context.Context, nodes []*yaml.RNode) (*Report, error) {
 	rep := &Report{}
+	checkObjects(nodes, rep)
 	workloads := findWorkloads(nodes, p.paths, rep)
 	var selected []*Workload
 	for i := range workloads {
@@ -107,4 +110,24 @@ func (s Selector) matches(w *Workload) (bool, error) {
 		return w.Resource.MatchesLabelSelector(s.LabelSelector)
 	}
 	return true, nil
+}
+
+// checkObjects reports stream entries that are not Kubernetes objects.
+func checkObjects(nodes []*yaml.RNode, rep *Report) {
+	for i, n := range nodes {
+		if n.YNode().Kind != yaml.MappingNode {
+			rep.Add(framework.Error, nil, "", "document %d: not a Kubernetes object (a map with apiVersion and kind)", i+1)
+			continue
+		}
+		var missing []string
+		for _, f := range []string{"apiVersion", "kind"} {
+			if stringField(n, f) == "" {
+				missing = append(missing, f)
+			}
+		}
+		if len(missing) > 0 {
+			ref := refOf(n)
+			rep.Add(framework.Error, &ref, strings.Join(missing, ", "), "document %d: not a Kubernetes object: %s missing", i+1, strings.Join(missing, " and "))
+		}
+	}
 }

@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"regexp"
+	"strconv"
 	"strings"
 
 	"sigs.k8s.io/kustomize/kyaml/kio"
@@ -74,12 +76,49 @@ func (r *Renderer) log(rep *pipeline.Report, failed bool) {
 // Read parses a plain stream. It never unwraps a List or ResourceList: in a
 // plain stream they are resources like any other.
 func Read(in io.Reader) ([]*yaml.RNode, error) {
-	nodes, err := (&kio.ByteReader{Reader: in, PreserveSeqIndent: true, DisableUnwrapping: true}).Read()
+	data, err := io.ReadAll(in)
 	if err != nil {
 		return nil, fmt.Errorf("reading YAML stream: %w", err)
 	}
+	nodes, err := (&kio.ByteReader{Reader: bytes.NewReader(data), PreserveSeqIndent: true, DisableUnwrapping: true}).Read()
+	if err != nil {
+		return nil, fmt.Errorf("reading YAML stream: %s", whichDocument(data, err))
+	}
 	return nodes, nil
 }
+
+var separator = regexp.MustCompile(`(?m)^---[ \t]*(#.*)?$`)
+
+// whichDocument names the document (1-based, with its line) that fails to
+// parse or is not a map, so a user can find it in a long Helm render.
+func whichDocument(data []byte, err error) string {
+	starts := []int{0}
+	for _, loc := range separator.FindAllIndex(data, -1) {
+		starts = append(starts, loc[1])
+	}
+	for i, start := range starts {
+		end := len(data)
+		if i+1 < len(starts) {
+			end = starts[i+1]
+		}
+		before := bytes.Count(data[:start], []byte("\n"))
+		n, perr := yaml.Parse(string(data[start:end]))
+		switch {
+		case perr != nil && !errors.Is(perr, io.EOF):
+			line := before + 1
+			if m := yamlLine.FindStringSubmatch(perr.Error()); m != nil {
+				rel, _ := strconv.Atoi(m[1])
+				line = before + rel
+			}
+			return fmt.Sprintf("document %d (line %d): %v", i+1, line, perr)
+		case perr == nil && n != nil && n.YNode().Kind != yaml.MappingNode:
+			return fmt.Sprintf("document %d (line %d): not a Kubernetes object (a map with apiVersion and kind)", i+1, before+1)
+		}
+	}
+	return err.Error()
+}
+
+var yamlLine = regexp.MustCompile(`line (\d+)`)
 
 // Write encodes nodes as a plain stream, dropping every kyaml bookkeeping
 // annotation the reader added.
