@@ -26,9 +26,8 @@ type Deps struct {
 // (runtimeClassName or virtual node), make requests equal limits, check
 // them for the target, pin images, and attach the CCE policy.
 type Pipeline struct {
-	opts  Options
-	deps  Deps
-	paths []WorkloadPath
+	opts Options
+	deps Deps
 }
 
 // New returns a Pipeline. opts must already be defaulted and validated.
@@ -36,8 +35,7 @@ func New(opts Options, deps Deps) (*Pipeline, error) {
 	if opts.PinImages() && deps.Resolver == nil {
 		return nil, fmt.Errorf("image pinning is on but no resolver was configured")
 	}
-	paths := append(slices.Clone(opts.WorkloadPaths), BuiltinWorkloadPaths...)
-	return &Pipeline{opts: opts, deps: deps, paths: paths}, nil
+	return &Pipeline{opts: opts, deps: deps}, nil
 }
 
 // Run edits nodes in place and returns what it did. When any result is an
@@ -46,7 +44,7 @@ func New(opts Options, deps Deps) (*Pipeline, error) {
 func (p *Pipeline) Run(ctx context.Context, nodes []*yaml.RNode) (*Report, error) {
 	rep := &Report{}
 	checkObjects(nodes, rep)
-	workloads := findWorkloads(nodes, p.paths, rep)
+	workloads := FindWorkloads(nodes, p.opts.WorkloadPaths, rep)
 	var selected []*Workload
 	for i := range workloads {
 		w := &workloads[i]

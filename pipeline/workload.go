@@ -2,6 +2,7 @@ package pipeline
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	"sigs.k8s.io/kustomize/kyaml/yaml"
@@ -139,10 +140,12 @@ func isLocalConfig(n *yaml.RNode) bool {
 	return n.GetAnnotations()[AnnotationLocalConfig] == "true"
 }
 
-// findWorkloads returns the pod-creating resources among nodes, descending
-// into v1 List items. Resources of unknown kinds are not workloads. A known
+// FindWorkloads returns the pod-creating resources among nodes, descending
+// into v1 List items. extra adds kinds (CRDs) to BuiltinWorkloadPaths and
+// wins over them. Resources of unknown kinds are not workloads. A known
 // kind without its pod template or containers is reported as an error.
-func findWorkloads(nodes []*yaml.RNode, paths []WorkloadPath, rep *Report) []Workload {
+func FindWorkloads(nodes []*yaml.RNode, extra []WorkloadPath, rep *Report) []Workload {
+	paths := append(slices.Clone(extra), BuiltinWorkloadPaths...)
 	var out []Workload
 	var visit func(n *yaml.RNode, within string)
 	visit = func(n *yaml.RNode, within string) {
