@@ -59,7 +59,8 @@ exits 1 and writes nothing to stdout.`,
 			return o.run(cmd.Context(), cmd.InOrStdin(), cmd.OutOrStdout(), cmd.ErrOrStderr(), deps)
 		},
 	}
-	cmd.AddCommand(newPolicyCommand())
+	cmd.CompletionOptions.DisableDefaultCmd = true
+	cmd.AddCommand(newPolicyCommand(), newVersionCommand())
 	cmd.Flags().StringVar(&o.configPath, "config", "", "config file (kind Cocofy); default: the ResourceList's functionConfig, then $"+EnvConfig+", then built-in defaults")
 	cmd.Flags().BoolVarP(&o.quiet, "quiet", "q", false, "print only warnings and errors on stderr")
 	return cmd
@@ -128,4 +129,18 @@ func (o *rootOptions) config(rw *kio.ByteReadWriter, isRL bool) (*Config, error)
 		return LoadConfigFile(path)
 	}
 	return DefaultConfig(), nil
+}
+
+// Version is set at build time with -ldflags "-X cocofy.dev/cocofy/fn.Version=v0.1.0".
+var Version = "dev"
+
+func newVersionCommand() *cobra.Command {
+	return &cobra.Command{
+		Use:   "version",
+		Short: "Print cocofy's version",
+		Args:  cobra.NoArgs,
+		Run: func(cmd *cobra.Command, _ []string) {
+			fmt.Fprintln(cmd.OutOrStdout(), "cocofy", Version)
+		},
+	}
 }

@@ -5,16 +5,11 @@ import (
 	"fmt"
 	"sort"
 	"strings"
-	"sync"
 
 	"github.com/google/go-containerregistry/pkg/name"
-	"golang.org/x/sync/errgroup"
 
 	"cocofy.dev/cocofy/internal/image"
 )
-
-// pinConcurrency bounds parallel registry lookups.
-const pinConcurrency = 16
 
 // imageUse is one image field in one container.
 type imageUse struct {
@@ -88,29 +83,13 @@ func (p *Pipeline) imageUses(ws []*Workload, rep *Report) ([]imageUse, []string)
 // resolveAll resolves refs in parallel and returns the pins and the errors
 // by reference.
 func (p *Pipeline) resolveAll(ctx context.Context, refs []string) (map[string]image.Pin, map[string]error) {
-	pins := make(map[string]image.Pin, len(refs))
-	errs := map[string]error{}
-	var mu sync.Mutex
-	g, ctx := errgroup.WithContext(ctx)
-	g.SetLimit(pinConcurrency)
-	for _, ref := range refs {
-		g.Go(func() error {
-			pin, err := p.deps.Resolver.Resolve(ctx, ref)
-			if err == nil && !strings.HasPrefix(pin.Digest, "sha256:") {
-				err = fmt.Errorf("resolving %q: resolver returned no sha256 digest", ref)
-			}
-			mu.Lock()
-			defer mu.Unlock()
-			if err != nil {
-				errs[ref] = err
-			} else {
-				pins[ref] = pin
-			}
-			return nil // keep going: every failure is reported at once
-		})
-	}
-	_ = g.Wait()
-	return pins, errs
+	return forEachKey(ctx, refs, func(ctx context.Context, ref string) (image.Pin, error) {
+		pin, err := p.deps.Resolver.Resolve(ctx, ref)
+		if err == nil && !strings.HasPrefix(pin.Digest, "sha256:") {
+			err = fmt.Errorf("resolving %q: resolver returned no sha256 digest", ref)
+		}
+		return pin, err
+	})
 }
 
 // pinnedRef writes ref with digest: "repo:tag@digest" keeps the tag for

@@ -1,0 +1,37 @@
+package pipeline
+
+import (
+	"context"
+	"sync"
+
+	"golang.org/x/sync/errgroup"
+)
+
+// lookupConcurrency bounds parallel registry work (pins, image facts).
+const lookupConcurrency = 16
+
+// forEachKey calls fn once per key, at most lookupConcurrency at a time, and
+// returns the values and the errors by key. Every key is tried: one
+// failure does not stop the others, so that all are reported at once.
+func forEachKey[V any](ctx context.Context, keys []string, fn func(context.Context, string) (V, error)) (map[string]V, map[string]error) {
+	vals := make(map[string]V, len(keys))
+	errs := map[string]error{}
+	var mu sync.Mutex
+	var g errgroup.Group
+	g.SetLimit(lookupConcurrency)
+	for _, k := range keys {
+		g.Go(func() error {
+			v, err := fn(ctx, k)
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil {
+				errs[k] = err
+			} else {
+				vals[k] = v
+			}
+			return nil
+		})
+	}
+	_ = g.Wait()
+	return vals, errs
+}
