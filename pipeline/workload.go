@@ -164,6 +164,7 @@ func FindWorkloads(nodes []*yaml.RNode, extra []WorkloadPath, rep *Report) []Wor
 		}
 		wp, ok := matchPath(n, paths)
 		if !ok {
+			warnLookalike(n, within, rep)
 			return
 		}
 		w := Workload{Resource: n, Ref: refOf(n), TemplatePath: wp.Template}
@@ -205,4 +206,21 @@ func matchPath(n *yaml.RNode, paths []WorkloadPath) (WorkloadPath, bool) {
 		}
 	}
 	return WorkloadPath{}, false
+}
+
+// warnLookalike warns about an object of an unknown kind that has a pod
+// template where Kubernetes workloads keep one: its pods would escape
+// cocofy unless its kind is added to workloadPaths.
+func warnLookalike(n *yaml.RNode, within string, rep *Report) {
+	for _, p := range [][]string{{"spec", "template", "spec", "containers"}, {"spec", "jobTemplate", "spec", "template", "spec", "containers"}} {
+		if c, _ := n.Pipe(yaml.Lookup(p...)); c != nil {
+			ref := refOf(n)
+			ref.Within = within
+			tmpl := strings.Join(p[:len(p)-2], ", ")
+			rep.Add("warning", &ref, strings.Join(p, "."),
+				"kind %s is not a known workload, so its pods were left unchanged; if it creates pods, add {apiVersion: %s, kind: %s, template: [%s]} to spec.workloadPaths",
+				ref.Kind, ref.APIVersion, ref.Kind, tmpl)
+			return
+		}
+	}
 }

@@ -1,0 +1,34 @@
+package fn_test
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"gotest.tools/v3/assert"
+	"gotest.tools/v3/golden"
+)
+
+// TestErrorsDoc keeps docs/errors.md, the table of bad inputs and what
+// cocofy says about them, in step with the error cases of TestGolden.
+// Regenerate with: go test ./fn -run TestErrorsDoc -update
+func TestErrorsDoc(t *testing.T) {
+	cases, err := filepath.Glob("testdata/err-*/error.golden")
+	assert.NilError(t, err)
+	var b strings.Builder
+	b.WriteString("# What cocofy says about bad input\n\n")
+	b.WriteString("Generated from the test cases in `fn/testdata/err-*` by `go test ./fn -run TestErrorsDoc -update`;\n")
+	b.WriteString("CI fails when this file and the tests disagree. Every case exits 1 and writes nothing to stdout.\n\n")
+	for _, c := range cases {
+		dir := filepath.Dir(c)
+		desc, err := os.ReadFile(filepath.Join(dir, "case.txt"))
+		assert.NilError(t, err, "every error case needs a case.txt")
+		msg, err := os.ReadFile(c)
+		assert.NilError(t, err)
+		fmt.Fprintf(&b, "## %s\n\n%s\n\nInput: `fn/%s/input.yaml`\n\n```\n%s```\n\n",
+			strings.TrimPrefix(filepath.Base(dir), "err-"), strings.TrimSpace(string(desc)), dir, msg)
+	}
+	golden.Assert(t, b.String(), "../../docs/errors.md")
+}
