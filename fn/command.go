@@ -32,6 +32,8 @@ type DepsFunc func(ctx context.Context, c *Config) (Deps, error)
 type rootOptions struct {
 	configPath string
 	quiet      bool
+	lock       string
+	lockMode   string
 }
 
 // NewCommand returns cocofy's root command: with no subcommand it reads
@@ -62,6 +64,8 @@ exits 1 and writes nothing to stdout.`,
 	cmd.CompletionOptions.DisableDefaultCmd = true
 	cmd.AddCommand(newPolicyCommand(), newVersionCommand())
 	cmd.Flags().StringVar(&o.configPath, "config", "", "config file (kind Cocofy); default: the ResourceList's functionConfig, then $"+EnvConfig+", then built-in defaults")
+	cmd.Flags().StringVar(&o.lock, "lock", "", "image lock file (overrides spec.images.lockFile)")
+	cmd.Flags().StringVar(&o.lockMode, "lock-mode", "", "auto, use (no network) or update (overrides spec.images.lockMode)")
 	cmd.Flags().BoolVarP(&o.quiet, "quiet", "q", false, "print only warnings and errors on stderr")
 	return cmd
 }
@@ -76,6 +80,9 @@ func (o *rootOptions) run(ctx context.Context, stdin io.Reader, stdout, stderr i
 	isRL := err == nil && rw.WrappingKind == kio.ResourceListKind
 	cfg, err := o.config(rw, isRL)
 	if err != nil {
+		return err
+	}
+	if err := o.override(cfg); err != nil {
 		return err
 	}
 	d, err := deps(ctx, cfg)
@@ -106,6 +113,24 @@ func (o *rootOptions) run(ctx context.Context, stdin io.Reader, stdout, stderr i
 	}
 	_, err = out.WriteTo(stdout)
 	return err
+}
+
+// override applies the --lock and --lock-mode flags to cfg.
+func (o *rootOptions) override(cfg *Config) error {
+	if o.lock == "" && o.lockMode == "" {
+		return nil
+	}
+	if o.lock != "" {
+		cfg.Spec.Images.LockFile = o.lock
+		cfg.dir = ""
+	}
+	if o.lockMode != "" {
+		cfg.Spec.Images.LockMode = o.lockMode
+	}
+	if err := cfg.Validate(); err != nil {
+		return fmt.Errorf("invalid flags: %w", err)
+	}
+	return nil
 }
 
 // config picks the config: --config, then the functionConfig, then

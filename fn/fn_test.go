@@ -27,7 +27,13 @@ func testDeps(_ context.Context, _ *fn.Config) (fn.Deps, error) {
 // run executes the root command like the binary does.
 func run(t *testing.T, stdin string, args ...string) (stdout, stderr string, err error) {
 	t.Helper()
-	cmd := fn.NewCommand(testDeps)
+	return runWith(t, testDeps, stdin, args...)
+}
+
+// runWith executes the root command with the given services.
+func runWith(t *testing.T, deps fn.DepsFunc, stdin string, args ...string) (stdout, stderr string, err error) {
+	t.Helper()
+	cmd := fn.NewCommand(deps)
 	var out, errOut bytes.Buffer
 	cmd.SetIn(strings.NewReader(stdin))
 	cmd.SetOut(&out)

@@ -39,7 +39,7 @@ type Layer struct {
 	// RootHash is the dm-verity root hash (hex, no prefix) of the ext4 image
 	// made from the uncompressed layer tar, as hcsshim's
 	// tar2ext4.ConvertAndComputeRootDigest computes it.
-	RootHash string `json:"rootHash"`
+	RootHash string `json:"rootHash,omitempty"`
 }
 
 // Facts is everything cocofy knows about one image on one platform.

@@ -1,0 +1,362 @@
+// Package lockfile reads and writes cocofy's image lock file: a reviewed,
+// committed YAML file (kind ImageLock) that records, per image reference
+// and platform, the pinned digest, the platform manifest digest, the image
+// config facts and the layers. With it a render needs no network at all.
+package lockfile
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+
+	"go.yaml.in/yaml/v3"
+
+	"cocofy.dev/cocofy/internal/image"
+)
+
+// APIVersion and Kind identify a lock file.
+const (
+	APIVersion = "cocofy.dev/v1alpha1"
+	Kind       = "ImageLock"
+)
+
+const header = "# Image lock file written by `cocofy` with lockMode: update.\n" +
+	"# Review changes to it like code: it decides which images your pods run.\n"
+
+// File is the lock file's content.
+type File struct {
+	APIVersion string        `yaml:"apiVersion"`
+	Kind       string        `yaml:"kind"`
+	Images     []image.Facts `yaml:"-"`
+	Entries    []entry       `yaml:"images"`
+}
+
+// entry is one image in the file, in reading order.
+type entry struct {
+	Ref            string  `yaml:"ref"`
+	Platform       string  `yaml:"platform"`
+	Digest         string  `yaml:"digest"`
+	ManifestDigest string  `yaml:"manifestDigest,omitempty"`
+	OS             string  `yaml:"os,omitempty"`
+	Architecture   string  `yaml:"architecture,omitempty"`
+	Config         config  `yaml:"config,omitempty"`
+	Layers         []layer `yaml:"layers,omitempty"`
+}
+
+type config struct {
+	Entrypoint []string `yaml:"entrypoint,omitempty"`
+	Cmd        []string `yaml:"cmd,omitempty"`
+	Env        []string `yaml:"env,omitempty"`
+	WorkingDir string   `yaml:"workingDir,omitempty"`
+	User       string   `yaml:"user,omitempty"`
+	StopSignal string   `yaml:"stopSignal,omitempty"`
+}
+
+type layer struct {
+	Digest   string `yaml:"digest"`
+	RootHash string `yaml:"rootHash,omitempty"`
+}
+
+func toEntry(f image.Facts) entry {
+	e := entry{Ref: f.Ref, Platform: f.Platform, Digest: f.Digest, ManifestDigest: f.ManifestDigest,
+		OS: f.OS, Architecture: f.Architecture, Config: config(f.Config)}
+	for _, l := range f.Layers {
+		e.Layers = append(e.Layers, layer(l))
+	}
+	return e
+}
+
+func (e entry) facts() image.Facts {
+	f := image.Facts{Pin: image.Pin{Ref: e.Ref, Digest: e.Digest}, Platform: e.Platform,
+		ManifestDigest: e.ManifestDigest, OS: e.OS, Architecture: e.Architecture, Config: image.Config(e.Config)}
+	for _, l := range e.Layers {
+		f.Layers = append(f.Layers, image.Layer(l))
+	}
+	return f
+}
+
+// Load reads a lock file.
+func Load(path string) (*File, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("lock file: %w", err)
+	}
+	var f File
+	dec := yaml.NewDecoder(bytes.NewReader(b))
+	dec.KnownFields(true)
+	if err := dec.Decode(&f); err != nil {
+		return nil, fmt.Errorf("lock file %s: %w", path, err)
+	}
+	for _, e := range f.Entries {
+		f.Images = append(f.Images, e.facts())
+	}
+	f.Entries = nil
+	if f.APIVersion != APIVersion || f.Kind != Kind {
+		return nil, fmt.Errorf("lock file %s: want apiVersion %s, kind %s; got %q, %q", path, APIVersion, Kind, f.APIVersion, f.Kind)
+	}
+	for i, e := range f.Images {
+		if e.Ref == "" || !strings.HasPrefix(e.Digest, "sha256:") || e.Platform == "" {
+			return nil, fmt.Errorf("lock file %s: images[%d]: ref, digest (sha256:…) and platform are required", path, i)
+		}
+	}
+	return &f, nil
+}
+
+// Marshal renders f deterministically: entries sorted by ref and platform.
+func (f *File) Marshal() ([]byte, error) {
+	out := File{APIVersion: APIVersion, Kind: Kind}
+	for _, im := range f.Images {
+		out.Entries = append(out.Entries, toEntry(im))
+	}
+	sort.Slice(out.Entries, func(i, j int) bool {
+		a, b := out.Entries[i], out.Entries[j]
+		if a.Ref != b.Ref {
+			return a.Ref < b.Ref
+		}
+		return a.Platform < b.Platform
+	})
+	var buf bytes.Buffer
+	buf.WriteString(header)
+	enc := yaml.NewEncoder(&buf)
+	enc.SetIndent(2)
+	if err := enc.Encode(out); err != nil {
+		return nil, err
+	}
+	if err := enc.Close(); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}
+
+// Mode says how a Source uses its lock file.
+type Mode string
+
+const (
+	// Auto uses locked entries and asks the registry for the rest; it does
+	// not write the file.
+	Auto Mode = "auto"
+	// Use never touches the network: an entry missing from the file is an
+	// error.
+	Use Mode = "use"
+	// Update asks the registry for every reference and, on Commit, writes
+	// the file with exactly the references of this run.
+	Update Mode = "update"
+)
+
+// Upstream is where a Source gets what the lock file does not have.
+type Upstream interface {
+	image.Resolver
+	image.Inspector
+}
+
+// Source answers Resolve and Inspect from a lock file, falling back to
+// Upstream as Mode allows. It is safe for concurrent use.
+type Source struct {
+	path     string
+	mode     Mode
+	platform string
+	upstream Upstream
+
+	mu      sync.Mutex
+	locked  []image.Facts
+	fetched map[string]image.Facts // ref + " " + platform
+}
+
+// Open reads the lock file at path (which need not exist unless mode is
+// Use) and returns a Source. upstream may be nil only in Use mode.
+func Open(path string, mode Mode, platform string, upstream Upstream) (*Source, error) {
+	s := &Source{path: path, mode: mode, platform: platform, upstream: upstream, fetched: map[string]image.Facts{}}
+	switch mode {
+	case Auto, Use, Update:
+	default:
+		return nil, fmt.Errorf("lock mode %q: must be auto, use or update", mode)
+	}
+	if mode != Use && upstream == nil {
+		return nil, fmt.Errorf("lock mode %s needs a registry", mode)
+	}
+	f, err := Load(path)
+	switch {
+	case err == nil:
+		s.locked = f.Images
+	case errors.Is(err, fs.ErrNotExist) && mode != Use:
+	default:
+		return nil, err
+	}
+	return s, nil
+}
+
+// Resolve implements image.Resolver.
+func (s *Source) Resolve(ctx context.Context, ref string) (image.Pin, error) {
+	if s.mode == Update {
+		f, err := s.fetch(ctx, ref, s.platform)
+		return f.Pin, err
+	}
+	e, err := s.lookup(ref, s.platform)
+	if err != nil {
+		return image.Pin{}, err
+	}
+	if e != nil {
+		return image.Pin{Ref: ref, Digest: e.Digest}, nil
+	}
+	if s.mode == Use {
+		if _, d := split(ref); d != "" {
+			// Already pinned and we may not verify it: keep it as written.
+			return image.Pin{Ref: ref, Digest: d}, nil
+		}
+		return image.Pin{}, s.missing(ref)
+	}
+	return s.upstream.Resolve(ctx, ref)
+}
+
+// Inspect implements image.Inspector.
+func (s *Source) Inspect(ctx context.Context, ref, platform string) (image.Facts, error) {
+	if s.mode == Update {
+		return s.fetch(ctx, ref, platform)
+	}
+	e, err := s.lookup(ref, platform)
+	if err != nil {
+		return image.Facts{}, err
+	}
+	if e != nil && e.ManifestDigest != "" {
+		f := *e
+		f.Ref = ref
+		return f, nil
+	}
+	if s.mode == Use {
+		return image.Facts{}, s.missing(ref)
+	}
+	return s.upstream.Inspect(ctx, ref, platform)
+}
+
+func (s *Source) missing(ref string) error {
+	return fmt.Errorf("%s is not in the lock file %s (lockMode: use never asks the registry); add it with lockMode: update", ref, s.path)
+}
+
+// fetch asks upstream for everything about ref and records it.
+func (s *Source) fetch(ctx context.Context, ref, platform string) (image.Facts, error) {
+	key := ref + " " + platform
+	s.mu.Lock()
+	f, ok := s.fetched[key]
+	s.mu.Unlock()
+	if ok {
+		return f, nil
+	}
+	f, err := s.upstream.Inspect(ctx, ref, platform)
+	if err != nil {
+		return image.Facts{}, err
+	}
+	if _, d := split(ref); d != "" && d != f.Digest {
+		return image.Facts{}, fmt.Errorf("resolving %s: registry returned digest %s", ref, f.Digest)
+	}
+	s.mu.Lock()
+	s.fetched[key] = f
+	s.mu.Unlock()
+	return f, nil
+}
+
+// lookup finds ref's entry. A reference that is already pinned
+// (repo[:tag]@digest, as cocofy writes them) matches an entry of the same
+// repository, tag and digest, so a render of cocofy's own output finds
+// the entries of the original references. A pinned reference whose tag is
+// locked to another digest is an error.
+func (s *Source) lookup(ref, platform string) (*image.Facts, error) {
+	name, digest := split(ref)
+	repo, tag := splitTag(name)
+	var conflict *image.Facts
+	for i := range s.locked {
+		e := &s.locked[i]
+		if e.Platform != platform {
+			continue
+		}
+		if e.Ref == ref {
+			return e, nil
+		}
+		if digest == "" {
+			continue
+		}
+		en, ed := split(e.Ref)
+		erepo, etag := splitTag(en)
+		if erepo != repo || (tag != "" && etag != tag) {
+			continue
+		}
+		if ed == "" {
+			ed = e.Digest
+		}
+		if ed == digest && e.Digest == digest {
+			return e, nil
+		}
+		if tag != "" && etag == tag {
+			conflict = e
+		}
+	}
+	if conflict != nil && s.mode == Use {
+		return nil, fmt.Errorf("%s: the lock file %s pins %s to %s", ref, s.path, conflict.Ref, conflict.Digest)
+	}
+	return nil, nil
+}
+
+// split cuts "name@digest".
+func split(ref string) (name, digest string) {
+	if i := strings.Index(ref, "@"); i >= 0 {
+		return ref[:i], ref[i+1:]
+	}
+	return ref, ""
+}
+
+// splitTag cuts "repo:tag"; a colon before the last slash is a port.
+func splitTag(name string) (repo, tag string) {
+	slash := strings.LastIndex(name, "/")
+	if c := strings.LastIndex(name, ":"); c > slash {
+		return name[:c], name[c+1:]
+	}
+	return name, ""
+}
+
+// Commit writes the lock file in Update mode, with the entries of this
+// run; it leaves the file alone when nothing changed, and does nothing in
+// the other modes.
+func (s *Source) Commit() error {
+	if s.mode != Update {
+		return nil
+	}
+	s.mu.Lock()
+	f := &File{}
+	for _, e := range s.fetched {
+		f.Images = append(f.Images, e)
+	}
+	s.mu.Unlock()
+	b, err := f.Marshal()
+	if err != nil {
+		return fmt.Errorf("lock file: %w", err)
+	}
+	if old, err := os.ReadFile(s.path); err == nil && bytes.Equal(old, b) {
+		return nil
+	}
+	if err := os.MkdirAll(filepath.Dir(s.path), 0o755); err != nil {
+		return fmt.Errorf("lock file: %w", err)
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(s.path), ".lock-*")
+	if err != nil {
+		return fmt.Errorf("lock file: %w", err)
+	}
+	_, werr := tmp.Write(b)
+	if err := errors.Join(werr, tmp.Close()); err != nil {
+		_ = os.Remove(tmp.Name())
+		return fmt.Errorf("lock file %s: %w", s.path, err)
+	}
+	if err := os.Chmod(tmp.Name(), 0o644); err != nil {
+		return fmt.Errorf("lock file: %w", err)
+	}
+	if err := os.Rename(tmp.Name(), s.path); err != nil {
+		_ = os.Remove(tmp.Name())
+		return fmt.Errorf("lock file: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,289 @@
+// Package registry resolves image references and reads image facts from OCI
+// registries with go-containerregistry.
+//
+// Credentials come from the keychain (docker config and its credential
+// helpers, which covers `az acr login`); they are never printed. Plain HTTP is
+// used only for hosts go-containerregistry treats as local (loopback,
+// localhost, *.local, RFC 1918) and for hosts listed as insecure. Every
+// manifest and config fetched is checked against its digest by
+// go-containerregistry; a digest already written in a reference is verified
+// against the registry.
+package registry
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"regexp"
+	"slices"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/authn"
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
+
+	"cocofy.dev/cocofy/internal/image"
+)
+
+// Client talks to registries. The zero value is not usable; use New.
+type Client struct {
+	keychain authn.Keychain
+	insecure []string
+	rt       http.RoundTripper
+	retries  remote.Backoff
+	// Cache, when set, keeps the facts of platform manifests by digest.
+	cache FactsCache
+}
+
+// FactsCache stores image facts by platform manifest digest. Entries are
+// immutable: a manifest digest always names the same config and layers.
+type FactsCache interface {
+	GetFacts(manifestDigest string) (image.Facts, bool)
+	PutFacts(manifestDigest string, f image.Facts) error
+}
+
+// Options configure a Client.
+type Options struct {
+	// Keychain finds credentials; nil means authn.DefaultKeychain.
+	Keychain authn.Keychain
+	// Insecure lists registry hosts ("host[:port]") that may be reached
+	// over plain HTTP.
+	Insecure []string
+	// Transport is the HTTP transport; nil means remote.DefaultTransport,
+	// which honours HTTPS_PROXY and SSL_CERT_FILE/SSL_CERT_DIR.
+	Transport http.RoundTripper
+	// Cache keeps platform facts between runs; nil means none.
+	Cache FactsCache
+}
+
+// New returns a Client.
+func New(o Options) *Client {
+	c := &Client{keychain: o.Keychain, insecure: o.Insecure, rt: o.Transport, cache: o.Cache}
+	if c.keychain == nil {
+		c.keychain = authn.DefaultKeychain
+	}
+	if c.rt == nil {
+		c.rt = remote.DefaultTransport
+	}
+	// Three tries over about 3.5 s for 408, 429 and 5xx answers and
+	// temporary network errors; go-containerregistry honours Retry-After.
+	c.retries = remote.Backoff{Duration: 500 * time.Millisecond, Factor: 3, Jitter: 0.1, Steps: 3}
+	return c
+}
+
+func (c *Client) parse(ref string) (name.Reference, error) {
+	var opts []name.Option
+	r, err := name.ParseReference(ref)
+	if err != nil {
+		return nil, fmt.Errorf("invalid image reference %q: %w", ref, err)
+	}
+	if slices.Contains(c.insecure, r.Context().RegistryStr()) {
+		opts = append(opts, name.Insecure)
+		r, err = name.ParseReference(ref, opts...)
+	}
+	return r, err
+}
+
+func (c *Client) options(ctx context.Context) []remote.Option {
+	return []remote.Option{
+		remote.WithContext(ctx),
+		remote.WithAuthFromKeychain(c.keychain),
+		remote.WithTransport(c.rt),
+		remote.WithRetryBackoff(c.retries),
+		remote.WithUserAgent("cocofy"),
+	}
+}
+
+// Resolve returns the digest ref names: for a tag, what the registry says
+// now (a HEAD request); for a digest, the digest after checking that the
+// registry has it.
+func (c *Client) Resolve(ctx context.Context, ref string) (image.Pin, error) {
+	r, err := c.parse(ref)
+	if err != nil {
+		return image.Pin{}, err
+	}
+	desc, err := remote.Head(r, c.options(ctx)...)
+	if err != nil && !isAuthOrMissing(err) {
+		// Some registries answer HEAD badly; GET verifies the body.
+		var d *remote.Descriptor
+		if d, err = remote.Get(r, c.options(ctx)...); err == nil {
+			desc = &d.Descriptor
+		}
+	}
+	if err != nil {
+		return image.Pin{}, fmt.Errorf("resolving %s: %w", ref, Redact(explain(err, r)))
+	}
+	if d, ok := r.(name.Digest); ok && desc.Digest.String() != d.DigestStr() {
+		return image.Pin{}, fmt.Errorf("resolving %s: registry returned digest %s", ref, desc.Digest)
+	}
+	return image.Pin{Ref: ref, Digest: desc.Digest.String()}, nil
+}
+
+// Inspect returns the facts of ref on platform: for an index, of the
+// platform's manifest. Layer root hashes are left empty.
+func (c *Client) Inspect(ctx context.Context, ref, platform string) (image.Facts, error) {
+	r, err := c.parse(ref)
+	if err != nil {
+		return image.Facts{}, err
+	}
+	want, err := v1.ParsePlatform(platform)
+	if err != nil {
+		return image.Facts{}, fmt.Errorf("platform %q: %w", platform, err)
+	}
+	f, err := c.inspect(ctx, r, *want)
+	if err != nil {
+		return image.Facts{}, fmt.Errorf("inspecting %s: %w", ref, Redact(err))
+	}
+	f.Ref, f.Platform = ref, platform
+	return f, nil
+}
+
+func (c *Client) inspect(ctx context.Context, r name.Reference, want v1.Platform) (image.Facts, error) {
+	opts := c.options(ctx)
+	desc, err := remote.Get(r, opts...)
+	if err != nil {
+		return image.Facts{}, err
+	}
+	f := image.Facts{Pin: image.Pin{Digest: desc.Digest.String()}}
+	var img v1.Image
+	if desc.MediaType.IsIndex() {
+		idx, err := desc.ImageIndex()
+		if err != nil {
+			return f, err
+		}
+		im, err := idx.IndexManifest()
+		if err != nil {
+			return f, err
+		}
+		var found *v1.Descriptor
+		for i := range im.Manifests {
+			if p := im.Manifests[i].Platform; p != nil && p.Satisfies(want) {
+				found = &im.Manifests[i]
+				break
+			}
+		}
+		if found == nil {
+			return f, fmt.Errorf("the index has no manifest for %s", want.String())
+		}
+		f.ManifestDigest = found.Digest.String()
+		if cached, ok := c.cachedFacts(f.ManifestDigest); ok {
+			return withPin(cached, f), nil
+		}
+		if img, err = idx.Image(found.Digest); err != nil {
+			return f, err
+		}
+	} else {
+		f.ManifestDigest = f.Digest
+		if cached, ok := c.cachedFacts(f.ManifestDigest); ok {
+			return withPin(cached, f), nil
+		}
+		if img, err = desc.Image(); err != nil {
+			return f, err
+		}
+	}
+	cf, err := img.ConfigFile()
+	if err != nil {
+		return f, err
+	}
+	got := v1.Platform{OS: cf.OS, Architecture: cf.Architecture, Variant: cf.Variant}
+	if !got.Satisfies(want) {
+		return f, fmt.Errorf("the image is for %s, not %s", got.String(), want.String())
+	}
+	f.OS, f.Architecture = cf.OS, cf.Architecture
+	f.Config = image.Config{
+		Entrypoint: cf.Config.Entrypoint, Cmd: cf.Config.Cmd, Env: cf.Config.Env,
+		WorkingDir: cf.Config.WorkingDir, User: cf.Config.User, StopSignal: cf.Config.StopSignal,
+	}
+	m, err := img.Manifest()
+	if err != nil {
+		return f, err
+	}
+	for _, l := range m.Layers {
+		f.Layers = append(f.Layers, image.Layer{Digest: l.Digest.String()})
+	}
+	if c.cache != nil {
+		if err := c.cache.PutFacts(f.ManifestDigest, f); err != nil {
+			return f, err
+		}
+	}
+	return f, nil
+}
+
+func (c *Client) cachedFacts(manifestDigest string) (image.Facts, bool) {
+	if c.cache == nil {
+		return image.Facts{}, false
+	}
+	return c.cache.GetFacts(manifestDigest)
+}
+
+// withPin returns cached platform facts with the pin of this lookup.
+func withPin(cached, f image.Facts) image.Facts {
+	cached.Digest, cached.ManifestDigest = f.Digest, f.ManifestDigest
+	return cached
+}
+
+// explain replaces the body-less text of a failed HEAD with what the status
+// means for the user.
+func explain(err error, r name.Reference) error {
+	var te *transport.Error
+	if !errors.As(err, &te) || len(te.Errors) > 0 {
+		return err
+	}
+	host := r.Context().RegistryStr()
+	var msg string
+	switch te.StatusCode {
+	case http.StatusUnauthorized:
+		msg = fmt.Sprintf("401 Unauthorized: no or wrong credentials for %s (docker login or az acr login)", host)
+	case http.StatusForbidden:
+		msg = fmt.Sprintf("403 Forbidden: the credentials for %s may not read %s", host, r.Context().RepositoryStr())
+	case http.StatusNotFound:
+		msg = fmt.Sprintf("404 Not Found: %s has no manifest %s", r.Context().Name(), r.Identifier())
+	default:
+		return err
+	}
+	if te.Request != nil {
+		msg += " (" + te.Request.Method + " " + te.Request.URL.Redacted() + ")"
+	}
+	return redacted{msg: msg, err: err}
+}
+
+// isAuthOrMissing reports errors that a GET would only repeat.
+func isAuthOrMissing(err error) bool {
+	var te *transport.Error
+	if errors.As(err, &te) {
+		switch te.StatusCode {
+		case http.StatusUnauthorized, http.StatusForbidden, http.StatusNotFound:
+			return true
+		}
+	}
+	return false
+}
+
+var urlQuery = regexp.MustCompile(`(https?://[^\s?"]+)\?[^\s"]*?(:?(?:\s|"|$))`)
+var urlUser = regexp.MustCompile(`(https?://)[^/\s@"]+@`)
+
+// Redact removes query strings (which carry signed blob tokens) and
+// user-info from URLs in err's text.
+func Redact(err error) error {
+	if err == nil {
+		return nil
+	}
+	s := err.Error()
+	r := urlQuery.ReplaceAllString(s, "$1?REDACTED$2")
+	r = urlUser.ReplaceAllString(r, "${1}REDACTED@")
+	if r == s {
+		return err
+	}
+	return redacted{msg: r, err: err}
+}
+
+type redacted struct {
+	msg string
+	err error
+}
+
+func (r redacted) Error() string { return r.msg }
+func (r redacted) Unwrap() error { return r.err }
