@@ -12,10 +12,15 @@ install() { # name module@version
 		return
 	fi
 	echo "install-tools: building $name from $mod" >&2
-	GOBIN="$dest" go install "$mod"
+	local tmp
+	tmp=$(mktemp -d)
+	GOBIN="$tmp" go install "$mod"
+	mv "$tmp"/* "$dest/$name"
+	rmdir "$tmp"
 	echo "$mod" >"$dest/.$name.version"
 }
 
 install helm helm.sh/helm/v3/cmd/helm@v3.22.0
 install kustomize sigs.k8s.io/kustomize/kustomize/v5@v5.8.2
 install crane github.com/google/go-containerregistry/cmd/crane@v0.22.1
+install helm4 helm.sh/helm/v4/cmd/helm@v4.3.1

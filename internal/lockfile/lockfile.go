@@ -146,7 +146,9 @@ const (
 	// error.
 	Use Mode = "use"
 	// Update asks the registry for every reference and, on Commit, writes
-	// the file with exactly the references of this run.
+	// the file with the references of this run refreshed. Entries of other
+	// references are kept, so one lock file can serve several renders;
+	// delete the file and update again to drop stale entries.
 	Update Mode = "update"
 )
 
@@ -319,15 +321,20 @@ func splitTag(name string) (repo, tag string) {
 	return name, ""
 }
 
-// Commit writes the lock file in Update mode, with the entries of this
-// run; it leaves the file alone when nothing changed, and does nothing in
-// the other modes.
+// Commit writes the lock file in Update mode: the entries of this run,
+// plus the old entries of references this run did not see. It leaves the
+// file alone when nothing changed, and does nothing in the other modes.
 func (s *Source) Commit() error {
 	if s.mode != Update {
 		return nil
 	}
 	s.mu.Lock()
 	f := &File{}
+	for _, e := range s.locked {
+		if _, seen := s.fetched[e.Ref+" "+e.Platform]; !seen {
+			f.Images = append(f.Images, e)
+		}
+	}
 	for _, e := range s.fetched {
 		f.Images = append(f.Images, e)
 	}

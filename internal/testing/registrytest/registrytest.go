@@ -27,6 +27,14 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/types"
 )
 
+// TB is the part of testing.TB the image builders use, so that programs
+// (hack/demoimages) can build the same images.
+type TB interface {
+	Helper()
+	Fatal(args ...any)
+	Fatalf(format string, args ...any)
+}
+
 // Registry is a running loopback registry.
 type Registry struct {
 	// Host is "127.0.0.1:<port>".
@@ -137,7 +145,7 @@ type File struct {
 }
 
 // Layer builds a gzipped layer from files, with fixed times and owners.
-func Layer(t testing.TB, files ...File) v1.Layer {
+func Layer(t TB, files ...File) v1.Layer {
 	t.Helper()
 	var raw bytes.Buffer
 	tw := tar.NewWriter(&raw)
@@ -183,7 +191,7 @@ func Layer(t testing.TB, files ...File) v1.Layer {
 // Image builds a deterministic image for platform ("os/arch") from cfg and
 // layers. With no layers it gets one small layer named after seed, so
 // different seeds give different digests.
-func Image(t testing.TB, seed, platform string, cfg v1.Config, layers ...v1.Layer) v1.Image {
+func Image(t TB, seed, platform string, cfg v1.Config, layers ...v1.Layer) v1.Image {
 	t.Helper()
 	if len(layers) == 0 {
 		layers = []v1.Layer{Layer(t, File{Name: "etc/", Typeflag: tar.TypeDir},
@@ -213,7 +221,7 @@ func Image(t testing.TB, seed, platform string, cfg v1.Config, layers ...v1.Laye
 }
 
 // Index builds a multi-arch index of one image per platform.
-func Index(t testing.TB, seed string, cfg v1.Config, platforms ...string) v1.ImageIndex {
+func Index(t TB, seed string, cfg v1.Config, platforms ...string) v1.ImageIndex {
 	t.Helper()
 	var adds []mutate.IndexAddendum
 	for _, pl := range platforms {
@@ -230,7 +238,7 @@ func Index(t testing.TB, seed string, cfg v1.Config, platforms ...string) v1.Ima
 }
 
 // MustDigest returns the digest of an image or index.
-func MustDigest(t testing.TB, x interface{ Digest() (v1.Hash, error) }) string {
+func MustDigest(t TB, x interface{ Digest() (v1.Hash, error) }) string {
 	t.Helper()
 	d, err := x.Digest()
 	if err != nil {

@@ -1,0 +1,54 @@
+# cocofy: make (build), make demo (offline run on the examples), make test.
+GO      ?= go
+TOOLS   := $(CURDIR)/bin/tools
+HELM    := $(TOOLS)/helm
+KUSTOMIZE := $(TOOLS)/kustomize
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+
+.PHONY: build tools demo test unit e2e fuzz bench check lock-examples clean
+
+build:
+	$(GO) build -trimpath -ldflags "-X cocofy.dev/cocofy/fn.Version=$(VERSION)" -o bin/cocofy .
+
+tools:
+	bash hack/install-tools.sh
+
+# The main job on the bundled examples, through all three doors, with no
+# registry access: images come from examples/images.lock.yaml.
+demo: build tools
+	@mkdir -p out
+	$(HELM) template shop examples/chart/shop --post-renderer bin/cocofy \
+		--post-renderer-args --config --post-renderer-args examples/cocofy.yaml > out/helm.yaml
+	$(KUSTOMIZE) build --enable-alpha-plugins --enable-exec examples/kustomize > out/kustomize.yaml
+	rm -rf out/kpt && cp -r examples/kpt out/kpt
+	cd out/kpt && kpt fn render --allow-exec --truncate-output=false
+	@echo
+	@echo "demo: rendered out/helm.yaml, out/kustomize.yaml and out/kpt/ (diff -r examples/kpt out/kpt)"
+
+test: check unit e2e
+
+unit:
+	$(GO) test ./...
+
+e2e: build tools
+	COCOFY_BIN=$(CURDIR)/bin/cocofy COCOFY_TOOLS=$(TOOLS) $(GO) test -tags e2e -count=1 ./e2e/...
+
+# A short fuzz pass of each fuzz target.
+fuzz:
+	bash hack/fuzz.sh 10s
+
+bench: build tools
+	bash hack/bench.sh
+
+check:
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt needed"; exit 1; }
+	$(GO) vet ./...
+	$(GO) vet -tags e2e ./e2e/...
+
+# Refresh examples/images.lock.yaml from the demo images on a loopback registry.
+lock-examples: build tools
+	$(TOOLS)/crane registry serve --address 127.0.0.1:5001 & pid=$$!; trap "kill $$pid" EXIT; \
+		sleep 1 && $(GO) run ./hack/demoimages && HELM=$(HELM) bash hack/lock-examples.sh
+
+clean:
+	rm -rf bin out

@@ -1,0 +1,301 @@
+//go:build e2e
+
+// Package e2e drives the real tools (Helm 3 and 4, kustomize, kpt, crane)
+// with the cocofy binary on the bundled examples. Run with `make e2e`, which
+// builds bin/cocofy and the tools first.
+package e2e
+
+import (
+	"bytes"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"gotest.tools/v3/assert"
+	"gotest.tools/v3/golden"
+	"sigs.k8s.io/kustomize/kyaml/kio"
+	"sigs.k8s.io/kustomize/kyaml/yaml"
+)
+
+var root, _ = filepath.Abs("..")
+
+func cocofy(t *testing.T) string { return bin(t, "COCOFY_BIN", filepath.Join(root, "bin", "cocofy")) }
+
+func tool(t *testing.T, name string) string {
+	t.Helper()
+	dir := os.Getenv("COCOFY_TOOLS")
+	if dir == "" {
+		dir = filepath.Join(root, "bin", "tools")
+	}
+	p := filepath.Join(dir, name)
+	if _, err := os.Stat(p); err == nil {
+		return p
+	}
+	if p, err := exec.LookPath(name); err == nil {
+		return p
+	}
+	t.Fatalf("%s not found in %s or on PATH: run `make tools`", name, dir)
+	return ""
+}
+
+func bin(t *testing.T, env, def string) string {
+	t.Helper()
+	p := os.Getenv(env)
+	if p == "" {
+		p = def
+	}
+	if _, err := os.Stat(p); err != nil {
+		t.Fatalf("%s: %v (run `make build`)", p, err)
+	}
+	return p
+}
+
+type result struct {
+	stdout, stderr string
+	err            error
+}
+
+// run runs a command in dir with extra environment and returns its output.
+func run(t *testing.T, dir string, env []string, stdin string, name string, args ...string) result {
+	t.Helper()
+	cmd := exec.Command(name, args...)
+	cmd.Dir = dir
+	cmd.Env = append(append(os.Environ(), "COCOFY_CACHE_DIR="+t.TempDir(), "DOCKER_CONFIG="+t.TempDir()), env...)
+	cmd.Stdin = strings.NewReader(stdin)
+	var out, errOut bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errOut
+	err := cmd.Run()
+	return result{out.String(), errOut.String(), err}
+}
+
+func mustRun(t *testing.T, dir string, env []string, stdin string, name string, args ...string) string {
+	t.Helper()
+	r := run(t, dir, env, stdin, name, args...)
+	assert.NilError(t, r.err, "%s %v\nstderr:\n%s", name, args, r.stderr)
+	return r.stdout
+}
+
+// objects parses a stream into canonical, comment-free YAML per object,
+// sorted, so outputs of tools that order fields differently compare.
+func objects(t *testing.T, stream string) []string {
+	t.Helper()
+	nodes, err := (&kio.ByteReader{Reader: strings.NewReader(stream), OmitReaderAnnotations: true}).Read()
+	assert.NilError(t, err)
+	var out []string
+	for _, n := range nodes {
+		_ = n.PipeE(yaml.ClearAnnotation("postrenderer.helm.sh/postrender-filename"))
+		m, err := n.Map()
+		assert.NilError(t, err)
+		b, err := yaml.Marshal(m)
+		assert.NilError(t, err)
+		out = append(out, string(b))
+	}
+	return sortStrings(out)
+}
+
+func sortStrings(s []string) []string {
+	for i := 1; i < len(s); i++ {
+		for j := i; j > 0 && s[j] < s[j-1]; j-- {
+			s[j], s[j-1] = s[j-1], s[j]
+		}
+	}
+	return s
+}
+
+func helmArgs(extra ...string) []string {
+	return append([]string{"template", "shop", "examples/chart/shop", "--post-renderer", "bin/cocofy",
+		"--post-renderer-args", "--config", "--post-renderer-args", "examples/cocofy.yaml"}, extra...)
+}
+
+// Helm 3 as a post-renderer: the output is the golden file, and equals the
+// plain pipe `helm template | cocofy`.
+func TestHelm3PostRenderer(t *testing.T) {
+	helm := tool(t, "helm")
+	out := mustRun(t, root, nil, "", helm, helmArgs()...)
+	golden.Assert(t, out, "helm3-template.yaml")
+
+	plain := mustRun(t, root, nil, "", helm, "template", "shop", "examples/chart/shop")
+	piped := mustRun(t, root, nil, plain, cocofy(t), "--config", "examples/cocofy.yaml")
+	assert.Equal(t, piped, out)
+
+	again := mustRun(t, root, nil, out, cocofy(t), "--config", "examples/cocofy.yaml")
+	assert.Equal(t, again, out, "idempotent")
+}
+
+func TestHelm3InstallDryRun(t *testing.T) {
+	api := startFakeAPI(t)
+	out := mustRun(t, root, []string{"KUBECONFIG=" + api.kubeconfig, "HELM_CACHE_HOME=" + t.TempDir(), "HELM_CONFIG_HOME=" + t.TempDir()}, "",
+		tool(t, "helm"), "install", "shop", "examples/chart/shop", "--dry-run=client", "--disable-openapi-validation",
+		"--post-renderer", "bin/cocofy", "--post-renderer-args", "--config", "--post-renderer-args", "examples/cocofy.yaml")
+	assert.Assert(t, strings.Contains(out, "STATUS: pending-install"), out)
+	assert.Assert(t, strings.Contains(out, "image: localhost:5001/cocofy-demo/web:1.4@sha256:"), out)
+	assert.Assert(t, strings.Contains(out, "runtimeClassName: kata-vm-isolation"), out)
+}
+
+// A failing post-renderer fails the Helm command, with cocofy's message and
+// no manifests.
+func TestHelm3Failure(t *testing.T) {
+	r := run(t, root, nil, "", tool(t, "helm"), helmArgs("--set", "web.tag=9.9")...)
+	assert.Assert(t, r.err != nil, "helm must fail")
+	assert.Equal(t, r.stdout, "")
+	assert.Assert(t, strings.Contains(r.stderr, "error: Deployment shop-web: spec.template.spec.containers[name=web].image: localhost:5001/cocofy-demo/web:9.9 is not in the lock file"), r.stderr)
+}
+
+// Helm 4 through the postrenderer/v1 plugin in postrender/, configured by
+// $COCOFY_CONFIG: the same objects as Helm 3.
+func TestHelm4Plugin(t *testing.T) {
+	plugins := t.TempDir()
+	dir := filepath.Join(plugins, "cocofy")
+	assert.NilError(t, os.MkdirAll(dir, 0o755))
+	manifest, err := os.ReadFile(filepath.Join(root, "postrender", "plugin.yaml"))
+	assert.NilError(t, err)
+	manifest = bytes.Replace(manifest, []byte("- command: cocofy"), []byte("- command: "+cocofy(t)), 1)
+	assert.NilError(t, os.WriteFile(filepath.Join(dir, "plugin.yaml"), manifest, 0o644))
+
+	env := []string{"HELM_PLUGINS=" + plugins, "COCOFY_CONFIG=" + filepath.Join(root, "examples", "cocofy.yaml")}
+	out := mustRun(t, root, env, "", tool(t, "helm4"), "template", "shop", "examples/chart/shop", "--post-renderer", "cocofy")
+	h3 := mustRun(t, root, nil, "", tool(t, "helm"), helmArgs()...)
+	assert.DeepEqual(t, objects(t, out), objects(t, h3))
+
+	// Helm 4 hides the plugin's stderr, but the command still fails.
+	r := run(t, root, env, "", tool(t, "helm4"), "template", "shop", "examples/chart/shop", "--post-renderer", "cocofy", "--set", "web.tag=9.9")
+	assert.Assert(t, r.err != nil)
+	assert.Equal(t, r.stdout, "")
+}
+
+// kustomize with cocofy as an exec transformer: golden output, and the same
+// objects as piping the untransformed build through cocofy.
+func TestKustomizeExecTransformer(t *testing.T) {
+	kustomize := tool(t, "kustomize")
+	out := mustRun(t, root, nil, "", kustomize, "build", "--enable-alpha-plugins", "--enable-exec", "examples/kustomize")
+	golden.Assert(t, out, "kustomize-build.yaml")
+
+	// The same resources without the transformer, through the plain door.
+	plainDir := t.TempDir()
+	for _, f := range []string{"web.yaml"} {
+		b, err := os.ReadFile(filepath.Join(root, "examples", "kustomize", f))
+		assert.NilError(t, err)
+		assert.NilError(t, os.WriteFile(filepath.Join(plainDir, f), b, 0o644))
+	}
+	assert.NilError(t, os.WriteFile(filepath.Join(plainDir, "kustomization.yaml"), []byte("namespace: shop\nresources: [web.yaml]\n"), 0o644))
+	plain := mustRun(t, root, nil, "", kustomize, "build", plainDir)
+	cfg := strings.ReplaceAll(readFile(t, "examples/kustomize/cocofy.yaml"), "../images.lock.yaml", filepath.Join(root, "examples", "images.lock.yaml"))
+	cfgPath := filepath.Join(t.TempDir(), "cocofy.yaml")
+	assert.NilError(t, os.WriteFile(cfgPath, []byte(cfg), 0o644))
+	piped := mustRun(t, root, nil, plain, cocofy(t), "--config", cfgPath)
+	assert.DeepEqual(t, objects(t, out), objects(t, piped))
+}
+
+// kpt fn render runs the package pipeline in place; a second render changes
+// nothing; kpt fn eval --exec gives the same files.
+func TestKpt(t *testing.T) {
+	kpt := tool(t, "kpt")
+	pkg := copyPackage(t)
+	out := run(t, pkg, nil, "", kpt, "fn", "render", "--allow-exec", "--truncate-output=false")
+	assert.NilError(t, out.err, out.stderr)
+	assert.Assert(t, strings.Contains(out.stderr, "[info] apps/v1/Deployment/shop/api spec.template.spec.runtimeClassName: set to \"kata-vm-isolation\""), out.stderr)
+	for _, f := range []string{"api.yaml", "report.yaml"} {
+		golden.Assert(t, readFile(t, filepath.Join(pkg, f)), filepath.Join("kpt", f))
+	}
+	rendered := snapshot(t, pkg)
+	assert.NilError(t, run(t, pkg, nil, "", kpt, "fn", "render", "--allow-exec").err)
+	assert.DeepEqual(t, snapshot(t, pkg), rendered)
+
+	evalPkg := copyPackage(t)
+	r := run(t, evalPkg, nil, "", kpt, "fn", "eval", ".", "--exec", cocofy(t), "--fn-config", "cocofy.yaml")
+	assert.NilError(t, r.err, r.stderr)
+	assert.DeepEqual(t, snapshot(t, evalPkg), rendered)
+}
+
+// A kpt render that fails leaves the package unchanged.
+func TestKptFailureLeavesPackage(t *testing.T) {
+	pkg := copyPackage(t)
+	api := filepath.Join(pkg, "api.yaml")
+	assert.NilError(t, os.WriteFile(api, []byte(strings.Replace(readFile(t, api), "api:2.0", "api:6.6", 1)), 0o644))
+	before := snapshot(t, pkg)
+	r := run(t, pkg, nil, "", tool(t, "kpt"), "fn", "render", "--allow-exec", "--truncate-output=false")
+	assert.Assert(t, r.err != nil)
+	assert.Assert(t, strings.Contains(r.stderr, "localhost:5001/cocofy-demo/api:6.6 is not in the lock file"), r.stderr)
+	assert.DeepEqual(t, snapshot(t, pkg), before)
+}
+
+// copyPackage copies examples/kpt to a temporary folder, with the exec path
+// and the lock file made absolute.
+func copyPackage(t *testing.T) string {
+	t.Helper()
+	dst := t.TempDir()
+	src := filepath.Join(root, "examples", "kpt")
+	entries, err := os.ReadDir(src)
+	assert.NilError(t, err)
+	for _, e := range entries {
+		b := readFile(t, filepath.Join(src, e.Name()))
+		b = strings.ReplaceAll(b, "../../bin/cocofy", cocofy(t))
+		b = strings.ReplaceAll(b, "../../examples/images.lock.yaml", filepath.Join(root, "examples", "images.lock.yaml"))
+		assert.NilError(t, os.WriteFile(filepath.Join(dst, e.Name()), []byte(b), 0o644))
+	}
+	return dst
+}
+
+func snapshot(t *testing.T, dir string) map[string]string {
+	t.Helper()
+	m := map[string]string{}
+	entries, err := os.ReadDir(dir)
+	assert.NilError(t, err)
+	for _, e := range entries {
+		m[e.Name()] = readFile(t, filepath.Join(dir, e.Name()))
+	}
+	return m
+}
+
+func readFile(t *testing.T, path string) string {
+	t.Helper()
+	if !filepath.IsAbs(path) {
+		path = filepath.Join(root, path)
+	}
+	b, err := os.ReadFile(path)
+	assert.NilError(t, err)
+	return string(b)
+}
+
+// The committed lock file is what the demo images in a real registry give:
+// crane serves them on localhost:5001, hack/demoimages pushes them, and
+// hack/lock-examples.sh rewrites the lock from scratch. An online render
+// (no lock file) equals the offline one.
+func TestLockFileMatchesRegistry(t *testing.T) {
+	crane := exec.Command(tool(t, "crane"), "registry", "serve", "--address", "127.0.0.1:5001")
+	var craneErr bytes.Buffer
+	crane.Stderr = &craneErr
+	assert.NilError(t, crane.Start())
+	t.Cleanup(func() { _ = crane.Process.Kill(); _ = crane.Wait() })
+	waitForPort(t, "127.0.0.1:5001", &craneErr)
+
+	mustRun(t, root, nil, "", "go", "run", "./hack/demoimages")
+	lock := filepath.Join(t.TempDir(), "images.lock.yaml")
+	mustRun(t, root, []string{"LOCK=" + lock, "HELM=" + tool(t, "helm")}, "", "bash", "hack/lock-examples.sh")
+	assert.Equal(t, readFile(t, lock), readFile(t, "examples/images.lock.yaml"))
+
+	online := strings.Replace(readFile(t, "examples/cocofy.yaml"), "lockMode: use", "lockMode: auto", 1)
+	online = strings.Replace(online, "lockFile: images.lock.yaml", "", 1)
+	cfg := filepath.Join(t.TempDir(), "online.yaml")
+	assert.NilError(t, os.WriteFile(cfg, []byte(online), 0o644))
+	plain := mustRun(t, root, nil, "", tool(t, "helm"), "template", "shop", "examples/chart/shop")
+	got := mustRun(t, root, nil, plain, cocofy(t), "--config", cfg)
+	assert.Equal(t, got, readFile(t, "e2e/testdata/helm3-template.yaml"))
+}
+
+func waitForPort(t *testing.T, addr string, log *bytes.Buffer) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		if c, err := net.Dial("tcp", addr); err == nil {
+			c.Close()
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatalf("nothing listens on %s: %s", addr, log)
+}
