@@ -30,10 +30,10 @@ import (
 
 // Client talks to registries. The zero value is not usable; use New.
 type Client struct {
-	keychain authn.Keychain
 	insecure []string
-	rt       http.RoundTripper
-	retries  remote.Backoff
+	// puller reuses one authenticated transport per repository, so a
+	// registry is pinged and a token fetched once per run, not per image.
+	puller *remote.Puller
 	// Cache, when set, keeps the facts of platform manifests by digest.
 	cache FactsCache
 }
@@ -61,16 +61,26 @@ type Options struct {
 
 // New returns a Client.
 func New(o Options) *Client {
-	c := &Client{keychain: o.Keychain, insecure: o.Insecure, rt: o.Transport, cache: o.Cache}
-	if c.keychain == nil {
-		c.keychain = authn.DefaultKeychain
+	c := &Client{insecure: o.Insecure, cache: o.Cache}
+	kc, rt := o.Keychain, o.Transport
+	if kc == nil {
+		kc = authn.DefaultKeychain
 	}
-	if c.rt == nil {
-		c.rt = remote.DefaultTransport
+	if rt == nil {
+		rt = remote.DefaultTransport
 	}
-	// Three tries over about 3.5 s for 408, 429 and 5xx answers and
-	// temporary network errors; go-containerregistry honours Retry-After.
-	c.retries = remote.Backoff{Duration: 500 * time.Millisecond, Factor: 3, Jitter: 0.1, Steps: 3}
+	p, err := remote.NewPuller(
+		remote.WithAuthFromKeychain(kc),
+		remote.WithTransport(rt),
+		// Three tries over about 3.5 s for 408, 429 and 5xx answers and
+		// temporary network errors.
+		remote.WithRetryBackoff(remote.Backoff{Duration: 500 * time.Millisecond, Factor: 3, Jitter: 0.1, Steps: 3}),
+		remote.WithUserAgent("cocofy"),
+	)
+	if err != nil {
+		panic(err) // only invalid options fail, and these are fixed
+	}
+	c.puller = p
 	return c
 }
 
@@ -87,16 +97,6 @@ func (c *Client) parse(ref string) (name.Reference, error) {
 	return r, err
 }
 
-func (c *Client) options(ctx context.Context) []remote.Option {
-	return []remote.Option{
-		remote.WithContext(ctx),
-		remote.WithAuthFromKeychain(c.keychain),
-		remote.WithTransport(c.rt),
-		remote.WithRetryBackoff(c.retries),
-		remote.WithUserAgent("cocofy"),
-	}
-}
-
 // Resolve returns the digest ref names: for a tag, what the registry says
 // now (a HEAD request); for a digest, the digest after checking that the
 // registry has it.
@@ -105,11 +105,11 @@ func (c *Client) Resolve(ctx context.Context, ref string) (image.Pin, error) {
 	if err != nil {
 		return image.Pin{}, err
 	}
-	desc, err := remote.Head(r, c.options(ctx)...)
+	desc, err := c.puller.Head(ctx, r)
 	if err != nil && !isAuthOrMissing(err) {
 		// Some registries answer HEAD badly; GET verifies the body.
 		var d *remote.Descriptor
-		if d, err = remote.Get(r, c.options(ctx)...); err == nil {
+		if d, err = c.puller.Get(ctx, r); err == nil {
 			desc = &d.Descriptor
 		}
 	}
@@ -142,8 +142,7 @@ func (c *Client) Inspect(ctx context.Context, ref, platform string) (image.Facts
 }
 
 func (c *Client) inspect(ctx context.Context, r name.Reference, want v1.Platform) (image.Facts, error) {
-	opts := c.options(ctx)
-	desc, err := remote.Get(r, opts...)
+	desc, err := c.puller.Get(ctx, r)
 	if err != nil {
 		return image.Facts{}, err
 	}
