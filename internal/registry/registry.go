@@ -17,6 +17,7 @@ import (
 	"net/http"
 	"regexp"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/authn"
@@ -52,9 +53,13 @@ type Options struct {
 	// Insecure lists registry hosts ("host[:port]") that may be reached
 	// over plain HTTP.
 	Insecure []string
-	// Transport is the HTTP transport; nil means remote.DefaultTransport,
-	// which honours HTTPS_PROXY and SSL_CERT_FILE/SSL_CERT_DIR.
+	// Transport is the HTTP transport; nil means go-containerregistry's
+	// default (which honours HTTPS_PROXY and SSL_CERT_FILE/SSL_CERT_DIR)
+	// with ResponseTimeout and Retry-After handling.
 	Transport http.RoundTripper
+	// ResponseTimeout bounds the wait for each response's headers; zero
+	// means DefaultResponseTimeout.
+	ResponseTimeout time.Duration
 	// Cache keeps platform facts between runs; nil means none.
 	Cache FactsCache
 }
@@ -67,7 +72,11 @@ func New(o Options) *Client {
 		kc = authn.DefaultKeychain
 	}
 	if rt == nil {
-		rt = remote.DefaultTransport
+		timeout := o.ResponseTimeout
+		if timeout == 0 {
+			timeout = DefaultResponseTimeout
+		}
+		rt = newTransport(timeout)
 	}
 	p, err := remote.NewPuller(
 		remote.WithAuthFromKeychain(kc),
@@ -106,7 +115,7 @@ func (c *Client) Resolve(ctx context.Context, ref string) (image.Pin, error) {
 		return image.Pin{}, err
 	}
 	desc, err := c.puller.Head(ctx, r)
-	if err != nil && !isAuthOrMissing(err) {
+	if err != nil && headUnsupported(err) {
 		// Some registries answer HEAD badly; GET verifies the body.
 		var d *remote.Descriptor
 		if d, err = c.puller.Get(ctx, r); err == nil {
@@ -249,16 +258,18 @@ func explain(err error, r name.Reference) error {
 	return redacted{msg: msg, err: err}
 }
 
-// isAuthOrMissing reports errors that a GET would only repeat.
-func isAuthOrMissing(err error) bool {
+// headUnsupported reports a HEAD answer that a GET may do better with: the
+// method refused, or no digest header.
+func headUnsupported(err error) bool {
 	var te *transport.Error
 	if errors.As(err, &te) {
 		switch te.StatusCode {
-		case http.StatusUnauthorized, http.StatusForbidden, http.StatusNotFound:
+		case http.StatusMethodNotAllowed, http.StatusNotImplemented, http.StatusBadRequest:
 			return true
 		}
+		return false
 	}
-	return false
+	return strings.Contains(err.Error(), "did not include Docker-Content-Digest")
 }
 
 var urlQuery = regexp.MustCompile(`(https?://[^\s?"]+)\?[^\s"]*?(:?(?:\s|"|$))`)

@@ -45,8 +45,22 @@ type Registry struct {
 	Blobs    atomic.Int64
 	server   *httptest.Server
 	latency  atomic.Int64 // nanoseconds added to every request
+	fault    atomic.Pointer[Fault]
 	user     string
 	password string
+}
+
+// Fault intercepts requests before the registry sees them, as a faulty
+// registry or proxy would: it returns true when it has answered.
+type Fault func(w http.ResponseWriter, r *http.Request) bool
+
+// SetFault installs f (nil removes it).
+func (r *Registry) SetFault(f Fault) {
+	if f == nil {
+		r.fault.Store(nil)
+		return
+	}
+	r.fault.Store(&f)
 }
 
 // Option configures a Registry.
@@ -77,6 +91,9 @@ func Start(t testing.TB, opts ...Option) *Registry {
 		}
 		if d := time.Duration(r.latency.Load()); d > 0 {
 			time.Sleep(d)
+		}
+		if f := r.fault.Load(); f != nil && (*f)(w, req) {
+			return
 		}
 		if r.user != "" {
 			u, p, ok := req.BasicAuth()

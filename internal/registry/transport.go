@@ -1,0 +1,78 @@
+package registry
+
+import (
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+)
+
+// Limits on waiting for a registry.
+const (
+	// DefaultResponseTimeout bounds the wait for a response's headers; a
+	// registry that accepts the connection and then hangs fails after it.
+	DefaultResponseTimeout = 30 * time.Second
+	// maxRetryAfter is the longest Retry-After cocofy honours; a longer
+	// one fails at once with the registry's answer.
+	maxRetryAfter = 20 * time.Second
+	// retryAfterTries is how many 429 answers with Retry-After are waited
+	// out per request.
+	retryAfterTries = 3
+)
+
+// newTransport returns the default transport with a response-header
+// timeout, honouring Retry-After on 429 answers.
+func newTransport(timeout time.Duration) http.RoundTripper {
+	t := remote.DefaultTransport.(*http.Transport).Clone()
+	t.ResponseHeaderTimeout = timeout
+	return &retryAfter{next: t}
+}
+
+// retryAfter waits out "429 Too Many Requests" answers that say when to
+// come back, a bounded number of times; go-containerregistry's own retries
+// (which ignore Retry-After) handle the rest.
+type retryAfter struct {
+	next http.RoundTripper
+}
+
+func (r *retryAfter) RoundTrip(req *http.Request) (*http.Response, error) {
+	for try := 1; ; try++ {
+		resp, err := r.next.RoundTrip(req)
+		if err != nil || resp.StatusCode != http.StatusTooManyRequests || try > retryAfterTries || req.Body != nil && req.GetBody == nil {
+			return resp, err
+		}
+		wait, ok := parseRetryAfter(resp.Header.Get("Retry-After"))
+		if !ok || wait > maxRetryAfter {
+			return resp, nil
+		}
+		resp.Body.Close()
+		select {
+		case <-time.After(wait):
+		case <-req.Context().Done():
+			return nil, req.Context().Err()
+		}
+		if req.GetBody != nil {
+			body, err := req.GetBody()
+			if err != nil {
+				return nil, err
+			}
+			req = req.Clone(req.Context())
+			req.Body = body
+		}
+	}
+}
+
+// parseRetryAfter reads delay-seconds or an HTTP date.
+func parseRetryAfter(v string) (time.Duration, bool) {
+	if v == "" {
+		return 0, false
+	}
+	if s, err := strconv.Atoi(v); err == nil && s >= 0 {
+		return time.Duration(s) * time.Second, true
+	}
+	if t, err := http.ParseTime(v); err == nil {
+		return max(time.Until(t), 0), true
+	}
+	return 0, false
+}
