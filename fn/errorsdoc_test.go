@@ -30,5 +30,14 @@ func TestErrorsDoc(t *testing.T) {
 		fmt.Fprintf(&b, "## %s\n\n%s\n\nInput: `fn/%s/input.yaml`\n\n```\n%s```\n\n",
 			strings.TrimPrefix(filepath.Base(dir), "err-"), strings.TrimSpace(string(desc)), dir, msg)
 	}
+	b.WriteString("# Registry faults\n\nObserved against a real registry on 127.0.0.1 with faults injected, by\n`TestRegistryFailuresNameTheResource` (`fn/testdata/registry/errors/`). The pod has two\ncontainers; only the bad one is reported, and nothing is written.\n\n")
+	faults, err := filepath.Glob("testdata/registry/errors/*.golden")
+	assert.NilError(t, err)
+	for _, f := range faults {
+		text, err := os.ReadFile(f)
+		assert.NilError(t, err)
+		desc, msg, _ := strings.Cut(string(text), "\n")
+		fmt.Fprintf(&b, "## %s\n\n%s\n\n```\n%s```\n\n", strings.TrimSuffix(filepath.Base(f), ".golden"), strings.TrimPrefix(desc, "# "), msg)
+	}
 	golden.Assert(t, b.String(), "../../docs/errors.md")
 }

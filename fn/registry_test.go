@@ -2,6 +2,7 @@ package fn_test
 
 import (
 	"encoding/base64"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -102,11 +103,33 @@ func TestRegistryFailuresNameTheResource(t *testing.T) {
 	}
 	private := registrytest.Start(t, registrytest.WithBasicAuth("ci", "hunter2-token"))
 	private.Push(t, "secret/app:1", registrytest.Image(t, "secret", "linux/amd64", v1.Config{}))
+	faulty := registrytest.Start(t)
+	faulty.Push(t, "forbidden/app:1", registrytest.Image(t, "f", "linux/amd64", v1.Config{}))
+	faulty.Push(t, "flaky/app:1", registrytest.Image(t, "f", "linux/amd64", v1.Config{}))
+	faulty.Push(t, "reset/app:1", registrytest.Image(t, "f", "linux/amd64", v1.Config{}))
+	faulty.SetFault(func(w http.ResponseWriter, r *http.Request) bool {
+		switch {
+		case strings.Contains(r.URL.Path, "/forbidden/app/manifests/"):
+			w.WriteHeader(http.StatusForbidden)
+		case strings.Contains(r.URL.Path, "/flaky/app/manifests/"):
+			w.WriteHeader(http.StatusBadGateway)
+		case strings.Contains(r.URL.Path, "/reset/app/manifests/"):
+			if conn, _, err := w.(http.Hijacker).Hijack(); err == nil {
+				conn.Close()
+			}
+		default:
+			return false
+		}
+		return true
+	})
 	wrong := "sha256:" + strings.Repeat("ab", 32)
-	cases := []struct{ name, image, want string }{
-		{"missing tag", reg.Host + "/shop/web:404", "404 Not Found: " + reg.Host + "/shop/web has no manifest 404"},
-		{"401", private.Host + "/secret/app:1", "401 Unauthorized: no or wrong credentials for " + private.Host},
-		{"wrong digest", reg.Host + "/shop/web:1@" + wrong, "has no manifest " + wrong},
+	cases := []struct{ name, desc, image, want string }{
+		{"missing-tag", "A tag the registry does not have", reg.Host + "/shop/web:404", "404 Not Found: " + reg.Host + "/shop/web has no manifest 404"},
+		{"unauthorized", "A private repository and no credentials", private.Host + "/secret/app:1", "401 Unauthorized: no or wrong credentials for " + private.Host},
+		{"forbidden", "Credentials that may not read the repository", faulty.Host + "/forbidden/app:1", "403 Forbidden"},
+		{"wrong-digest", "A digest in the manifest that the registry does not have", reg.Host + "/shop/web:1@" + wrong, "has no manifest " + wrong},
+		{"server-error", "A registry that keeps answering 502 (retried three times, then an error)", faulty.Host + "/flaky/app:1", "502 Bad Gateway"},
+		{"connection-reset", "A registry that drops the connection (retried, then an error)", faulty.Host + "/reset/app:1", "EOF"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -116,6 +139,8 @@ func TestRegistryFailuresNameTheResource(t *testing.T) {
 			prefix := "error: Pod ns/p: spec.containers[name=bad].image: resolving " + c.image + ": "
 			assert.Assert(t, strings.Contains(stderr, prefix), "want %q in:\n%s", prefix, stderr)
 			assert.Assert(t, strings.Contains(stderr, c.want), "want %q in:\n%s", c.want, stderr)
+			msg := strings.NewReplacer(reg.Host, "REGISTRY", private.Host, "REGISTRY", faulty.Host, "REGISTRY").Replace(stderr + "cocofy: " + err.Error() + "\n")
+			golden.Assert(t, "# "+c.desc+"\n"+msg, filepath.Join("registry", "errors", c.name+".golden"))
 		})
 	}
 
