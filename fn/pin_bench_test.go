@@ -65,7 +65,7 @@ func BenchmarkPin(b *testing.B) {
 				}
 			}
 			if rtt > 0 {
-				ideal := time.Duration(math.Ceil(40.0/16.0*float64(rtt)))
+				ideal := time.Duration(math.Ceil(40.0 / 16.0 * float64(rtt)))
 				per := b.Elapsed() / time.Duration(b.N)
 				b.ReportMetric(float64(per)/float64(ideal), "x-ideal")
 			}
