@@ -25,7 +25,7 @@ demo: build tools
 	@echo
 	@echo "demo: rendered out/helm.yaml, out/kustomize.yaml and out/kpt/ (diff -r examples/kpt out/kpt)"
 
-test: check unit e2e
+test: check unit e2e fuzz
 
 unit:
 	$(GO) test ./...
