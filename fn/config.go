@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"reflect"
 	"regexp"
 	"strconv"
 	"strings"
@@ -68,6 +69,9 @@ func (c *Config) Default() error {
 	if s.Images.LockMode == "" {
 		s.Images.LockMode = "auto"
 	}
+	if s.Policy.Format == "" {
+		s.Policy.Format = "2.x"
+	}
 	return nil
 }
 
@@ -76,6 +80,7 @@ var (
 	subnetID     = regexp.MustCompile(`(?i)^/subscriptions/[^/]+/resourceGroups/[^/]+/providers/Microsoft\.Network/virtualNetworks/[^/]+/subnets/[^/]+$`)
 	identityID   = regexp.MustCompile(`(?i)^/subscriptions/[^/]+/resourceGroups/[^/]+/providers/Microsoft\.ManagedIdentity/userAssignedIdentities/[^/]+$`)
 	zone         = regexp.MustCompile(`^[A-Za-z0-9-]+$`)
+	svnPattern   = regexp.MustCompile(`^[0-9]+$`)
 )
 
 // Validate reports every problem at once, each naming its field.
@@ -144,6 +149,22 @@ func (c *Config) Validate() error {
 	}
 	if vn.Identity != "" && !identityID.MatchString(vn.Identity) {
 		bad("spec.virtualNode.identity", "must be a user-assigned identity resource ID /subscriptions/…/resourceGroups/…/providers/Microsoft.ManagedIdentity/userAssignedIdentities/…, got %q", vn.Identity)
+	}
+	if s.Target != pipeline.TargetVirtualNode && !reflect.DeepEqual(s.Policy, pipeline.PolicyOptions{Format: s.Policy.Format}) {
+		bad("spec.policy", "is only used with target virtual-node, got target %q", s.Target)
+	}
+	switch s.Policy.Format {
+	case "2.x", "1.x":
+	default:
+		bad("spec.policy.format", "must be 2.x or 1.x, got %q", s.Policy.Format)
+	}
+	if svn := s.Policy.InfrastructureSVN; svn != "" && !svnPattern.MatchString(svn) {
+		bad("spec.policy.infrastructureSVN", "must be a number, got %q", svn)
+	}
+	for i, f := range s.Policy.Fragments {
+		if f.Issuer == "" || f.Feed == "" || f.MinimumSVN == "" {
+			bad(fmt.Sprintf("spec.policy.fragments[%d]", i), "needs issuer, feed and minimumSVN")
+		}
 	}
 	switch s.Images.LockMode {
 	case "auto", "update":

@@ -155,3 +155,31 @@ func TestRegistryFailuresNameTheResource(t *testing.T) {
 	assert.Assert(t, strings.Contains(out, private.Host+"/secret/app:1@sha256:"))
 	assert.Assert(t, !strings.Contains(stderr, "hunter2"))
 }
+
+// Two renders sharing one cache at the same time give the same, correct
+// output.
+func TestConcurrentRendersShareTheCache(t *testing.T) {
+	reg := shopRegistry(t)
+	in := registryInput(t, reg)
+	cfg := filepath.Join(t.TempDir(), "vn.yaml")
+	assert.NilError(t, os.WriteFile(cfg, []byte("apiVersion: cocofy.dev/v1alpha1\nkind: Cocofy\nspec: {target: pod-sandbox}\n"), 0o644))
+	want, _, err := runWith(t, fn.RegistryDeps, in, "--config", registryConfig)
+	assert.NilError(t, err)
+	t.Setenv("COCOFY_CACHE_DIR", t.TempDir())
+	outs := make([]string, 4)
+	errs := make([]error, 4)
+	done := make(chan int)
+	for i := range outs {
+		go func() {
+			outs[i], _, errs[i] = runWith(t, fn.RegistryDeps, in, "--config", registryConfig)
+			done <- i
+		}()
+	}
+	for range outs {
+		<-done
+	}
+	for i := range outs {
+		assert.NilError(t, errs[i])
+		assert.Equal(t, outs[i], want)
+	}
+}

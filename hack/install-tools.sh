@@ -24,3 +24,4 @@ install helm helm.sh/helm/v3/cmd/helm@v3.22.0
 install kustomize sigs.k8s.io/kustomize/kustomize/v5@v5.8.2
 install crane github.com/google/go-containerregistry/cmd/crane@v0.22.1
 install helm4 helm.sh/helm/v4/cmd/helm@v4.3.1
+install dmverity-vhd github.com/Microsoft/hcsshim/cmd/dmverity-vhd@v0.12.9

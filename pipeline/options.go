@@ -53,6 +53,52 @@ type Options struct {
 	VirtualNode VirtualNodeOptions `yaml:"virtualNode,omitempty" json:"virtualNode,omitempty"`
 	// Images configures digest pinning.
 	Images ImageOptions `yaml:"images,omitempty" json:"images,omitempty"`
+	// Policy configures the CCE policy of target virtual-node.
+	Policy PolicyOptions `yaml:"policy,omitempty" json:"policy,omitempty"`
+}
+
+// PolicyOptions configure the Confidential ACI security (CCE) policy that
+// target virtual-node attaches to every pod. The defaults give what
+// `az confcom acipolicygen --virtual-node-yaml --disable-stdio` gives with
+// confcom 2.x.
+type PolicyOptions struct {
+	// Attach computes and attaches the policy. By default on for target
+	// virtual-node; off runs the pods on standard (not confidential) ACI.
+	Attach *bool `yaml:"attach,omitempty" json:"attach,omitempty"`
+	// Format is "2.x" (default: confcom 2.2+, api 0.11.0) or "1.x"
+	// (confcom 1.x, api 0.10.0), for key-release policies made with 1.x.
+	Format string `yaml:"format,omitempty" json:"format,omitempty"`
+	// AllowStdio lets the containers' stdout/stderr reach the host (kubectl
+	// logs). Off by default: logs can leak secrets out of the enclave.
+	AllowStdio bool `yaml:"allowStdio,omitempty" json:"allowStdio,omitempty"`
+	// Debug makes a debug policy: exec of /bin/sh and /bin/bash, stack
+	// dumps and runtime logging. Never for production.
+	Debug bool `yaml:"debug,omitempty" json:"debug,omitempty"`
+	// OmitID leaves each container's image reference out of the policy.
+	OmitID bool `yaml:"omitID,omitempty" json:"omitID,omitempty"`
+	// ExcludeDefaultFragments leaves out the platform's default fragments.
+	ExcludeDefaultFragments bool `yaml:"excludeDefaultFragments,omitempty" json:"excludeDefaultFragments,omitempty"`
+	// InfrastructureSVN overrides the infrastructure fragment's minimum SVN.
+	InfrastructureSVN string `yaml:"infrastructureSVN,omitempty" json:"infrastructureSVN,omitempty"`
+	// Fragments are extra policy fragments to import.
+	Fragments []Fragment `yaml:"fragments,omitempty" json:"fragments,omitempty"`
+	// WildcardMissingRefs lets an env value from a ConfigMap or Secret that
+	// is not in the input match anything (NAME=.*), as confcom's -y does.
+	// By default such a reference is an error.
+	WildcardMissingRefs bool `yaml:"wildcardMissingRefs,omitempty" json:"wildcardMissingRefs,omitempty"`
+}
+
+// Fragment is a policy fragment reference.
+type Fragment struct {
+	Issuer     string   `yaml:"issuer" json:"issuer"`
+	Feed       string   `yaml:"feed" json:"feed"`
+	MinimumSVN string   `yaml:"minimumSVN" json:"minimumSVN"`
+	Includes   []string `yaml:"includes" json:"includes"`
+}
+
+// AttachPolicy reports whether CCE policies are computed and attached.
+func (o Options) AttachPolicy() bool {
+	return o.Target == TargetVirtualNode && (o.Policy.Attach == nil || *o.Policy.Attach)
 }
 
 // Selector picks workloads. Every non-empty field must match.

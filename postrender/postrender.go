@@ -8,6 +8,7 @@ import (
 	"io"
 	"regexp"
 	"strconv"
+	"sort"
 	"strings"
 
 	"sigs.k8s.io/kustomize/kyaml/kio"
@@ -123,14 +124,17 @@ var yamlLine = regexp.MustCompile(`line (\d+)`)
 // Write encodes nodes as a plain stream, dropping every kyaml bookkeeping
 // annotation the reader added.
 func Write(out io.Writer, nodes []*yaml.RNode) error {
+	seen := map[string]bool{}
 	var clear []string
 	for _, n := range nodes {
 		for k := range n.GetAnnotations() {
-			if strings.HasPrefix(k, "internal.config.kubernetes.io/") {
+			if strings.HasPrefix(k, "internal.config.kubernetes.io/") && !seen[k] {
+				seen[k] = true
 				clear = append(clear, k)
 			}
 		}
 	}
+	sort.Strings(clear)
 	w := kio.ByteWriter{Writer: out, ClearAnnotations: clear}
 	if err := w.Write(nodes); err != nil {
 		return fmt.Errorf("writing YAML stream: %w", err)
