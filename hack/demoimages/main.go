@@ -23,6 +23,7 @@ type fatal struct{}
 func (fatal) Helper()                        {}
 func (fatal) Fatal(args ...any)              { log.Fatal(args...) }
 func (fatal) Fatalf(format string, a ...any) { log.Fatalf(format, a...) }
+func (fatal) Cleanup(func())                 {}
 
 func main() {
 	reg := flag.String("registry", "localhost:5001", "registry to push to (plain HTTP)")

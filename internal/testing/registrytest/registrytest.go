@@ -13,7 +13,6 @@ import (
 	"net/http/httptest"
 	"strings"
 	"sync/atomic"
-	"testing"
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/authn"
@@ -33,6 +32,7 @@ type TB interface {
 	Helper()
 	Fatal(args ...any)
 	Fatalf(format string, args ...any)
+	Cleanup(func())
 }
 
 // Registry is a running loopback registry.
@@ -77,7 +77,7 @@ func WithLatency(d time.Duration) Option {
 }
 
 // Start runs a registry until the test ends.
-func Start(t testing.TB, opts ...Option) *Registry {
+func Start(t TB, opts ...Option) *Registry {
 	t.Helper()
 	r := &Registry{}
 	for _, o := range opts {
@@ -121,7 +121,7 @@ func (r *Registry) Ref(repo string) string { return r.Host + "/" + repo }
 
 // Push writes img (an image or an index) under ref ("repo:tag" on this
 // registry) and returns its digest.
-func (r *Registry) Push(t testing.TB, ref string, img any) string {
+func (r *Registry) Push(t TB, ref string, img any) string {
 	t.Helper()
 	tag, err := name.NewTag(r.Host+"/"+ref, name.Insecure)
 	if err != nil {
