@@ -68,3 +68,13 @@ type Resolver interface {
 type Inspector interface {
 	Inspect(ctx context.Context, ref string, platform string) (Facts, error)
 }
+
+// HasRootHashes reports whether every layer has its root hash.
+func (f Facts) HasRootHashes() bool {
+	for _, l := range f.Layers {
+		if l.RootHash == "" {
+			return false
+		}
+	}
+	return len(f.Layers) > 0
+}

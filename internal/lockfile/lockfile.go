@@ -161,6 +161,10 @@ type Upstream interface {
 // Source answers Resolve and Inspect from a lock file, falling back to
 // Upstream as Mode allows. It is safe for concurrent use.
 type Source struct {
+	// NeedRootHashes makes entries without layer root hashes count as
+	// missing (CCE policies need them).
+	NeedRootHashes bool
+
 	path     string
 	mode     Mode
 	platform string
@@ -226,12 +230,16 @@ func (s *Source) Inspect(ctx context.Context, ref, platform string) (image.Facts
 	if err != nil {
 		return image.Facts{}, err
 	}
-	if e != nil && e.ManifestDigest != "" {
+	complete := e != nil && e.ManifestDigest != "" && (!s.NeedRootHashes || e.HasRootHashes())
+	if complete {
 		f := *e
 		f.Ref = ref
 		return f, nil
 	}
 	if s.mode == Use {
+		if e != nil {
+			return image.Facts{}, fmt.Errorf("the lock file %s has no layer root hashes for %s; add them with lockMode: update and target: virtual-node", s.path, ref)
+		}
 		return image.Facts{}, s.missing(ref)
 	}
 	return s.upstream.Inspect(ctx, ref, platform)

@@ -37,6 +37,14 @@ type Client struct {
 	puller *remote.Puller
 	// Cache, when set, keeps the facts of platform manifests by digest.
 	cache FactsCache
+	// hasher, when set, computes each layer's dm-verity root hash.
+	hasher LayerHasher
+}
+
+// LayerHasher computes dm-verity root hashes of layers, in order
+// (internal/layerhash.Hasher).
+type LayerHasher interface {
+	RootHashes(ctx context.Context, layers []v1.Layer) ([]string, error)
 }
 
 // FactsCache stores image facts by platform manifest digest. Entries are
@@ -48,7 +56,7 @@ type FactsCache interface {
 
 // Options configure a Client.
 type Options struct {
-	// Keychain finds credentials; nil means authn.DefaultKeychain.
+	// Keychain finds credentials; nil means Keychain().
 	Keychain authn.Keychain
 	// Insecure lists registry hosts ("host[:port]") that may be reached
 	// over plain HTTP.
@@ -62,14 +70,17 @@ type Options struct {
 	ResponseTimeout time.Duration
 	// Cache keeps platform facts between runs; nil means none.
 	Cache FactsCache
+	// Hasher, when set, fills each layer's root hash (needed for CCE
+	// policies; it downloads every layer not cached).
+	Hasher LayerHasher
 }
 
 // New returns a Client.
 func New(o Options) *Client {
-	c := &Client{insecure: o.Insecure, cache: o.Cache}
+	c := &Client{insecure: o.Insecure, cache: o.Cache, hasher: o.Hasher}
 	kc, rt := o.Keychain, o.Transport
 	if kc == nil {
-		kc = authn.DefaultKeychain
+		kc = Keychain()
 	}
 	if rt == nil {
 		timeout := o.ResponseTimeout
@@ -212,6 +223,19 @@ func (c *Client) inspect(ctx context.Context, r name.Reference, want v1.Platform
 	for _, l := range m.Layers {
 		f.Layers = append(f.Layers, image.Layer{Digest: l.Digest.String()})
 	}
+	if c.hasher != nil {
+		layers, err := img.Layers()
+		if err != nil {
+			return f, err
+		}
+		hashes, err := c.hasher.RootHashes(ctx, layers)
+		if err != nil {
+			return f, err
+		}
+		for i := range f.Layers {
+			f.Layers[i].RootHash = hashes[i]
+		}
+	}
 	if c.cache != nil {
 		if err := c.cache.PutFacts(f.ManifestDigest, f); err != nil {
 			return f, err
@@ -220,11 +244,17 @@ func (c *Client) inspect(ctx context.Context, r name.Reference, want v1.Platform
 	return f, nil
 }
 
+// cachedFacts returns cached facts, provided they have root hashes when
+// this client computes them.
 func (c *Client) cachedFacts(manifestDigest string) (image.Facts, bool) {
 	if c.cache == nil {
 		return image.Facts{}, false
 	}
-	return c.cache.GetFacts(manifestDigest)
+	f, ok := c.cache.GetFacts(manifestDigest)
+	if ok && c.hasher != nil && !f.HasRootHashes() {
+		return image.Facts{}, false
+	}
+	return f, ok
 }
 
 // withPin returns cached platform facts with the pin of this lookup.
