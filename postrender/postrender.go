@@ -7,8 +7,8 @@ import (
 	"fmt"
 	"io"
 	"regexp"
-	"strconv"
 	"sort"
+	"strconv"
 	"strings"
 
 	"sigs.k8s.io/kustomize/kyaml/kio"
