@@ -1,0 +1,25 @@
+// Package layerhash computes the dm-verity root hash of a container image
+// layer: the hash a Confidential ACI security policy lists for each layer.
+//
+// The hash is defined by hcsshim, whose tar2ext4.ConvertAndComputeRootDigest
+// the platform and dmverity-vhd use: the uncompressed layer tar is turned into
+// a compact ext4 image (OCI whiteouts become overlay whiteouts, metadata is
+// sized for a 128 GiB disk), and the root of the dm-verity hash tree over that
+// image (SHA-256, 4 KiB blocks, 32-byte zero salt) is the layer's root hash.
+//
+// This package runs hcsshim's own tar-to-ext4 conversion, so the image is the
+// same by construction, but it does not keep the image: it hashes each block
+// as the converter writes it and keeps only the leaf hashes, in a temporary
+// file, 1/128 of the image. Reading the blob (with its SHA-256), decompressing
+// and converting run in three goroutines, so that a layer costs about what
+// gunzip and SHA-256 of its blob cost. Tests check the results against
+// ConvertAndComputeRootDigest.
+//
+// Hasher adds what the registry client needs: it reads the compressed blob
+// itself and verifies its digest while streaming (it does not trust
+// go-containerregistry's Uncompressed), decompresses gzip or zstd, refuses
+// decompression bombs (Limits), hashes layers in parallel and caches results
+// by layer digest.
+//
+// The package does not fetch anything: the caller's v1.Layer does.
+package layerhash

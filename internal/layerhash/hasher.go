@@ -1,0 +1,482 @@
+package layerhash
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+	"sync"
+	"time"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/klauspost/compress/gzip"
+	"github.com/klauspost/compress/zstd"
+	"golang.org/x/sync/errgroup"
+)
+
+// Defaults of Hasher and Limits.
+const (
+	DefaultJobs            = 4
+	DefaultMaxUncompressed = 16 << 30
+	DefaultMaxRatio        = 1000
+	DefaultRatioAfter      = 1 << 30
+)
+
+// CacheKind is the kind of the Cache entries Hasher reads and writes: the
+// value is the root hash (string) and the key the layer digest.
+const CacheKind = "roothash"
+
+// Limits protect against decompression bombs: layers whose blob is small
+// but which decompress to a huge tar. Zero means the default.
+type Limits struct {
+	// MaxUncompressed is the most bytes a layer may decompress to;
+	// negative means no limit. Its ext4 image may be twice as large (sparse
+	// tar entries take no room in the tar but do in the image). By default,
+	// 16 GiB: the images Confidential ACI runs are far smaller.
+	MaxUncompressed int64
+	// MaxRatio is the most bytes a layer may decompress to per byte of
+	// blob read, once it has decompressed to more than RatioAfter bytes;
+	// negative means no limit. By default, 1000: deflate cannot do much
+	// better (1032), so only a gzip stream of almost nothing but zeros, or
+	// a zstd bomb, goes past it.
+	MaxRatio int64
+	// RatioAfter is the number of decompressed bytes from which MaxRatio
+	// applies; negative means from the first byte. By default, 1 GiB, so
+	// that layers of mostly zeros but of ordinary size are fine.
+	RatioAfter int64
+}
+
+func (l Limits) withDefaults() Limits {
+	def := func(v *int64, d int64) {
+		switch {
+		case *v == 0:
+			*v = d
+		case *v < 0:
+			*v = 1<<63 - 1
+		}
+	}
+	def(&l.MaxUncompressed, DefaultMaxUncompressed)
+	def(&l.MaxRatio, DefaultMaxRatio)
+	switch {
+	case l.RatioAfter == 0:
+		l.RatioAfter = DefaultRatioAfter
+	case l.RatioAfter < 0:
+		l.RatioAfter = 0
+	}
+	return l
+}
+
+// Cache keeps root hashes by layer digest. cocofy's internal/cache.Dir
+// implements it.
+type Cache interface {
+	// Get reads the entry kind/key into v and reports whether it was there.
+	Get(kind, key string, v any) bool
+	// Put stores v as kind/key.
+	Put(kind, key string, v any) error
+}
+
+// Hasher computes the root hashes of image layers. It reads each layer's
+// compressed blob and verifies its digest while streaming it, decompresses
+// it (gzip, zstd, or none, told apart by their magic numbers), enforces
+// Limits, and hashes the tar as RootHash does. The zero value is ready to
+// use. A Hasher may be used from several goroutines.
+type Hasher struct {
+	// Cache, when set, keeps root hashes by layer digest (kind CacheKind).
+	// A failure to store one is reported on Progress, not returned.
+	Cache Cache
+	// Jobs is the number of layers RootHashes hashes at once. By default,
+	// DefaultJobs.
+	Jobs int
+	// Limits guard against decompression bombs.
+	Limits Limits
+	// Progress, when set, receives a line per layer about every second
+	// while it is hashed, and one when it is done.
+	Progress io.Writer
+	// TempDir is where the temporary files go. By default, os.TempDir().
+	TempDir string
+
+	mu sync.Mutex // serializes writes to Progress
+}
+
+// RootHashes returns the root hashes of ls, in the same order, hashing up to
+// Jobs layers at once, each distinct digest once. It returns the first error
+// and stops the other layers.
+func (h *Hasher) RootHashes(ctx context.Context, ls []v1.Layer) ([]string, error) {
+	digests := make([]v1.Hash, len(ls))
+	first := map[v1.Hash]int{}
+	for i, l := range ls {
+		d, err := l.Digest()
+		if err != nil {
+			return nil, fmt.Errorf("layer %d: reading digest: %w", i, err)
+		}
+		digests[i] = d
+		if _, ok := first[d]; !ok {
+			first[d] = i
+		}
+	}
+	out := make([]string, len(ls))
+	g, ctx := errgroup.WithContext(ctx)
+	g.SetLimit(orDefault(h.Jobs, DefaultJobs))
+	for i, l := range ls {
+		if first[digests[i]] != i {
+			continue
+		}
+		g.Go(func() error {
+			s, err := h.RootHash(ctx, l)
+			out[i] = s
+			return err
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
+	for i, d := range digests {
+		out[i] = out[first[d]]
+	}
+	return out, nil
+}
+
+// orDefault returns v, or def if v is not positive.
+func orDefault(v, def int) int {
+	if v > 0 {
+		return v
+	}
+	return def
+}
+
+// RootHash returns the root hash of l, from Cache if it is there. Errors name
+// the layer digest.
+func (h *Hasher) RootHash(ctx context.Context, l v1.Layer) (string, error) {
+	d, err := l.Digest()
+	if err != nil {
+		return "", fmt.Errorf("reading layer digest: %w", err)
+	}
+	if h.Cache != nil {
+		var s string
+		if h.Cache.Get(CacheKind, d.String(), &s) && isRootHash(s) {
+			return s, nil
+		}
+	}
+	s, err := h.hash(ctx, l, d)
+	if err != nil {
+		return "", fmt.Errorf("hashing layer %s: %w", d, err)
+	}
+	if h.Cache != nil {
+		if err := h.Cache.Put(CacheKind, d.String(), s); err != nil {
+			h.printf("warning: caching the root hash of layer %s: %v\n", d, err)
+		}
+	}
+	return s, nil
+}
+
+func isRootHash(s string) bool {
+	if len(s) != 2*sumSize {
+		return false
+	}
+	for _, c := range []byte(s) {
+		if (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+			return false
+		}
+	}
+	return true
+}
+
+func (h *Hasher) hash(ctx context.Context, l v1.Layer, d v1.Hash) (string, error) {
+	if d.Algorithm != "sha256" {
+		return "", fmt.Errorf("unsupported digest algorithm %q", d.Algorithm)
+	}
+	if err := ctx.Err(); err != nil {
+		return "", err
+	}
+	size, err := l.Size()
+	if err != nil {
+		size = -1
+	}
+	rc, err := l.Compressed()
+	if err != nil {
+		return "", fmt.Errorf("opening blob: %w", err)
+	}
+	limits := h.Limits.withDefaults()
+	s := newLayerStream(ctx, rc, d, size, limits)
+	defer s.close()
+	if h.Progress != nil {
+		s.progress = h.progress(d, size)
+	}
+	maxImage := limits.MaxUncompressed
+	if maxImage < 1<<62 {
+		maxImage *= 2
+	}
+	root, err := hashTar(s, h.TempDir, maxImage, true)
+	if ctx.Err() != nil {
+		return "", ctx.Err()
+	}
+	if err != nil {
+		// A blob that is not the layer is the better explanation, if the
+		// layer was read at all.
+		if s.dec != nil {
+			if verr := s.verifyRest(); errors.Is(verr, ErrDigestMismatch) {
+				return "", verr
+			}
+		}
+		return "", err
+	}
+	if s.progress != nil {
+		s.progress(s.in, true)
+	}
+	return root, nil
+}
+
+// progress returns a function that prints how far the hashing of layer d
+// is, at most about once a second unless done.
+func (h *Hasher) progress(d v1.Hash, size int64) func(read int64, done bool) {
+	start := time.Now()
+	last := start
+	short := d.String()
+	if len(short) > len("sha256:")+12 {
+		short = short[:len("sha256:")+12]
+	}
+	return func(read int64, done bool) {
+		now := time.Now()
+		if !done && now.Sub(last) < time.Second {
+			return
+		}
+		last = now
+		const mb = 1e6
+		rate := float64(read) / mb / max(now.Sub(start).Seconds(), 1e-3)
+		switch {
+		case done:
+			h.printf("%s %.1f MB %.1f MB/s done\n", short, float64(read)/mb, rate)
+		case size > 0:
+			h.printf("%s %.1f/%.1f MB %.1f MB/s\n", short, float64(read)/mb, float64(size)/mb, rate)
+		default:
+			h.printf("%s %.1f MB %.1f MB/s\n", short, float64(read)/mb, rate)
+		}
+	}
+}
+
+func (h *Hasher) printf(format string, args ...any) {
+	if h.Progress == nil {
+		return
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	fmt.Fprintf(h.Progress, format, args...)
+}
+
+// blobReader reads a blob, hashing and counting what it reads. Its errors
+// other than io.EOF are readErrors.
+type blobReader struct {
+	r io.Reader
+	h hash.Hash
+	n int64
+}
+
+func (b *blobReader) Read(p []byte) (int, error) {
+	n, err := b.r.Read(p)
+	b.h.Write(p[:n])
+	b.n += int64(n)
+	if err != nil && err != io.EOF {
+		err = &readError{err}
+	}
+	return n, err
+}
+
+// readError is a failure to read the blob, as opposed to a problem with
+// what was read.
+type readError struct{ err error }
+
+func (e *readError) Error() string { return "reading blob: " + e.err.Error() }
+func (e *readError) Unwrap() error { return e.err }
+
+// countingReader counts the bytes read through it.
+type countingReader struct {
+	r io.Reader
+	n *int64
+}
+
+func (c countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	*c.n += int64(n)
+	return n, err
+}
+
+// layerStream is the uncompressed tar of a layer, read from its blob. It
+// returns io.EOF only after it has read the whole blob and found the digest
+// right, and fails when Limits are exceeded.
+//
+// The blob is read and hashed in a goroutine of its own, ahead of the
+// decompression, so that neither the network nor SHA-256 holds the
+// decompression up.
+type layerStream struct {
+	ctx       context.Context
+	blob      *blobReader // read by raw's goroutine until raw's EOF
+	raw       *pipe       // the blob
+	closeBlob func()
+	stopClose func() bool
+	want      v1.Hash
+	size      int64 // of the blob, -1 if unknown
+	limits    Limits
+	progress  func(read int64, done bool)
+
+	in       int64         // bytes taken from raw
+	br       *bufio.Reader // over raw
+	dec      io.Reader     // decompresses br
+	closeDec func()
+	out      int64 // bytes decompressed
+	err      error // sticky: once set, Read returns it
+	verified bool  // verifyRest ran
+	verr     error // and returned this
+}
+
+func newLayerStream(ctx context.Context, rc io.ReadCloser, want v1.Hash, size int64, limits Limits) *layerStream {
+	s := &layerStream{ctx: ctx, want: want, size: size, limits: limits}
+	// Closing the blob is what unblocks a read from the network.
+	var once sync.Once
+	s.closeBlob = func() { once.Do(func() { _ = rc.Close() }) }
+	s.stopClose = context.AfterFunc(ctx, s.closeBlob)
+	s.blob = &blobReader{r: rc, h: sha256.New()}
+	s.raw = newPipe(s.blob)
+	s.br = bufio.NewReaderSize(countingReader{s.raw, &s.in}, 64<<10)
+	return s
+}
+
+// close releases the decompressor and the blob, and waits for the blob's
+// goroutine.
+func (s *layerStream) close() {
+	if s.closeDec != nil {
+		s.closeDec()
+	}
+	s.stopClose()
+	s.closeBlob()
+	_ = s.raw.stop()
+}
+
+var (
+	gzipMagic = []byte{0x1f, 0x8b}
+	zstdMagic = []byte{0x28, 0xb5, 0x2f, 0xfd}
+)
+
+// open chooses the decompressor from the blob's first bytes, as containerd
+// does: media types are not always right.
+func (s *layerStream) open() error {
+	magic, _ := s.br.Peek(4)
+	switch {
+	case bytes.HasPrefix(magic, gzipMagic):
+		z, err := gzip.NewReader(s.br)
+		if err != nil {
+			return fmt.Errorf("decompressing gzip: %w", err)
+		}
+		s.dec, s.closeDec = z, func() { _ = z.Close() }
+	case bytes.HasPrefix(magic, zstdMagic):
+		z, err := zstd.NewReader(s.br)
+		if err != nil {
+			return fmt.Errorf("decompressing zstd: %w", err)
+		}
+		s.dec, s.closeDec = z, z.Close
+	default:
+		s.dec = s.br
+	}
+	return nil
+}
+
+// Read implements io.Reader.
+func (s *layerStream) Read(p []byte) (int, error) {
+	if s.err != nil {
+		return 0, s.err
+	}
+	if err := s.ctx.Err(); err != nil {
+		s.err = err
+		return 0, err
+	}
+	if s.dec == nil {
+		if err := s.open(); err != nil {
+			s.err = s.fail(err)
+			return 0, s.err
+		}
+	}
+	n, err := s.dec.Read(p)
+	s.out += int64(n)
+	if s.progress != nil {
+		s.progress(s.in, false)
+	}
+	if lerr := s.checkLimits(); lerr != nil {
+		s.err = lerr
+		return 0, lerr
+	}
+	switch {
+	case err == io.EOF:
+		if verr := s.verifyRest(); verr != nil {
+			s.err = verr
+			return n, verr
+		}
+	case err != nil:
+		s.err = s.fail(fmt.Errorf("decompressing: %w", err))
+		return n, s.err
+	}
+	return n, err
+}
+
+// fail returns the error to report for a decompression failure err: a
+// failure to read the blob, else a digest mismatch, else err.
+func (s *layerStream) fail(err error) error {
+	var re *readError
+	if errors.As(err, &re) {
+		return re
+	}
+	if verr := s.verifyRest(); verr != nil {
+		return verr
+	}
+	return err
+}
+
+func (s *layerStream) checkLimits() error {
+	lim := s.limits
+	if s.out > lim.MaxUncompressed {
+		return fmt.Errorf("%w: the layer decompresses to more than %s (Limits.MaxUncompressed)", ErrLimit, bytesString(lim.MaxUncompressed))
+	}
+	if s.out > lim.RatioAfter && s.out/lim.MaxRatio > s.in {
+		return fmt.Errorf("%w: the layer decompresses to more than %d times the %s of blob read, past %s (Limits.MaxRatio)",
+			ErrLimit, lim.MaxRatio, bytesString(s.in), bytesString(lim.RatioAfter))
+	}
+	return nil
+}
+
+// verifyRest reads the rest of the blob and checks its digest. It does
+// nothing if a limit was hit or ctx is done, and returns the same result
+// when called again.
+func (s *layerStream) verifyRest() error {
+	if s.verified || errors.Is(s.err, ErrLimit) || s.ctx.Err() != nil {
+		return s.verr
+	}
+	s.verified = true
+	if _, err := io.Copy(io.Discard, s.br); err != nil {
+		s.verr = err
+		return err
+	}
+	// raw is at EOF: its goroutine is done with blob.
+	got := v1.Hash{Algorithm: "sha256", Hex: fmt.Sprintf("%x", s.blob.h.Sum(nil))}
+	switch {
+	case got == s.want:
+	case s.size >= 0 && s.blob.n < s.size:
+		s.verr = fmt.Errorf("%w: blob truncated: read %d of %d bytes, digest %s, want %s", ErrDigestMismatch, s.blob.n, s.size, got, s.want)
+	default:
+		s.verr = fmt.Errorf("%w: got %s, want %s", ErrDigestMismatch, got, s.want)
+	}
+	return s.verr
+}
+
+// bytesString formats n bytes for people.
+func bytesString(n int64) string {
+	switch {
+	case n >= 1<<30 && n%(1<<30) == 0:
+		return fmt.Sprintf("%d GiB", n>>30)
+	case n >= 1<<20 && n%(1<<20) == 0:
+		return fmt.Sprintf("%d MiB", n>>20)
+	default:
+		return fmt.Sprintf("%d bytes", n)
+	}
+}
