@@ -1,0 +1,688 @@
+package ccpolicy
+
+import (
+	"errors"
+	"fmt"
+	"regexp"
+	"slices"
+	"strings"
+
+	"sigs.k8s.io/kustomize/kyaml/yaml"
+
+	"cocofy.dev/cocofy/internal/image"
+)
+
+// generator derives the containers of one policy, following confcom's
+// load_policy_from_virtual_node_yaml_str, UserContainerImage.from_json and
+// populate_policy_content_for_all_images, in that order.
+type generator struct {
+	in     Input
+	images map[string]image.Facts
+	src    Sources
+	opts   Options
+	prof   profile
+
+	spec    *yaml.Node
+	podSC   *yaml.Node
+	wi      bool     // azure.workload.identity/use: "true"
+	volumes []volume // spec.volumes, then the volume claim templates
+}
+
+// volume is what confcom looks at in a pod volume.
+type volume struct {
+	name     pyValue
+	keys     []string
+	readOnly bool // a top-level readOnly key (set for ReadOnlyMany claims)
+}
+
+// readOnlyTypes are the volume types confcom always mounts read-only.
+var readOnlyTypes = []string{"configMap", "secret", "downwardAPI", "projected"}
+
+func (g *generator) fail(field string, err error) error {
+	sub, err := splitField(err)
+	return fmt.Errorf("%s: %s%s: %w", g.in.ref(), field, sub, err)
+}
+
+// fieldError puts a field path, relative to the caller's, before an error.
+type fieldError struct {
+	field string
+	err   error
+}
+
+func (e *fieldError) Error() string { return e.field + ": " + e.err.Error() }
+func (e *fieldError) Unwrap() error { return e.err }
+
+func at(field string, err error) error { return &fieldError{field, err} }
+
+// splitField separates the field path that at added from the error.
+func splitField(err error) (string, error) {
+	field := ""
+	for {
+		fe, ok := err.(*fieldError)
+		if !ok {
+			return field, err
+		}
+		field += fe.field
+		err = fe.err
+	}
+}
+
+// containers returns the policy's containers: the regular containers, the
+// init containers, then the pause container.
+func (g *generator) containers() ([]any, error) {
+	tmpl := g.in.Template.YNode()
+	if g.in.Template == nil || tmpl == nil {
+		return nil, fmt.Errorf("%s: %w: no pod template", g.in.ref(), ErrInvalid)
+	}
+	specPath := g.in.specPath()
+	g.spec = getCI(tmpl, "spec")
+	if !py(g.spec).truthy() {
+		return nil, g.fail(specPath, fmt.Errorf("%w: missing", ErrInvalid))
+	}
+	g.podSC = getCI(g.spec, "securityContext")
+
+	labels := getCI(getCI(tmpl, "metadata"), "labels")
+	wi := py(get(labels, "azure.workload.identity/use"))
+	g.wi = wi.kind == pyStr && wi.s == "true"
+
+	for _, v := range items(getCI(g.spec, "volumes")) {
+		g.volumes = append(g.volumes, volume{
+			name:     py(getCI(v, "name")),
+			keys:     keys(v),
+			readOnly: py(get(v, "readOnly")).truthy(),
+		})
+	}
+	if vct := g.in.VolumeClaimTemplates; vct != nil {
+		for _, t := range items(vct.YNode()) {
+			ro := false
+			for _, m := range items(getCI(getCI(t, "spec"), "accessModes")) {
+				if v := py(m); v.kind == pyStr && v.s == "ReadOnlyMany" {
+					ro = true
+				}
+			}
+			g.volumes = append(g.volumes, volume{
+				name:     py(getCI(getCI(t, "metadata"), "name")),
+				keys:     []string{"name"},
+				readOnly: ro,
+			})
+		}
+	}
+
+	regular := items(getCI(g.spec, "containers"))
+	if len(regular) == 0 {
+		return nil, g.fail(specPath+".containers", fmt.Errorf("%w: no containers", ErrInvalid))
+	}
+	out := []any{}
+	var errs []error
+	for i, list := range [][]*yaml.Node{regular, items(getCI(g.spec, "initContainers"))} {
+		field := specPath + ".containers"
+		if i == 1 {
+			field = specPath + ".initContainers"
+		}
+		for j, c := range list {
+			name := py(getCI(c, "name"))
+			path := fmt.Sprintf("%s[%d]", field, j)
+			if name.kind == pyStr {
+				path = fmt.Sprintf("%s[name=%s]", field, name.s)
+			}
+			m, err := g.container(c, path)
+			if err != nil {
+				errs = append(errs, err)
+				continue
+			}
+			out = append(out, m)
+		}
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	return append(out, g.pause()), nil
+}
+
+// container derives one user container.
+func (g *generator) container(c *yaml.Node, path string) (map[string]any, error) {
+	var errs []error
+	fail := func(field string, err error) {
+		errs = append(errs, g.fail(path+field, err))
+	}
+
+	img := py(getCI(c, "image"))
+	if img.kind != pyStr || img.s == "" {
+		return nil, g.fail(path+".image", fmt.Errorf("%w: missing", ErrInvalid))
+	}
+	ref := img.s
+	if isSidecar(ref) {
+		return nil, g.fail(path+".image", fmt.Errorf("%q is an ACI sidecar image: %w", ref, ErrUnsupported))
+	}
+	facts, ok := g.images[ref]
+	switch {
+	case !ok:
+		return nil, g.fail(path+".image", fmt.Errorf("%q: %w", ref, ErrNoImageFacts))
+	case !facts.HasRootHashes():
+		return nil, g.fail(path+".image", fmt.Errorf("%q: %w: a layer has no dm-verity root hash", ref, ErrNoImageFacts))
+	case facts.OS != "linux" || facts.Architecture != "amd64":
+		return nil, g.fail(path+".image", fmt.Errorf("%q: %w: platform %s/%s, want linux/amd64", ref, ErrUnsupported, facts.OS, facts.Architecture))
+	}
+	name := ref
+	if n := py(getCI(c, "name")); n.truthy() {
+		if n.kind != pyStr {
+			return nil, g.fail(path+".name", fmt.Errorf("%w: not a string", ErrInvalid))
+		}
+		name = n.s
+	}
+
+	// Environment: the YAML env, workload identity, the image's env, then
+	// the rules confcom injects into every VN2 container.
+	env, envErrs := g.env(c, name, path)
+	errs = append(errs, envErrs...)
+	if g.wi {
+		for _, n := range []string{"AZURE_CLIENT_ID", "AZURE_TENANT_ID", "AZURE_FEDERATED_TOKEN_FILE", "AZURE_AUTHORITY_HOST"} {
+			env = append(env, envRule{n + "=.+", "re2"})
+		}
+	}
+	names := envNames(env)
+	for _, e := range facts.Config.Env {
+		n, v, ok := strings.Cut(e, "=")
+		if !ok {
+			fail(".image", fmt.Errorf("%q: %w: image env entry %q has no '='", ref, ErrInvalid, e))
+			continue
+		}
+		if !slices.Contains(names, n) {
+			env = append(env, envRule{n + "=" + v, "string"})
+		}
+	}
+	names = envNames(env)
+	for _, r := range injectedEnv {
+		if !slices.Contains(names, r.name) {
+			env = append(env, envRule{r.name + "=" + r.value, r.strategy})
+		}
+	}
+
+	// Command: Kubernetes command/args over the image's Entrypoint/Cmd.
+	command, err := stringList(getCI(c, "command"))
+	if err != nil {
+		fail(".command", err)
+	}
+	args, err := stringList(getCI(c, "args"))
+	if err != nil {
+		fail(".args", err)
+	}
+	switch {
+	case len(command) > 0 && len(args) == 0:
+	case len(command) > 0:
+		command = append(command, args...)
+	case len(args) > 0:
+		command = append(slices.Clone(facts.Config.Entrypoint), args...)
+	default:
+		command = append(slices.Clone(facts.Config.Entrypoint), facts.Config.Cmd...)
+	}
+
+	// Security context: a shallow merge, container keys winning.
+	containerSC := getCI(c, "securityContext")
+	sc := mergeMaps(g.podSC, containerSC)
+	privileged, err := privilegedOf(sc)
+	if err != nil {
+		fail(".securityContext.privileged", err)
+	}
+
+	mounts := g.mounts(c, containerSC, fail)
+	execs := g.execProcesses(c, fail)
+
+	user, err := userOf(sc, facts.Config.User)
+	if err != nil {
+		fail(".securityContext", err)
+	}
+	caps, err := capabilitiesOf(sc, privileged)
+	if err != nil {
+		fail(".securityContext.capabilities", err)
+	}
+	seccomp, err := seccompOf(sc)
+	if err != nil {
+		fail(".securityContext.seccompProfile", err)
+	}
+	escalation, err := allowPrivilegeEscalationOf(sc)
+	if err != nil {
+		fail(".securityContext.allowPrivilegeEscalation", err)
+	}
+	signals, err := g.signals(facts.Config.StopSignal)
+	if err != nil {
+		fail(".image", fmt.Errorf("%q: %w", ref, err))
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+
+	workingDir := facts.Config.WorkingDir
+	if workingDir == "" {
+		workingDir = "/"
+	}
+	layers := make([]string, len(facts.Layers))
+	for i, l := range facts.Layers {
+		layers[i] = l.RootHash
+	}
+	if command == nil {
+		command = []string{}
+	}
+	envJSON := make([]any, len(env))
+	for i, r := range env {
+		envJSON[i] = map[string]any{"pattern": r.pattern, "required": false, "strategy": r.strategy}
+	}
+	m := map[string]any{
+		"allow_elevated":         privileged,
+		"allow_stdio_access":     !g.opts.DisableStdio,
+		"capabilities":           caps,
+		"command":                command,
+		"env_rules":              envJSON,
+		"exec_processes":         execs,
+		"id":                     ref,
+		"layers":                 layers,
+		"mounts":                 mounts,
+		"name":                   name,
+		"no_new_privileges":      !escalation,
+		"seccomp_profile_sha256": seccomp,
+		"signals":                signals,
+		"user":                   user,
+		"working_dir":            workingDir,
+	}
+	if g.opts.OmitID {
+		delete(m, "id")
+		if name == ref {
+			delete(m, "name")
+		}
+	}
+	return m, nil
+}
+
+// envRule is one env_rules entry; required is always false for user containers.
+type envRule struct {
+	pattern, strategy string
+}
+
+// envNames are the names confcom compares when merging: the text before the
+// first '=' of each pattern.
+func envNames(rules []envRule) []string {
+	out := make([]string, len(rules))
+	for i, r := range rules {
+		out[i], _, _ = strings.Cut(r.pattern, "=")
+	}
+	return out
+}
+
+// injectedEnv are the rules confcom adds to every VN2 user container unless
+// the container already has a rule of that name: openGCS, fabric,
+// managedIdentity, enableRestart, then default_envs_virtual_node.
+var injectedEnv = []struct{ name, value, strategy string }{
+	{"TERM", "xterm", "string"},
+	{"(?i)(FABRIC)_.+", ".+", "re2"},
+	{"HOSTNAME", ".+", "re2"},
+	{"T(E)?MP", ".+", "re2"},
+	{"FabricPackageFileName", ".+", "re2"},
+	{"HostedServiceName", ".+", "re2"},
+	{"IDENTITY_API_VERSION", ".+", "re2"},
+	{"IDENTITY_HEADER", ".+", "re2"},
+	{"IDENTITY_SERVER_THUMBPRINT", ".+", "re2"},
+	{"azurecontainerinstance_restarted_by", ".+", "re2"},
+	{"[A-Z0-9_]+_SERVICE_HOST", ".+", "re2"},
+	{"[A-Z0-9_]+_SERVICE_PORT", ".+", "re2"},
+	{"[A-Z0-9_]+_SERVICE_PORT_[A-Z0-9_]+", ".+", "re2"},
+	{"[A-Z0-9_]+_PORT", ".+", "re2"},
+	{"[A-Z0-9_]+_PORT_[0-9]+_TCP", ".+", "re2"},
+	{"[A-Z0-9_]+_PORT_[0-9]+_TCP_PROTO", ".+", "re2"},
+	{"[A-Z0-9_]+_PORT_[0-9]+_TCP_PORT", ".+", "re2"},
+	{"[A-Z0-9_]+_PORT_[0-9]+_TCP_ADDR", ".+", "re2"},
+}
+
+// thimValue matches the VN2 THIM placeholders the runtime replaces, as
+// Python's re.match("^===VIRTUALNODE2.CC.THIM.(.+)===$") does ($ also
+// matches before a final newline there).
+var thimValue = regexp.MustCompile(`^===VIRTUALNODE2.CC.THIM.(.+)===\n?$`)
+
+// env is confcom's process_env_vars_from_yaml for one container.
+func (g *generator) env(c *yaml.Node, cname, path string) ([]envRule, []error) {
+	var rules []envRule
+	var errs []error
+	envNode := py(get(c, "env"))
+	if envNode.kind == pyNone {
+		return nil, nil
+	}
+	if envNode.kind != pyList {
+		return nil, []error{g.fail(path+".env", fmt.Errorf("%w: not a list", ErrInvalid))}
+	}
+	for i, v := range envNode.node.Content {
+		n := py(get(v, "name"))
+		if n.kind != pyStr {
+			errs = append(errs, g.fail(fmt.Sprintf("%s.env[%d].name", path, i), fmt.Errorf("%w: missing", ErrInvalid)))
+			continue
+		}
+		field := fmt.Sprintf("%s.env[name=%s]", path, n.s)
+		rule, ok, err := g.envVar(v, n.s, cname, c, field)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		if ok {
+			rules = append(rules, rule)
+		}
+	}
+	return rules, errs
+}
+
+func (g *generator) envVar(v *yaml.Node, name, cname string, c *yaml.Node, field string) (envRule, bool, error) {
+	wildcard := envRule{name + "=.*", "re2"}
+	if has(v, "value") {
+		val := py(get(v, "value"))
+		if val.kind != pyStr {
+			// confcom's re.match raises on a non-string value.
+			return envRule{}, false, g.fail(field+".value", fmt.Errorf("%w: a YAML %s; quote it", ErrUnsupported, val.kind))
+		}
+		if thimValue.MatchString(val.s) {
+			return wildcard, true, nil
+		}
+		return envRule{name + "=" + val.s, "string"}, true, nil
+	}
+	if !has(v, "valueFrom") {
+		return envRule{}, false, nil
+	}
+	ref := get(v, "valueFrom")
+	switch {
+	case has(ref, "configMapKeyRef"):
+		field += ".valueFrom.configMapKeyRef"
+		r := get(ref, "configMapKeyRef")
+		obj, key := py(get(r, "name")), py(get(r, "key"))
+		if obj.kind != pyStr || key.kind != pyStr {
+			return envRule{}, false, g.fail(field, fmt.Errorf("%w: name and key must be strings", ErrInvalid))
+		}
+		val, found, err := g.src.configMapValue(g.in.Namespace, obj.s, key.s)
+		switch {
+		case err != nil:
+			return envRule{}, false, g.fail(field, err)
+		case found:
+			return envRule{name + "=" + val, "string"}, true, nil
+		case g.opts.WildcardMissingRefs:
+			return wildcard, true, nil
+		}
+		return envRule{}, false, g.fail(field, fmt.Errorf("ConfigMap %q %w", obj.s, ErrNotFound))
+	case has(ref, "secretKeyRef"):
+		field += ".valueFrom.secretKeyRef"
+		r := get(ref, "secretKeyRef")
+		obj, key := py(get(r, "name")), py(get(r, "key"))
+		if obj.kind != pyStr || key.kind != pyStr {
+			return envRule{}, false, g.fail(field, fmt.Errorf("%w: name and key must be strings", ErrInvalid))
+		}
+		val, found, err := g.src.secretValue(g.in.Namespace, obj.s, key.s)
+		switch {
+		case err != nil:
+			return envRule{}, false, g.fail(field, err)
+		case found:
+			return envRule{name + "=" + val, "string"}, true, nil
+		case g.opts.WildcardMissingRefs:
+			return wildcard, true, nil
+		}
+		if find(g.src.secrets, g.in.Namespace, obj.s) != nil {
+			return envRule{}, false, g.fail(field, fmt.Errorf("Secret %q has no key %q: %w", obj.s, key.s, ErrNotFound))
+		}
+		return envRule{}, false, g.fail(field, fmt.Errorf("Secret %q %w", obj.s, ErrNotFound))
+	case has(ref, "fieldRef"):
+		if !py(get(get(ref, "fieldRef"), "fieldPath")).truthy() {
+			return envRule{}, false, nil
+		}
+		return wildcard, true, nil
+	case has(ref, "resourceFieldRef"):
+		field += ".valueFrom.resourceFieldRef"
+		r := get(ref, "resourceFieldRef")
+		if cn := py(get(r, "containerName")); cn.kind != pyStr || cn.s != cname {
+			got, _ := cn.str()
+			return envRule{}, false, g.fail(field+".containerName", fmt.Errorf("%w: %q is not this container (%q); confcom supports only the container itself and needs the name", ErrUnsupported, got, cname))
+		}
+		res := py(get(r, "resource"))
+		parts := strings.Split(res.s, ".")
+		if res.kind != pyStr || len(parts) != 2 {
+			return envRule{}, false, g.fail(field+".resource", fmt.Errorf("%w: want requests.<name> or limits.<name>", ErrInvalid))
+		}
+		q := py(get(get(get(c, "resources"), parts[0]), parts[1]))
+		if !q.truthy() {
+			return envRule{}, false, nil
+		}
+		if q.kind != pyStr && q.kind != pyInt && q.kind != pyFloat {
+			return envRule{}, false, g.fail(field, fmt.Errorf("%w: resources.%s is a YAML %s", ErrInvalid, res.s, q.kind))
+		}
+		s, _ := q.str()
+		return envRule{name + "=" + s, "string"}, true, nil
+	}
+	return envRule{}, false, nil
+}
+
+// mount is one entry of a container's mounts.
+type mount struct {
+	path string
+	ro   bool
+}
+
+func (m mount) json() map[string]any {
+	mode := "rw"
+	if m.ro {
+		mode = "ro"
+	}
+	return map[string]any{
+		"destination": m.path,
+		"options":     []string{"rbind", "rshared", mode},
+		"source":      "sandbox:///tmp/atlas/emptydir/.+",
+		"type":        "bind",
+	}
+}
+
+// mounts lists a container's mounts. On VN2 every volume is an emptyDir
+// mount, whatever its type.
+func (g *generator) mounts(c, containerSC *yaml.Node, fail func(string, error)) []any {
+	var ms []mount
+	if g.wi {
+		ms = append(ms, mount{"/var/run/secrets/azure/tokens", true})
+	}
+	for i, vm := range items(getCI(c, "volumeMounts")) {
+		p := py(getCI(vm, "mountPath"))
+		if p.kind != pyStr || p.s == "" {
+			fail(fmt.Sprintf(".volumeMounts[%d].mountPath", i), fmt.Errorf("%w: missing", ErrInvalid))
+			continue
+		}
+		name := py(getCI(vm, "name"))
+		var vol volume
+		for _, v := range g.volumes {
+			if v.name.equal(name) {
+				vol = v
+				break
+			}
+		}
+		ro := vol.readOnly || py(getCI(vm, "readOnly")).truthy()
+		for _, k := range vol.keys {
+			if slices.Contains(readOnlyTypes, k) {
+				ro = true
+			}
+		}
+		ms = append(ms, mount{p.s, ro})
+	}
+	if v := py(getCI(containerSC, "privileged")); v.kind == pyBool && v.b {
+		ms = append(ms, mount{"/sys/fs/cgroup", false}, mount{"/sys", false})
+	}
+	resolv := mount{"/etc/resolv.conf", false}
+	defaults := []mount{
+		{"/var/run/secrets/kubernetes.io/serviceaccount", true},
+		{"/etc/hosts", false},
+		{"/dev/termination-log", false},
+		{"/etc/hostname", false},
+	}
+	if g.prof.resolvConfLast {
+		ms = append(append(ms, defaults...), resolv)
+	} else {
+		if !slices.ContainsFunc(ms, func(m mount) bool { return m.path == resolv.path }) {
+			ms = append(ms, resolv)
+		}
+		ms = append(ms, defaults...)
+	}
+	out := make([]any, len(ms))
+	for i, m := range ms {
+		out[i] = m.json()
+	}
+	return out
+}
+
+// execProcesses lists the exec probes and lifecycle hooks, then the debug
+// shells.
+func (g *generator) execProcesses(c *yaml.Node, fail func(string, error)) []any {
+	type hook struct {
+		field string
+		node  *yaml.Node
+	}
+	lifecycle := getCI(c, "lifecycle")
+	hooks := []hook{
+		{"livenessProbe", getCI(c, "livenessProbe")},
+		{"readinessProbe", getCI(c, "readinessProbe")},
+		{"startupProbe", getCI(c, "startupProbe")},
+		{"lifecycle.postStart", getCI(lifecycle, "postStart")},
+		{"lifecycle.preStop", getCI(lifecycle, "preStop")},
+	}
+	out := []any{}
+	var cmds [][]string
+	for _, h := range hooks {
+		if !py(h.node).truthy() {
+			continue
+		}
+		ex := getCI(h.node, "exec")
+		if !py(ex).truthy() {
+			continue // httpGet, tcpSocket, grpc, sleep
+		}
+		cmdNode := getCI(ex, "command")
+		if !py(cmdNode).truthy() {
+			fail("."+h.field+".exec.command", fmt.Errorf("%w: missing", ErrInvalid))
+			continue
+		}
+		cmd, err := stringList(cmdNode)
+		if err != nil {
+			fail("."+h.field+".exec.command", err)
+			continue
+		}
+		// confcom 2.1.1 and later list a command once.
+		if g.prof.dedupeExec && slices.ContainsFunc(cmds, func(c []string) bool { return slices.Equal(c, cmd) }) {
+			continue
+		}
+		cmds = append(cmds, cmd)
+		out = append(out, map[string]any{"command": cmd, "signals": []int{}})
+	}
+	if g.opts.Debug {
+		for _, sh := range []string{"/bin/sh", "/bin/bash"} {
+			p := map[string]any{"command": []string{sh}, "signals": []int{}}
+			if g.prof.debugExecStdio {
+				p["allow_stdio_access"] = true
+			}
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// signals lists the signals the container's init process may receive.
+func (g *generator) signals(stop string) ([]int, error) {
+	out := slices.Clone(g.prof.defaultSignals)
+	if out == nil {
+		out = []int{}
+	}
+	if stop == "" {
+		return out, nil
+	}
+	n, ok := signalNumbers[strings.ToUpper(stop)]
+	if !ok {
+		// confcom would put the string itself into the policy.
+		return nil, fmt.Errorf("%w: stop signal %q is not a SIG name", ErrUnsupported, stop)
+	}
+	if !g.prof.appendStopSignal {
+		return []int{n}, nil
+	}
+	if !slices.Contains(out, n) {
+		out = append(out, n)
+	}
+	return out, nil
+}
+
+// signalNumbers is confcom's config.SIGNALS.
+var signalNumbers = map[string]int{
+	"SIGHUP": 1, "SIGINT": 2, "SIGQUIT": 3, "SIGILL": 4, "SIGTRAP": 5,
+	"SIGABRT": 6, "SIGIOT": 6, "SIGBUS": 7, "SIGFPE": 8, "SIGKILL": 9,
+	"SIGUSR1": 10, "SIGSEGV": 11, "SIGUSR2": 12, "SIGPIPE": 13, "SIGALRM": 14,
+	"SIGTERM": 15, "SIGSTKFLT": 16, "SIGCHLD": 17, "SIGCONT": 18, "SIGSTOP": 19,
+	"SIGTSTP": 20, "SIGTTIN": 21, "SIGTTOU": 22, "SIGURG": 23, "SIGXCPU": 24,
+	"SIGXFSZ": 25, "SIGVTALRM": 26, "SIGPROF": 27, "SIGWINCH": 28, "SIGIO": 29,
+	"SIGPWR": 30, "SIGSYS": 31, "SIGUNUSED": 31,
+}
+
+// sidecarImages are confcom's sidecar_base_names: images it treats as ACI
+// infrastructure (no injected env or mounts, another template).
+var sidecarImages = []string{
+	"mcr.microsoft.com/aci/msi-atlas-adapter",
+	"mcr.microsoft.com/aci/atlas-mount-azure-file-volume",
+	"mcr.microsoft.com/aci/atlas-mount-secrets-volume",
+	"mcr.microsoft.com/aci/atlas-netstats",
+	"mcr.microsoft.com/aci/atlas-mount-resolv-conf",
+	"mcr.microsoft.com/aci/atlas-mount-gitrepo-volume",
+	"k8s.gcr.io/pause",
+	"mcr.microsoft.com/aci/sc-proxy",
+	"mcr.microsoft.com/aci/vk-metrics-sidecar",
+	"mcr.microsoft.com/aci/configmaps-adapter-linux",
+}
+
+func isSidecar(ref string) bool {
+	base, _, _ := strings.Cut(ref, ":")
+	return slices.Contains(sidecarImages, base)
+}
+
+// stringList reads a list of strings; a missing or empty node is an empty list.
+func stringList(n *yaml.Node) ([]string, error) {
+	v := py(n)
+	if !v.truthy() {
+		return nil, nil
+	}
+	if v.kind != pyList {
+		return nil, fmt.Errorf("%w: not a list", ErrInvalid)
+	}
+	out := make([]string, 0, len(v.node.Content))
+	for i, e := range v.node.Content {
+		s := py(e)
+		if s.kind != pyStr {
+			return nil, at(fmt.Sprintf("[%d]", i), fmt.Errorf("%w: a YAML %s; quote it", ErrUnsupported, s.kind))
+		}
+		out = append(out, s.s)
+	}
+	return out, nil
+}
+
+// pause is confcom's default_containers[0], copied as is: its capabilities
+// stay in config order.
+func (g *generator) pause() map[string]any {
+	caps := func() []string { return slices.Clone(unprivilegedCaps) }
+	m := map[string]any{
+		"allow_elevated":     false,
+		"allow_stdio_access": !g.opts.DisableStdio,
+		"capabilities": map[string]any{
+			"ambient":     []string{},
+			"bounding":    caps(),
+			"effective":   caps(),
+			"inheritable": []string{},
+			"permitted":   caps(),
+		},
+		"command": []string{"/pause"},
+		"env_rules": []any{
+			map[string]any{"pattern": "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "required": true, "strategy": "string"},
+			map[string]any{"pattern": "TERM=xterm", "required": false, "strategy": "string"},
+		},
+		"exec_processes":         []any{},
+		"layers":                 []string{"16b514057a06ad665f92c02863aca074fd5976c755d26bff16365299169e8415"},
+		"mounts":                 []any{},
+		"no_new_privileges":      false,
+		"seccomp_profile_sha256": "",
+		"signals":                slices.Clone(g.prof.pauseSignals),
+		"user":                   defaultUser(),
+		"working_dir":            "/",
+	}
+	if g.prof.pauseName {
+		m["name"] = "pause-container"
+	}
+	return m
+}

@@ -1,0 +1,192 @@
+package ccpolicy
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+
+	"sigs.k8s.io/kustomize/kyaml/yaml"
+)
+
+// unprivilegedCaps is confcom's default_unprivileged_capabilities, in config
+// order (the pause container keeps this order).
+var unprivilegedCaps = []string{
+	"CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FSETID", "CAP_FOWNER", "CAP_MKNOD",
+	"CAP_NET_RAW", "CAP_SETGID", "CAP_SETUID", "CAP_SETFCAP", "CAP_SETPCAP",
+	"CAP_NET_BIND_SERVICE", "CAP_SYS_CHROOT", "CAP_KILL", "CAP_AUDIT_WRITE",
+}
+
+// privilegedCaps is confcom's default_privileged_capabilities.
+var privilegedCaps = []string{
+	"CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_DAC_READ_SEARCH", "CAP_FOWNER",
+	"CAP_FSETID", "CAP_KILL", "CAP_SETGID", "CAP_SETUID", "CAP_SETPCAP",
+	"CAP_LINUX_IMMUTABLE", "CAP_NET_BIND_SERVICE", "CAP_NET_BROADCAST",
+	"CAP_NET_ADMIN", "CAP_NET_RAW", "CAP_IPC_LOCK", "CAP_IPC_OWNER",
+	"CAP_SYS_MODULE", "CAP_SYS_RAWIO", "CAP_SYS_CHROOT", "CAP_SYS_PTRACE",
+	"CAP_SYS_PACCT", "CAP_SYS_ADMIN", "CAP_SYS_BOOT", "CAP_SYS_NICE",
+	"CAP_SYS_RESOURCE", "CAP_SYS_TIME", "CAP_SYS_TTY_CONFIG", "CAP_MKNOD",
+	"CAP_LEASE", "CAP_AUDIT_WRITE", "CAP_AUDIT_CONTROL", "CAP_SETFCAP",
+	"CAP_MAC_OVERRIDE", "CAP_MAC_ADMIN", "CAP_SYSLOG", "CAP_WAKE_ALARM",
+	"CAP_BLOCK_SUSPEND", "CAP_AUDIT_READ", "CAP_PERFMON", "CAP_BPF",
+	"CAP_CHECKPOINT_RESTORE",
+}
+
+// mergeMaps is confcom's shallow securityContext merge:
+// pod.copy().update(container).
+func mergeMaps(pod, container *yaml.Node) *yaml.Node {
+	out := &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map"}
+	put := func(k string, v *yaml.Node) {
+		for i := 0; i+1 < len(out.Content); i += 2 {
+			if out.Content[i].Value == k {
+				out.Content[i+1] = v
+				return
+			}
+		}
+		out.Content = append(out.Content, &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: k}, v)
+	}
+	for _, m := range []*yaml.Node{pod, container} {
+		for _, k := range keys(m) {
+			put(k, get(m, k))
+		}
+	}
+	return out
+}
+
+// privilegedOf is extract_allow_elevated: a bool, or a string compared with
+// "true" ignoring case.
+func privilegedOf(sc *yaml.Node) (bool, error) {
+	v := py(getCI(sc, "privileged"))
+	switch {
+	case v.kind == pyBool:
+		return v.b, nil
+	case v.kind == pyStr:
+		return strings.ToLower(v.s) == "true", nil
+	case v.truthy():
+		return false, fmt.Errorf("%w: a YAML %s, want a boolean or a string", ErrInvalid, v.kind)
+	}
+	return false, nil
+}
+
+// allowPrivilegeEscalationOf is extract_allow_privilege_escalation; the
+// default is true.
+func allowPrivilegeEscalationOf(sc *yaml.Node) (bool, error) {
+	v := py(getCI(sc, "allowPrivilegeEscalation"))
+	switch v.kind {
+	case pyNone:
+		return true, nil
+	case pyBool:
+		return v.b, nil
+	case pyStr:
+		return strings.ToLower(v.s) == "true", nil
+	}
+	return false, fmt.Errorf("%w: a YAML %s, want a boolean or a string", ErrInvalid, v.kind)
+}
+
+type idName struct{ pattern, strategy string }
+
+func (p idName) json() map[string]any {
+	return map[string]any{"pattern": p.pattern, "strategy": p.strategy}
+}
+
+func userJSON(user, group idName) map[string]any {
+	return map[string]any{
+		"group_idnames": []any{group.json()},
+		"umask":         "0022",
+		"user_idname":   user.json(),
+	}
+}
+
+func defaultUser() map[string]any {
+	return userJSON(idName{"", "any"}, idName{"", "any"})
+}
+
+// userOf is extract_user followed by the image User merge: runAsUser and
+// runAsGroup (non-negative integers) become ids; only when both are absent
+// does the image's "user[:group]" apply, each part an id if all digits.
+func userOf(sc *yaml.Node, imageUser string) (map[string]any, error) {
+	user, group := idName{"", "any"}, idName{"", "any"}
+	for _, f := range []struct {
+		key string
+		out *idName
+	}{{"runAsUser", &user}, {"runAsGroup", &group}} {
+		v := py(getCI(sc, f.key))
+		switch {
+		case v.kind == pyNone:
+		case v.kind == pyInt && v.i.Sign() >= 0:
+			*f.out = idName{v.i.String(), "id"}
+		default:
+			return nil, at("."+f.key, fmt.Errorf("%w: want a non-negative integer", ErrInvalid))
+		}
+	}
+	if user.strategy == "any" && group.strategy == "any" && imageUser != "" {
+		u, g, hasGroup := strings.Cut(imageUser, ":")
+		user = idName{u, idStrategy(u)}
+		if hasGroup {
+			group = idName{g, idStrategy(g)}
+		}
+	}
+	return userJSON(user, group), nil
+}
+
+func idStrategy(s string) string {
+	if isDigits(s) {
+		return "id"
+	}
+	return "name"
+}
+
+// capabilitiesOf is extract_capabilities: the default set for privileged or
+// unprivileged containers, plus add (not to ambient, nor to inheritable
+// unless privileged), minus drop, each list de-duplicated and sorted. Names
+// are used verbatim: Kubernetes' NET_ADMIN stays NET_ADMIN.
+func capabilitiesOf(sc *yaml.Node, privileged bool) (map[string]any, error) {
+	sets := map[string][]string{"ambient": {}, "inheritable": {}}
+	added := []string{"bounding", "effective", "permitted"}
+	base := unprivilegedCaps
+	if privileged {
+		added = append(added, "inheritable")
+		base = privilegedCaps
+	}
+	for _, k := range added {
+		sets[k] = slices.Clone(base)
+	}
+	if caps := py(getCI(sc, "capabilities")); caps.truthy() {
+		if caps.kind != pyDict {
+			return nil, fmt.Errorf("%w: not a mapping", ErrInvalid)
+		}
+		add, err := stringList(getCI(caps.node, "add"))
+		if err != nil {
+			return nil, at(".add", err)
+		}
+		for _, k := range added {
+			sets[k] = append(sets[k], add...)
+		}
+		drop, err := stringList(getCI(caps.node, "drop"))
+		if err != nil {
+			return nil, at(".drop", err)
+		}
+		for k, list := range sets {
+			sets[k] = slices.DeleteFunc(list, func(c string) bool { return slices.Contains(drop, c) })
+		}
+	}
+	out := map[string]any{}
+	for k, list := range sets {
+		slices.Sort(list)
+		out[k] = slices.Compact(list)
+	}
+	return out, nil
+}
+
+// seccompOf is extract_seccomp_profile_sha256 on the VN2 path.
+func seccompOf(sc *yaml.Node) (string, error) {
+	v := py(getCI(sc, "seccompProfile"))
+	switch v.kind {
+	case pyStr:
+		return seccompSHA256(v.s)
+	case pyDict:
+		if t := py(get(v.node, "type")); t.kind == pyStr && t.s == "Localhost" {
+			return "", fmt.Errorf("type Localhost: %w: confcom has no profile JSON for it on this path; give the profile as a base64 string", ErrUnsupported)
+		}
+	}
+	return "", nil
+}

@@ -1,0 +1,149 @@
+package ccpolicy
+
+import (
+	"encoding/base64"
+	"fmt"
+	"strings"
+	"unicode/utf8"
+
+	"sigs.k8s.io/kustomize/kyaml/yaml"
+)
+
+// Sources holds the ConfigMaps and Secrets of a stream, for env valueFrom
+// lookups. The zero value holds none.
+type Sources struct {
+	configMaps []source
+	secrets    []source
+}
+
+type source struct {
+	namespace, name string
+	node            *yaml.Node
+}
+
+// SourcesFrom collects the v1 ConfigMaps and Secrets among nodes, wherever
+// they are in the stream.
+//
+// confcom looks objects up by name only, the last of a name winning. cocofy
+// also compares namespaces where both the workload and the object have one,
+// so that two ConfigMaps of the same name in different namespaces do not
+// mix; in a single-namespace stream the result is the same as confcom's.
+func SourcesFrom(nodes []*yaml.RNode) Sources {
+	var s Sources
+	for _, n := range nodes {
+		if n == nil || n.YNode() == nil {
+			continue
+		}
+		if v := n.GetApiVersion(); v != "v1" {
+			continue
+		}
+		src := source{namespace: n.GetNamespace(), name: n.GetName(), node: n.YNode()}
+		switch n.GetKind() {
+		case "ConfigMap":
+			s.configMaps = append(s.configMaps, src)
+		case "Secret":
+			s.secrets = append(s.secrets, src)
+		}
+	}
+	return s
+}
+
+// find returns the last object named name that may be in namespace ns.
+func find(list []source, ns, name string) *yaml.Node {
+	var found *yaml.Node
+	for _, o := range list {
+		if o.name == name && (o.namespace == ns || o.namespace == "" || ns == "") {
+			found = o.node
+		}
+	}
+	return found
+}
+
+// configMapValue is confcom's get_value_from_configmap: data[key] if truthy,
+// else base64-decoded binaryData[key]. found is false when there is no such
+// ConfigMap. confcom crashes when the ConfigMap lacks the key; that is an
+// ErrNotFound error here.
+func (s Sources) configMapValue(ns, name, key string) (value string, found bool, err error) {
+	cm := find(s.configMaps, ns, name)
+	if cm == nil {
+		return "", false, nil
+	}
+	if has(cm, "data") {
+		v := py(get(cm, "data"))
+		if v.kind != pyDict {
+			return "", true, fmt.Errorf("ConfigMap %q: data: %w: not a mapping", name, ErrInvalid)
+		}
+		if d := py(get(v.node, key)); d.truthy() {
+			// confcom formats the value with str(); Kubernetes turns an
+			// integer into the same digits. Other kinds would differ.
+			if d.kind != pyStr && d.kind != pyInt {
+				return "", true, fmt.Errorf("ConfigMap %q: data.%s: %w: a YAML %s; quote it", name, key, ErrUnsupported, d.kind)
+			}
+			s, _ := d.str()
+			return s, true, nil
+		}
+	}
+	bin := py(get(get(cm, "binaryData"), key))
+	if bin.kind != pyStr {
+		return "", true, fmt.Errorf("ConfigMap %q has no key %q: %w", name, key, ErrNotFound)
+	}
+	text, err := decodeText(bin.s)
+	if err != nil {
+		return "", true, fmt.Errorf("ConfigMap %q: binaryData.%s: %w", name, key, err)
+	}
+	return text, true, nil
+}
+
+// secretValue is confcom's get_value_from_secret: base64-decoded data[key]
+// if that is not empty, else stringData[key]. found is false when there is
+// no such Secret or neither field has the key. Values never appear in errors.
+func (s Sources) secretValue(ns, name, key string) (value string, found bool, err error) {
+	sec := find(s.secrets, ns, name)
+	if sec == nil {
+		return "", false, nil
+	}
+	if has(sec, "data") && py(get(sec, "data")).kind != pyDict {
+		return "", false, fmt.Errorf("Secret %q: data: %w: not a mapping", name, ErrInvalid)
+	}
+	switch d := py(get(get(sec, "data"), key)); {
+	case d.kind == pyStr && d.s != "":
+		text, err := decodeText(d.s)
+		if err != nil {
+			return "", true, fmt.Errorf("Secret %q: data.%s: %w", name, key, err)
+		}
+		if text != "" {
+			return text, true, nil
+		}
+	case d.truthy():
+		return "", true, fmt.Errorf("Secret %q: data.%s: %w: not a string", name, key, ErrInvalid)
+	}
+	sd := py(get(get(sec, "stringData"), key))
+	switch sd.kind {
+	case pyNone:
+		return "", false, nil
+	case pyStr, pyInt:
+		s, _ := sd.str()
+		return s, true, nil
+	}
+	return "", true, fmt.Errorf("Secret %q: stringData.%s: %w: a YAML %s; quote it", name, key, ErrUnsupported, sd.kind)
+}
+
+// decodeText decodes base64 (ignoring line breaks) to UTF-8 text, as
+// confcom's base64.b64decode(...).decode("utf-8") must succeed.
+func decodeText(b64 string) (string, error) {
+	clean := strings.Map(func(r rune) rune {
+		switch r {
+		case ' ', '\t', '\n', '\r':
+			return -1
+		}
+		return r
+	}, b64)
+	b, err := base64.StdEncoding.DecodeString(clean)
+	if err != nil {
+		return "", fmt.Errorf("%w: not base64", ErrInvalid)
+	}
+	if !utf8.Valid(b) {
+		return "", fmt.Errorf("%w: not UTF-8 text", ErrInvalid)
+	}
+	return string(b), nil
+}
