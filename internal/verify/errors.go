@@ -1,0 +1,32 @@
+package verify
+
+import "errors"
+
+// Sentinel errors. Callers branch on them with errors.Is.
+var (
+	// ErrNoEnforcer is returned by [Policy] and [Classify] when the binary was
+	// built without hcsshim's Rego enforcer: build with -tags rego on Linux.
+	ErrNoEnforcer = errors.New("hcsshim Rego enforcer not built in (build with -tags rego on linux)")
+
+	// ErrUnparsable is returned when the guest could not load the policy at
+	// all: it is neither Rego that compiles together with hcsshim's framework
+	// nor a legacy JSON policy.
+	ErrUnparsable = errors.New("policy cannot be loaded")
+
+	// ErrNoFacts is returned by [FromPod] when images has no entry, or no
+	// layer root hashes, for an image of the pod.
+	ErrNoFacts = errors.New("no image facts")
+
+	// ErrUnsupported is returned by [FromPod] for a pod field whose effect
+	// on the container cannot be known offline, e.g. a Localhost seccomp
+	// profile.
+	ErrUnsupported = errors.New("unsupported")
+
+	// ErrDenied is wrapped by [Err] when the guest would refuse a container.
+	ErrDenied = errors.New("policy denies the container")
+
+	// ErrDropped is wrapped by [Err] when the guest would start a container
+	// only after dropping environment variables or capabilities the policy
+	// does not list.
+	ErrDropped = errors.New("policy drops part of the container's configuration")
+)

@@ -1,0 +1,17 @@
+//go:build !(linux && rego)
+
+package verify
+
+import "context"
+
+// guest is the simulated utility VM; without hcsshim's Rego enforcer there
+// is none.
+type guest struct{}
+
+func newGuest(string) (*guest, error) { return nil, ErrNoEnforcer }
+
+func (*guest) run(context.Context, Container, bool) Decision { return Decision{} }
+
+func classify(context.Context, string) (Classification, error) {
+	return Classification{}, ErrNoEnforcer
+}
