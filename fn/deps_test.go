@@ -8,5 +8,5 @@ import (
 func pipelineDeps() pipeline.Deps {
 	return pipeline.Deps{Resolver: fixed.Resolver{Fail: map[string]error{
 		"fail.invalid/app:1": errUnreachable,
-	}}}
+	}}, Inspector: fixed.Inspector{}}
 }

@@ -18,21 +18,26 @@ import (
 )
 
 func newPolicyCommand() *cobra.Command {
-	return &cobra.Command{
+	var showSecrets bool
+	cmd := &cobra.Command{
 		Use:   "policy",
 		Short: "Print the CCE policy attached to each workload, decoded, for review",
 		Long: `policy reads resources on stdin (a plain stream or a ResourceList) and prints,
 for each workload with a ` + pipeline.AnnotationCCEPolicy + ` annotation,
 its name, the policy's sha256 (the SEV-SNP HOST_DATA) and the Rego text with
-its JSON pretty-printed.`,
+its JSON pretty-printed. Env values that equal a value of a Secret in the
+input are shown as <redacted> unless --show-secrets is given; the sha256
+is always that of the real policy.`,
 		Example:       `  helm template web ./chart --post-renderer cocofy | cocofy policy`,
 		Args:          cobra.NoArgs,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return printPolicies(cmd.InOrStdin(), cmd.OutOrStdout())
+			return printPolicies(cmd.InOrStdin(), cmd.OutOrStdout(), showSecrets)
 		},
 	}
+	cmd.Flags().BoolVar(&showSecrets, "show-secrets", false, "print env values that come from Secrets")
+	return cmd
 }
 
 // readAny reads a ResourceList or a plain stream.
@@ -49,10 +54,14 @@ func readAny(in io.Reader) ([]*yaml.RNode, error) {
 	return nodes, nil
 }
 
-func printPolicies(in io.Reader, out io.Writer) error {
+func printPolicies(in io.Reader, out io.Writer, showSecrets bool) error {
 	nodes, err := readAny(in)
 	if err != nil {
 		return err
+	}
+	secrets := map[string]bool{}
+	if !showSecrets {
+		secrets = secretValues(nodes)
 	}
 	rep := &pipeline.Report{}
 	found := 0
@@ -66,7 +75,7 @@ func printPolicies(in io.Reader, out io.Writer) error {
 		if err != nil {
 			return fmt.Errorf("%s: %s: not base64: %w", w.Ref, w.Field("metadata", "annotations", pipeline.AnnotationCCEPolicy), err)
 		}
-		fmt.Fprintf(out, "# %s\n# sha256 (HOST_DATA): %x\n%s\n", w.Ref, sha256.Sum256(text), prettyRego(string(text)))
+		fmt.Fprintf(out, "# %s\n# sha256 (HOST_DATA): %x\n%s\n", w.Ref, sha256.Sum256(text), redact(prettyRego(string(text)), secrets))
 	}
 	if found == 0 {
 		return fmt.Errorf("no workload in the input has a %s annotation", pipeline.AnnotationCCEPolicy)
@@ -85,5 +94,50 @@ func prettyRego(text string) string {
 			return line // not JSON (e.g. a Rego set); print as is
 		}
 		return m[1] + strings.TrimRight(buf.String(), "\n")
+	})
+}
+
+// secretValues returns the values of every Secret in nodes.
+func secretValues(nodes []*yaml.RNode) map[string]bool {
+	out := map[string]bool{}
+	for _, n := range nodes {
+		if n.GetKind() != "Secret" {
+			continue
+		}
+		for _, v := range n.GetDataMap() {
+			if b, err := base64.StdEncoding.DecodeString(v); err == nil && len(b) > 0 {
+				out[string(b)] = true
+			}
+		}
+		if sd, _ := n.Pipe(yaml.Lookup("stringData")); sd != nil {
+			_ = sd.VisitFields(func(f *yaml.MapNode) error {
+				if v := f.Value.YNode().Value; v != "" {
+					out[v] = true
+				}
+				return nil
+			})
+		}
+	}
+	return out
+}
+
+var envPattern = regexp.MustCompile(`(?m)^(\s*"pattern": )("(?:[^"\\]|\\.)*")(,?)$`)
+
+// redact replaces env rule values that equal a Secret value.
+func redact(text string, secrets map[string]bool) string {
+	if len(secrets) == 0 {
+		return text
+	}
+	return envPattern.ReplaceAllStringFunc(text, func(line string) string {
+		m := envPattern.FindStringSubmatch(line)
+		var pattern string
+		if json.Unmarshal([]byte(m[2]), &pattern) != nil {
+			return line
+		}
+		name, value, ok := strings.Cut(pattern, "=")
+		if !ok || !secrets[value] {
+			return line
+		}
+		return m[1] + `"` + name + `=<redacted>"` + m[3]
 	})
 }

@@ -20,7 +20,7 @@ func runPipeline(t *testing.T, opts pipeline.Options, in string) (string, []stri
 	t.Helper()
 	nodes, err := kio.FromBytes([]byte(in))
 	assert.NilError(t, err)
-	p, err := pipeline.New(opts, pipeline.Deps{Resolver: fixed.Resolver{}})
+	p, err := pipeline.New(opts, pipeline.Deps{Resolver: fixed.Resolver{}, Inspector: fixed.Inspector{}})
 	assert.NilError(t, err)
 	rep, runErr := p.Run(context.Background(), nodes)
 	var lines []string

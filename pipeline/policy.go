@@ -2,12 +2,286 @@ package pipeline
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"reflect"
+	"sort"
+	"strings"
 
 	"sigs.k8s.io/kustomize/kyaml/yaml"
+
+	"cocofy.dev/cocofy/internal/ccpolicy"
+	"cocofy.dev/cocofy/internal/image"
 )
 
-// attachPolicies computes and attaches the CCE policy of each selected
-// workload (target virtual-node).
+// attachPolicies computes the CCE policy of each selected workload (target
+// virtual-node) from its pod template, as pinned, and the image facts, and
+// writes it with its sha256 on the pod template. A policy that is already
+// there is kept when it is the same and replaced, with a result naming the
+// changed fields, when it is not. Nothing is written unless every policy
+// could be computed.
 func (p *Pipeline) attachPolicies(ctx context.Context, nodes []*yaml.RNode, ws []*Workload, rep *Report) error {
+	if !p.opts.AttachPolicy() {
+		return nil
+	}
+	if p.deps.Inspector == nil {
+		return errors.New("CCE policies are on (target virtual-node) but no image inspector was configured")
+	}
+	uses, refs := p.imageUses(ws, rep)
+	platform := p.opts.Images.Platform
+	if platform == "" {
+		platform = image.DefaultPlatform
+	}
+	facts, errs := forEachKey(ctx, refs, func(ctx context.Context, ref string) (image.Facts, error) {
+		return p.deps.Inspector.Inspect(ctx, ref, platform)
+	})
+	for _, u := range uses {
+		if err := errs[u.ref]; err != nil {
+			rep.Error(u.w, u.c.Field("image"), "image facts for the CCE policy: %v", err)
+		}
+	}
+	if rep.HasErrors() {
+		return nil
+	}
+
+	src := ccpolicy.SourcesFrom(nodes)
+	opts := p.policyOptions()
+	type attach struct {
+		w   *Workload
+		pol ccpolicy.Policy
+	}
+	var todo []attach
+	for _, w := range ws {
+		pol, err := ccpolicy.Generate(policyInput(w), facts, src, opts)
+		if err != nil {
+			reportPolicyErrors(rep, w, err)
+			continue
+		}
+		todo = append(todo, attach{w, pol})
+	}
+	if rep.HasErrors() {
+		return nil
+	}
+	for _, a := range todo {
+		p.writePolicy(a.w, a.pol, rep)
+	}
 	return nil
+}
+
+// policyInput gives the generator a workload's pod template and, for a
+// StatefulSet, its volume claim templates.
+func policyInput(w *Workload) ccpolicy.Input {
+	in := ccpolicy.Input{Kind: w.Ref.Kind, Namespace: w.Ref.Namespace, Name: w.Ref.Name, Template: w.Template}
+	if w.Ref.Kind == "StatefulSet" {
+		if vct, err := w.Resource.Pipe(yaml.Lookup("spec", "volumeClaimTemplates")); err == nil && vct != nil {
+			in.VolumeClaimTemplates = vct
+		}
+	}
+	return in
+}
+
+// reportPolicyErrors turns each of the generator's field errors into a
+// result on that field.
+func reportPolicyErrors(rep *Report, w *Workload, err error) {
+	var list []error
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		list = j.Unwrap()
+	} else {
+		list = []error{err}
+	}
+	for _, e := range list {
+		var fe *ccpolicy.FieldError
+		if errors.As(e, &fe) {
+			rep.Error(w, fe.Field, "CCE policy: %v", fe.Err)
+			continue
+		}
+		rep.Error(w, "", "CCE policy: %v", e)
+	}
+}
+
+// writePolicy sets the policy and sha256 annotations and reports what it did.
+func (p *Pipeline) writePolicy(w *Workload, pol ccpolicy.Policy, rep *Report) {
+	field := w.Field("metadata", "annotations", AnnotationCCEPolicy)
+	want := pol.Annotation()
+	old := w.Template.GetAnnotations()[AnnotationCCEPolicy]
+	switch {
+	case old == want:
+		rep.Info(w, field, "CCE policy is up to date (sha256 %s)", pol.SHA256)
+	case old == "":
+		rep.Info(w, field, "attached a CCE policy with sha256 %s (the pod's HOST_DATA)", pol.SHA256)
+	default:
+		rep.Info(w, field, "replaced the CCE policy: %s changed; new sha256 %s (the pod's HOST_DATA)", policyChanges(old, pol.Rego), pol.SHA256)
+	}
+	for _, kv := range [][2]string{{AnnotationCCEPolicy, want}, {AnnotationCCEPolicySHA256, pol.SHA256}} {
+		k, v := kv[0], kv[1]
+		if w.Template.GetAnnotations()[k] == v {
+			continue
+		}
+		if err := w.Template.PipeE(yaml.SetAnnotation(k, v)); err != nil {
+			rep.Error(w, w.Field("metadata", "annotations", k), "%v", err)
+		}
+	}
+	for _, f := range secretEnvFields(w) {
+		rep.Warn(w, f, "this value comes from a Secret and is written in clear into the CCE policy (the policy must pin it): anyone who can read this %s can read it", w.Ref.Kind)
+	}
+	if p.opts.Policy.Debug {
+		rep.Warn(w, field, "this is a debug policy (spec.policy.debug): it lets anyone with API access exec /bin/sh and /bin/bash in the containers and read stack dumps; never use it in production")
+	}
+	if p.opts.Policy.AllowStdio {
+		rep.Info(w, field, "the policy lets container stdout and stderr reach the host (spec.policy.allowStdio)")
+	}
+}
+
+// policyOptions maps the config onto the generator's options.
+func (p *Pipeline) policyOptions() ccpolicy.Options {
+	po := p.opts.Policy
+	o := ccpolicy.Options{
+		Format:                  po.Format,
+		Debug:                   po.Debug,
+		DisableStdio:            !po.AllowStdio,
+		OmitID:                  po.OmitID,
+		ExcludeDefaultFragments: po.ExcludeDefaultFragments,
+		InfraSVN:                po.InfrastructureSVN,
+		WildcardMissingRefs:     po.WildcardMissingRefs,
+	}
+	for _, f := range po.Fragments {
+		o.Fragments = append(o.Fragments, ccpolicy.Fragment{Issuer: f.Issuer, Feed: f.Feed, MinimumSVN: f.MinimumSVN, Includes: f.Includes})
+	}
+	return o
+}
+
+// policyChanges names what differs between two policy texts: the top-level
+// rules, and for containers the fields of each container by name.
+func policyChanges(oldB64, newRego string) string {
+	oldRego, err := ccpolicy.Decode(oldB64)
+	if err != nil {
+		return "the old annotation (not a readable policy)"
+	}
+	var changed []string
+	oldRules, newRules := regoRules(oldRego), regoRules(newRego)
+	for _, name := range unionKeys(oldRules, newRules) {
+		if oldRules[name] == newRules[name] {
+			continue
+		}
+		if name == "containers" {
+			changed = append(changed, containerChanges(oldRego, newRego)...)
+			continue
+		}
+		changed = append(changed, name)
+	}
+	if len(changed) == 0 {
+		return "the policy text (no rule)"
+	}
+	return strings.Join(changed, ", ")
+}
+
+// regoRules maps "name := value" lines of a policy to their values; other
+// lines are gathered under "rules".
+func regoRules(text string) map[string]string {
+	out := map[string]string{}
+	for _, line := range strings.Split(text, "\n") {
+		if name, val, ok := strings.Cut(line, " := "); ok && !strings.ContainsAny(name, " \t") {
+			out[name] = val
+			continue
+		}
+		out["rules"] += line + "\n"
+	}
+	return out
+}
+
+func containerChanges(oldRego, newRego string) []string {
+	oldCs, err1 := ccpolicy.Containers(oldRego)
+	newCs, err2 := ccpolicy.Containers(newRego)
+	if err1 != nil || err2 != nil {
+		return []string{"containers"}
+	}
+	byName := func(cs []map[string]any) map[string]map[string]any {
+		m := map[string]map[string]any{}
+		for i, c := range cs {
+			name, _ := c["name"].(string)
+			if name == "" {
+				name = fmt.Sprintf("#%d", i)
+			}
+			m[name] = c
+		}
+		return m
+	}
+	oldM, newM := byName(oldCs), byName(newCs)
+	var out []string
+	for _, name := range unionKeys(oldM, newM) {
+		o, n := oldM[name], newM[name]
+		switch {
+		case o == nil:
+			out = append(out, fmt.Sprintf("containers[name=%s] (added)", name))
+		case n == nil:
+			out = append(out, fmt.Sprintf("containers[name=%s] (removed)", name))
+		default:
+			for _, k := range unionKeys(o, n) {
+				if !reflect.DeepEqual(jsonRound(o[k]), jsonRound(n[k])) {
+					out = append(out, fmt.Sprintf("containers[name=%s].%s", name, k))
+				}
+			}
+		}
+	}
+	if len(out) == 0 {
+		out = []string{"containers (order)"}
+	}
+	return out
+}
+
+func jsonRound(v any) any {
+	b, _ := json.Marshal(v)
+	var out any
+	_ = json.Unmarshal(b, &out)
+	return out
+}
+
+func unionKeys[V any](a, b map[string]V) []string {
+	seen := map[string]bool{}
+	var keys []string
+	for _, m := range []map[string]V{a, b} {
+		for k := range m {
+			if !seen[k] {
+				seen[k] = true
+				keys = append(keys, k)
+			}
+		}
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+// secretEnvFields lists the env entries whose values come from a Secret,
+// which confcom's policy records verbatim.
+func secretEnvFields(w *Workload) []string {
+	cs, err := w.ContainersIn(Containers, InitContainers)
+	if err != nil {
+		return nil
+	}
+	var out []string
+	for _, c := range cs {
+		for _, list := range []string{"env", "envFrom"} {
+			seq, _ := c.Node.Pipe(yaml.Lookup(list))
+			if seq == nil || seq.YNode().Kind != yaml.SequenceNode {
+				continue
+			}
+			for i, e := range seq.Content() {
+				n := yaml.NewRNode(e)
+				ref, _ := n.Pipe(yaml.Lookup("valueFrom", "secretKeyRef"))
+				if list == "envFrom" {
+					ref, _ = n.Pipe(yaml.Lookup("secretRef"))
+				}
+				if ref == nil {
+					continue
+				}
+				sel := fmt.Sprintf("[%d]", i)
+				if name := stringField(n, "name"); list == "env" && name != "" {
+					sel = "[name=" + name + "]"
+				}
+				out = append(out, c.Field(list+sel))
+			}
+		}
+	}
+	return out
 }

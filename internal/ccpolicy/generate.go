@@ -40,8 +40,22 @@ var readOnlyTypes = []string{"configMap", "secret", "downwardAPI", "projected"}
 
 func (g *generator) fail(field string, err error) error {
 	sub, err := splitField(err)
-	return fmt.Errorf("%s: %s%s: %w", g.in.ref(), field, sub, err)
+	return &FieldError{Workload: g.in.ref(), Field: field + sub, Err: err}
 }
+
+// FieldError is a problem with one field of one workload. Generate returns
+// them, joined with errors.Join when there are several.
+type FieldError struct {
+	// Workload is "Kind namespace/name".
+	Workload string
+	// Field is the dotted path from the workload's root, e.g.
+	// "spec.template.spec.containers[0].env[1].valueFrom".
+	Field string
+	Err   error
+}
+
+func (e *FieldError) Error() string { return e.Workload + ": " + e.Field + ": " + e.Err.Error() }
+func (e *FieldError) Unwrap() error { return e.Err }
 
 // fieldError puts a field path, relative to the caller's, before an error.
 type fieldError struct {

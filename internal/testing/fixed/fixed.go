@@ -43,3 +43,49 @@ func (r Resolver) Resolve(_ context.Context, ref string) (image.Pin, error) {
 	}
 	return image.Pin{Ref: ref, Digest: d}, nil
 }
+
+// Inspector gives every reference the same made-up facts, derived from its
+// repository like Resolver's digest: two layers whose root hashes are
+// sha256 of the repository and the layer index, and a config with PATH and
+// a /bin/sh command. Facts replaces them per reference; a reference listed
+// in Fail fails with that error.
+type Inspector struct {
+	Facts map[string]image.Facts
+	Fail  map[string]error
+}
+
+var _ image.Inspector = Inspector{}
+
+// Inspect implements image.Inspector.
+func (i Inspector) Inspect(_ context.Context, ref, platform string) (image.Facts, error) {
+	if err := i.Fail[ref]; err != nil {
+		return image.Facts{}, fmt.Errorf("inspecting %q: %w", ref, err)
+	}
+	if f, ok := i.Facts[ref]; ok {
+		return f, nil
+	}
+	d := Digest(ref)
+	if _, have, ok := strings.Cut(ref, "@"); ok && have != d {
+		return image.Facts{}, fmt.Errorf("inspecting %q: the registry has %s, not %s", ref, d, have)
+	}
+	os, arch, _ := strings.Cut(platform, "/")
+	f := image.Facts{
+		Pin:            image.Pin{Ref: ref, Digest: d},
+		Platform:       platform,
+		ManifestDigest: d,
+		OS:             os,
+		Architecture:   arch,
+		Config: image.Config{
+			Env: []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"},
+			Cmd: []string{"/bin/sh"},
+		},
+	}
+	for n := range 2 {
+		l := fmt.Sprintf("%s layer %d", strings.TrimPrefix(d, "sha256:"), n)
+		f.Layers = append(f.Layers, image.Layer{
+			Digest:   fmt.Sprintf("sha256:%x", sha256.Sum256([]byte("blob "+l))),
+			RootHash: fmt.Sprintf("%x", sha256.Sum256([]byte(l))),
+		})
+	}
+	return f, nil
+}
