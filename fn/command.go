@@ -27,7 +27,9 @@ type Deps struct {
 }
 
 // DepsFunc builds Deps from a config. Tests inject fixed resolvers here.
-type DepsFunc func(ctx context.Context, c *Config) (Deps, error)
+// progress receives progress lines on long work (layer hashing); it is
+// io.Discard with --quiet.
+type DepsFunc func(ctx context.Context, c *Config, progress io.Writer) (Deps, error)
 
 type rootOptions struct {
 	configPath string
@@ -85,7 +87,11 @@ func (o *rootOptions) run(ctx context.Context, stdin io.Reader, stdout, stderr i
 	if err := o.override(cfg); err != nil {
 		return err
 	}
-	d, err := deps(ctx, cfg)
+	progress := stderr
+	if o.quiet {
+		progress = io.Discard
+	}
+	d, err := deps(ctx, cfg, progress)
 	if err != nil {
 		return err
 	}

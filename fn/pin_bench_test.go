@@ -3,6 +3,7 @@ package fn_test
 import (
 	"context"
 	"fmt"
+	"io"
 	"math"
 	"strings"
 	"testing"
@@ -48,7 +49,7 @@ func BenchmarkPin(b *testing.B) {
 			ctx := context.Background()
 			b.ResetTimer()
 			for range b.N {
-				d, err := fn.RegistryDeps(ctx, cfg)
+				d, err := fn.RegistryDeps(ctx, cfg, io.Discard)
 				if err != nil {
 					b.Fatal(err)
 				}

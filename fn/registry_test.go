@@ -157,21 +157,22 @@ func TestRegistryFailuresNameTheResource(t *testing.T) {
 }
 
 // Two renders sharing one cache at the same time give the same, correct
-// output.
+// output, with CCE policies (which hash every layer).
 func TestConcurrentRendersShareTheCache(t *testing.T) {
 	reg := shopRegistry(t)
 	in := registryInput(t, reg)
 	cfg := filepath.Join(t.TempDir(), "vn.yaml")
-	assert.NilError(t, os.WriteFile(cfg, []byte("apiVersion: cocofy.dev/v1alpha1\nkind: Cocofy\nspec: {target: pod-sandbox}\n"), 0o644))
-	want, _, err := runWith(t, fn.RegistryDeps, in, "--config", registryConfig)
-	assert.NilError(t, err)
+	assert.NilError(t, os.WriteFile(cfg, []byte("apiVersion: cocofy.dev/v1alpha1\nkind: Cocofy\nspec: {target: virtual-node}\n"), 0o644))
+	want, stderr, err := runWith(t, fn.RegistryDeps, in, "--config", cfg)
+	assert.NilError(t, err, stderr)
+	assert.Assert(t, strings.Contains(want, "ccepolicy"), want)
 	t.Setenv("COCOFY_CACHE_DIR", t.TempDir())
 	outs := make([]string, 4)
 	errs := make([]error, 4)
 	done := make(chan int)
 	for i := range outs {
 		go func() {
-			outs[i], _, errs[i] = runWith(t, fn.RegistryDeps, in, "--config", registryConfig)
+			outs[i], _, errs[i] = runWith(t, fn.RegistryDeps, in, "--config", cfg)
 			done <- i
 		}()
 	}
