@@ -26,14 +26,29 @@ type Deps struct {
 	Commit func() error
 }
 
+// EnvProgress set to 1 turns progress lines on, like --progress, for
+// callers that cannot pass flags (Helm 4 plugins, kpt).
+const EnvProgress = "COCOFY_PROGRESS"
+
+// isTerminal reports whether w is a character device (a terminal).
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
+}
+
 // DepsFunc builds Deps from a config. Tests inject fixed resolvers here.
-// progress receives progress lines on long work (layer hashing); it is
-// io.Discard with --quiet.
+// progress receives progress lines on long work (layer hashing): stderr
+// when it is a terminal or --progress is given, else io.Discard.
 type DepsFunc func(ctx context.Context, c *Config, progress io.Writer) (Deps, error)
 
 type rootOptions struct {
 	configPath string
 	quiet      bool
+	progress   bool
 	lock       string
 	lockMode   string
 }
@@ -69,6 +84,7 @@ exits 1 and writes nothing to stdout.`,
 	cmd.Flags().StringVar(&o.lock, "lock", "", "image lock file (overrides spec.images.lockFile)")
 	cmd.Flags().StringVar(&o.lockMode, "lock-mode", "", "auto, use (no network) or update (overrides spec.images.lockMode)")
 	cmd.Flags().BoolVarP(&o.quiet, "quiet", "q", false, "print only warnings and errors on stderr")
+	cmd.Flags().BoolVar(&o.progress, "progress", false, "print layer hashing progress on stderr even when it is not a terminal (also $"+EnvProgress+"=1)")
 	return cmd
 }
 
@@ -87,9 +103,9 @@ func (o *rootOptions) run(ctx context.Context, stdin io.Reader, stdout, stderr i
 	if err := o.override(cfg); err != nil {
 		return err
 	}
-	progress := stderr
-	if o.quiet {
-		progress = io.Discard
+	progress := io.Discard
+	if !o.quiet && (o.progress || os.Getenv(EnvProgress) == "1" || isTerminal(stderr)) {
+		progress = stderr
 	}
 	d, err := deps(ctx, cfg, progress)
 	if err != nil {

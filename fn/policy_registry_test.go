@@ -119,3 +119,26 @@ func policyContainers(t *testing.T, out string) []map[string]any {
 	assert.NilError(t, err)
 	return cs
 }
+
+// Layer hashing prints progress with --progress; without it (stderr is not
+// a terminal in tests) it is quiet.
+func TestPolicyProgress(t *testing.T) {
+	t.Setenv("DOCKER_CONFIG", t.TempDir())
+	t.Setenv(fn.EnvProgress, "")
+	reg := registrytest.Start(t)
+	reg.Push(t, "shop/app:1", registrytest.Image(t, "app", "linux/amd64", v1.Config{}))
+	cfg := filepath.Join(t.TempDir(), "vn.yaml")
+	assert.NilError(t, os.WriteFile(cfg, []byte("apiVersion: cocofy.dev/v1alpha1\nkind: Cocofy\nspec: {target: virtual-node}\n"), 0o644))
+	in := "apiVersion: v1\nkind: Pod\nmetadata: {name: app}\nspec:\n  containers:\n  - name: app\n    image: " + reg.Host + "/shop/app:1\n"
+
+	t.Setenv("COCOFY_CACHE_DIR", t.TempDir())
+	_, stderr, err := runWith(t, fn.RegistryDeps, in, "--config", cfg)
+	assert.NilError(t, err, stderr)
+	assert.Assert(t, !strings.Contains(stderr, "hashing layer"), stderr)
+
+	t.Setenv("COCOFY_CACHE_DIR", t.TempDir())
+	_, stderr, err = runWith(t, fn.RegistryDeps, in, "--config", cfg, "--progress")
+	assert.NilError(t, err, stderr)
+	assert.Assert(t, strings.Contains(stderr, "hashing layer sha256:"), stderr)
+	assert.Assert(t, strings.Contains(stderr, " MB/s done\n"), stderr)
+}

@@ -249,11 +249,11 @@ func (h *Hasher) progress(d v1.Hash, size int64) func(read int64, done bool) {
 		rate := float64(read) / mb / max(now.Sub(start).Seconds(), 1e-3)
 		switch {
 		case done:
-			h.printf("%s %.1f MB %.1f MB/s done\n", short, float64(read)/mb, rate)
+			h.printf("hashing layer %s %.1f MB %.1f MB/s done\n", short, float64(read)/mb, rate)
 		case size > 0:
-			h.printf("%s %.1f/%.1f MB %.1f MB/s\n", short, float64(read)/mb, float64(size)/mb, rate)
+			h.printf("hashing layer %s %.1f/%.1f MB %.1f MB/s\n", short, float64(read)/mb, float64(size)/mb, rate)
 		default:
-			h.printf("%s %.1f MB %.1f MB/s\n", short, float64(read)/mb, rate)
+			h.printf("hashing layer %s %.1f MB %.1f MB/s\n", short, float64(read)/mb, rate)
 		}
 	}
 }

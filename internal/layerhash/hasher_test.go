@@ -367,6 +367,6 @@ func TestHasherProgress(t *testing.T) {
 	_, err := h.RootHash(context.Background(), l)
 	assert.NilError(t, err)
 	line := out.b.String()
-	assert.Assert(t, strings.HasPrefix(line, d.String()[:len("sha256:")+12]+" "), line)
+	assert.Assert(t, strings.HasPrefix(line, "hashing layer "+d.String()[:len("sha256:")+12]+" "), line)
 	assert.Assert(t, strings.HasSuffix(line, " MB/s done\n"), line)
 }
