@@ -19,11 +19,15 @@ demo: build tools
 	@mkdir -p out
 	$(HELM) template shop examples/chart/shop --post-renderer bin/cocofy \
 		--post-renderer-args --config --post-renderer-args examples/cocofy.yaml > out/helm.yaml
+	$(HELM) template shop examples/chart/shop --post-renderer bin/cocofy \
+		--post-renderer-args --config --post-renderer-args examples/virtual-node.yaml > out/helm-virtual-node.yaml
+	bin/cocofy policy < out/helm-virtual-node.yaml > out/policies.rego
 	$(KUSTOMIZE) build --enable-alpha-plugins --enable-exec examples/kustomize > out/kustomize.yaml
 	rm -rf out/kpt && cp -r examples/kpt out/kpt
 	cd out/kpt && kpt fn render --allow-exec --truncate-output=false
 	@echo
-	@echo "demo: rendered out/helm.yaml, out/kustomize.yaml and out/kpt/ (diff -r examples/kpt out/kpt)"
+	@echo "demo: rendered out/helm.yaml, out/helm-virtual-node.yaml (policies decoded in out/policies.rego),"
+	@echo "      out/kustomize.yaml and out/kpt/ (diff -r examples/kpt out/kpt)"
 
 test: check unit e2e fuzz
 

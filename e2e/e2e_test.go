@@ -7,6 +7,7 @@ package e2e
 
 import (
 	"bytes"
+	"fmt"
 	"net"
 	"os"
 	"os/exec"
@@ -124,6 +125,23 @@ func TestHelm3PostRenderer(t *testing.T) {
 
 	again := mustRun(t, root, nil, out, cocofy(t), "--config", "examples/cocofy.yaml")
 	assert.Equal(t, again, out, "idempotent")
+}
+
+// Helm 3 onto virtual nodes: every pod gets its CCE policy from the locked
+// image facts, offline; the output is stable and `cocofy policy` reads it.
+func TestHelm3VirtualNode(t *testing.T) {
+	helm := tool(t, "helm")
+	args := []string{"template", "shop", "examples/chart/shop", "--post-renderer", "bin/cocofy",
+		"--post-renderer-args", "--config", "--post-renderer-args", "examples/virtual-node.yaml"}
+	out := mustRun(t, root, nil, "", helm, args...)
+	golden.Assert(t, out, "helm3-virtual-node.yaml")
+	assert.Equal(t, strings.Count(out, "microsoft.containerinstance.virtualnode.ccepolicy:"), 3, "one policy per workload")
+
+	again := mustRun(t, root, nil, out, cocofy(t), "--config", "examples/virtual-node.yaml")
+	assert.Equal(t, again, out, "idempotent")
+
+	policies := mustRun(t, root, nil, out, cocofy(t), "policy")
+	assert.Assert(t, strings.Contains(policies, `api_version := "0.11.0"`), policies)
 }
 
 func TestHelm3InstallDryRun(t *testing.T) {
@@ -278,6 +296,17 @@ func TestLockFileMatchesRegistry(t *testing.T) {
 	mustRun(t, root, []string{"LOCK=" + lock, "HELM=" + tool(t, "helm")}, "", "bash", "hack/lock-examples.sh")
 	assert.Equal(t, readFile(t, lock), readFile(t, "examples/images.lock.yaml"))
 
+	// The root hashes are what hcsshim's dmverity-vhd computes from the
+	// same registry.
+	for ref, hashes := range lockedRootHashes(t, lock) {
+		out := mustRun(t, root, nil, "", tool(t, "dmverity-vhd"), "roothash", "-i", ref)
+		var want []string
+		for i, h := range hashes {
+			want = append(want, fmt.Sprintf("Layer %d root hash: %s", i, h))
+		}
+		assert.Equal(t, strings.TrimSpace(out), strings.Join(want, "\n"), ref)
+	}
+
 	online := strings.Replace(readFile(t, "examples/cocofy.yaml"), "lockMode: use", "lockMode: auto", 1)
 	online = strings.Replace(online, "lockFile: images.lock.yaml", "", 1)
 	cfg := filepath.Join(t.TempDir(), "online.yaml")
@@ -285,6 +314,33 @@ func TestLockFileMatchesRegistry(t *testing.T) {
 	plain := mustRun(t, root, nil, "", tool(t, "helm"), "template", "shop", "examples/chart/shop")
 	got := mustRun(t, root, nil, plain, cocofy(t), "--config", cfg)
 	assert.Equal(t, got, readFile(t, "e2e/testdata/helm3-template.yaml"))
+}
+
+// lockedRootHashes returns the layer root hashes of each linux/amd64 entry
+// of a lock file.
+func lockedRootHashes(t *testing.T, path string) map[string][]string {
+	t.Helper()
+	var lock struct {
+		Images []struct {
+			Ref, Platform string
+			Layers        []struct {
+				RootHash string `yaml:"rootHash"`
+			}
+		}
+	}
+	assert.NilError(t, yaml.Unmarshal([]byte(readFile(t, path)), &lock))
+	out := map[string][]string{}
+	for _, e := range lock.Images {
+		if e.Platform != "linux/amd64" {
+			continue
+		}
+		for _, l := range e.Layers {
+			assert.Assert(t, l.RootHash != "", "%s: a layer without a root hash", e.Ref)
+			out[e.Ref] = append(out[e.Ref], l.RootHash)
+		}
+	}
+	assert.Assert(t, len(out) > 0)
+	return out
 }
 
 func waitForPort(t *testing.T, addr string, log *bytes.Buffer) {
