@@ -9,7 +9,7 @@ WORKDIR /src
 COPY go.mod go.sum ./
 RUN go mod download
 COPY . .
-RUN CGO_ENABLED=0 GOOS=linux go build -trimpath -ldflags="-s -w" -o /out/cocofy .
+RUN CGO_ENABLED=0 GOOS=linux go build -tags rego -trimpath -ldflags="-s -w" -o /out/cocofy .
 
 # distroless static, non-root (uid 65532). Pin this to a digest in your
 # release pipeline, e.g. with cocofy itself.

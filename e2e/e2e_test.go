@@ -230,6 +230,34 @@ func TestKpt(t *testing.T) {
 }
 
 // A kpt render that fails leaves the package unchanged.
+// cocofy as kpt mutator then validator on the virtual-node package; then,
+// on the rendered package with the validator alone (a CI gate), a tampered
+// copy fails the pipeline with the enforcer's reason and the drift.
+func TestKptValidator(t *testing.T) {
+	kpt := tool(t, "kpt")
+	pkg := copyPackageNamed(t, "kpt-virtual-node")
+	r := run(t, pkg, nil, "", kpt, "fn", "render", "--allow-exec", "--truncate-output=false")
+	assert.NilError(t, r.err, r.stderr)
+	assert.Assert(t, strings.Contains(r.stderr, "verified: the enforcer allows every container and the policy matches the spec"), r.stderr)
+	golden.Assert(t, readFile(t, filepath.Join(pkg, "api.yaml")), "kpt-virtual-node/api.yaml")
+
+	kptfile := filepath.Join(pkg, "Kptfile")
+	k := readFile(t, kptfile)
+	i, j := strings.Index(k, "  mutators:"), strings.Index(k, "  validators:")
+	assert.NilError(t, os.WriteFile(kptfile, []byte(k[:i]+k[j:]), 0o644))
+	assert.NilError(t, run(t, pkg, nil, "", kpt, "fn", "render", "--allow-exec").err, "the rendered package verifies")
+
+	api := filepath.Join(pkg, "api.yaml")
+	tampered := strings.Replace(readFile(t, api), "          resources:", "          command: [/bin/sh, -c, 'cat /secrets/*']\n          resources:", 1)
+	assert.NilError(t, os.WriteFile(api, []byte(tampered), 0o644))
+	r = run(t, pkg, nil, "", kpt, "fn", "render", "--allow-exec", "--truncate-output=false")
+	assert.Assert(t, r.err != nil, "a tampered package must fail")
+	assert.Assert(t, strings.Contains(r.stderr, `the enforcer denies container \"api\" at create_container: invalid command`) ||
+		strings.Contains(r.stderr, `the enforcer denies container "api" at create_container: invalid command`), r.stderr)
+	assert.Assert(t, strings.Contains(r.stderr, "drift: the attached policy does not match the pod spec: containers[name=api].command differ"), r.stderr)
+	assert.Equal(t, readFile(t, api), tampered, "a failed validator changes nothing")
+}
+
 func TestKptFailureLeavesPackage(t *testing.T) {
 	pkg := copyPackage(t)
 	api := filepath.Join(pkg, "api.yaml")
@@ -245,8 +273,14 @@ func TestKptFailureLeavesPackage(t *testing.T) {
 // and the lock file made absolute.
 func copyPackage(t *testing.T) string {
 	t.Helper()
+	return copyPackageNamed(t, "kpt")
+}
+
+// copyPackageNamed copies examples/<name> with the paths made absolute.
+func copyPackageNamed(t *testing.T, name string) string {
+	t.Helper()
 	dst := t.TempDir()
-	src := filepath.Join(root, "examples", "kpt")
+	src := filepath.Join(root, "examples", name)
 	entries, err := os.ReadDir(src)
 	assert.NilError(t, err)
 	for _, e := range entries {

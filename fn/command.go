@@ -49,6 +49,7 @@ type rootOptions struct {
 	configPath string
 	quiet      bool
 	progress   bool
+	verify     bool // check only (cocofy verify)
 	lock       string
 	lockMode   string
 }
@@ -79,13 +80,49 @@ exits 1 and writes nothing to stdout.`,
 		},
 	}
 	cmd.CompletionOptions.DisableDefaultCmd = true
-	cmd.AddCommand(newPolicyCommand(), newVersionCommand())
+	cmd.AddCommand(newPolicyCommand(), newVerifyCommand(deps), newVersionCommand())
+	o.addFlags(cmd)
+	return cmd
+}
+
+// newVerifyCommand is `cocofy verify`: the same input, config and doors as
+// the transform, but it only checks.
+func newVerifyCommand(deps DepsFunc) *cobra.Command {
+	o := &rootOptions{verify: true}
+	cmd := &cobra.Command{
+		Use:   "verify",
+		Short: "Check the CCE policy of every workload with hcsshim's enforcer, and for drift",
+		Long: `verify reads resources like cocofy does (a plain stream or a ResourceList,
+with the same config) and writes them back unchanged, with results. For each
+workload with a ` + pipeline.AnnotationCCEPolicy + ` annotation it
+replays what the Confidential ACI guest does to start the pod (mount each
+layer, mount the overlay, create each container with the command, env,
+mounts, user and capabilities of the pod spec) with hcsshim's own Rego
+enforcer, and reports every container the guest would deny or change, with
+the framework's reason. It also recomputes the policy from the spec and
+reports the fields that drifted. Allow-all and debug policies are warnings.
+Any error exits 1 with no stdout.
+
+Use it as a kpt validator (exec: "cocofy verify") or a kustomize validator
+(exec args [verify]).`,
+		Example:       `  helm template web ./chart --post-renderer cocofy | cocofy verify --config cocofy.yaml > /dev/null`,
+		Args:          cobra.NoArgs,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return o.run(cmd.Context(), cmd.InOrStdin(), cmd.OutOrStdout(), cmd.ErrOrStderr(), deps)
+		},
+	}
+	o.addFlags(cmd)
+	return cmd
+}
+
+func (o *rootOptions) addFlags(cmd *cobra.Command) {
 	cmd.Flags().StringVar(&o.configPath, "config", "", "config file (kind Cocofy); default: the ResourceList's functionConfig, then $"+EnvConfig+", then built-in defaults")
 	cmd.Flags().StringVar(&o.lock, "lock", "", "image lock file (overrides spec.images.lockFile)")
 	cmd.Flags().StringVar(&o.lockMode, "lock-mode", "", "auto, use (no network) or update (overrides spec.images.lockMode)")
 	cmd.Flags().BoolVarP(&o.quiet, "quiet", "q", false, "print only warnings and errors on stderr")
 	cmd.Flags().BoolVar(&o.progress, "progress", false, "print layer hashing progress on stderr even when it is not a terminal (also $"+EnvProgress+"=1)")
-	return cmd
 }
 
 func (o *rootOptions) run(ctx context.Context, stdin io.Reader, stdout, stderr io.Writer, deps DepsFunc) error {
@@ -103,6 +140,11 @@ func (o *rootOptions) run(ctx context.Context, stdin io.Reader, stdout, stderr i
 	if err := o.override(cfg); err != nil {
 		return err
 	}
+	if o.verify {
+		// Only virtual-node pods carry policies; verify needs their image
+		// facts with layer root hashes whatever the config's target.
+		cfg.Spec.Target, cfg.Spec.Policy.Attach = pipeline.TargetVirtualNode, nil
+	}
 	progress := io.Discard
 	if !o.quiet && (o.progress || os.Getenv(EnvProgress) == "1" || isTerminal(stderr)) {
 		progress = stderr
@@ -114,6 +156,9 @@ func (o *rootOptions) run(ctx context.Context, stdin io.Reader, stdout, stderr i
 	p, err := pipeline.New(cfg.Spec, d.Deps)
 	if err != nil {
 		return err
+	}
+	if o.verify {
+		p, d.Commit = p.Verifier(), nil
 	}
 	out := &bytes.Buffer{}
 	if isRL {

@@ -28,6 +28,8 @@ type Deps struct {
 type Pipeline struct {
 	opts Options
 	deps Deps
+	// verifyOnly makes Run check policies instead of changing anything.
+	verifyOnly bool
 }
 
 // New returns a Pipeline. opts must already be defaulted and validated.
@@ -42,6 +44,9 @@ func New(opts Options, deps Deps) (*Pipeline, error) {
 // error it returns ErrFailed; the nodes may then be half edited and must
 // not be written.
 func (p *Pipeline) Run(ctx context.Context, nodes []*yaml.RNode) (*Report, error) {
+	if p.verifyOnly {
+		return p.verifyAll(ctx, nodes)
+	}
 	rep := &Report{}
 	checkObjects(nodes, rep)
 	workloads := FindWorkloads(nodes, p.opts.WorkloadPaths, rep)

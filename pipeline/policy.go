@@ -60,6 +60,9 @@ func (p *Pipeline) attachPolicies(ctx context.Context, nodes []*yaml.RNode, ws [
 		}
 		todo = append(todo, attach{w, pol})
 	}
+	for _, a := range todo {
+		p.checkGenerated(ctx, a.w, a.pol.Rego, nodes, facts, rep)
+	}
 	if rep.HasErrors() {
 		return nil
 	}

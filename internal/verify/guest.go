@@ -415,3 +415,6 @@ func isShell(argv0 string) bool {
 	}
 	return false
 }
+
+// Enabled reports whether the enforcer is built in (-tags rego on linux).
+func Enabled() bool { return true }

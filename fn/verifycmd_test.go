@@ -1,0 +1,36 @@
+//go:build linux && rego
+
+package fn_test
+
+import (
+	"strings"
+	"testing"
+
+	"gotest.tools/v3/assert"
+)
+
+// cocofy verify through both doors: the input comes back unchanged with
+// results; a tampered pod fails with no stdout.
+func TestVerifyCommand(t *testing.T) {
+	const cfg = "testdata/virtual-node/config.yaml"
+	good := read(t, "testdata/virtual-node/expected.yaml")
+	out, stderr, err := run(t, good, "verify", "--config", cfg)
+	assert.NilError(t, err, stderr)
+	assert.Equal(t, out, good)
+	assert.Equal(t, strings.Count(stderr, "verified: the enforcer allows every container"), 2, stderr)
+
+	rl, stderr, err := run(t, wrap(t, good, cfg), "verify")
+	assert.NilError(t, err, stderr)
+	assert.Assert(t, strings.Contains(rl, "kind: ResourceList"))
+	assert.Assert(t, strings.Contains(rl, "verified: the enforcer allows every container"), rl)
+
+	bad := strings.Replace(good, "args: ['--listen=:8080']", "args: ['--listen=:8080', --debug]", 1)
+	assert.Assert(t, bad != good)
+	for name, in := range map[string]string{"stream": bad, "ResourceList": wrap(t, bad, cfg)} {
+		out, stderr, err = run(t, in, "verify", "--config", cfg)
+		assert.Assert(t, err != nil, name)
+		assert.Equal(t, out, "", name)
+		assert.Assert(t, strings.Contains(stderr, `error: Deployment shop/web: spec.template.spec.containers[name=web]: the enforcer denies container "web" at create_container: invalid command`), stderr)
+		assert.Assert(t, strings.Contains(stderr, "drift: the attached policy does not match the pod spec: containers[name=web].command differ"), stderr)
+	}
+}

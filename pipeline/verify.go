@@ -1,0 +1,208 @@
+package pipeline
+
+import (
+	"context"
+	"fmt"
+	"regexp"
+	"strings"
+
+	"sigs.k8s.io/kustomize/kyaml/fn/framework"
+	"sigs.k8s.io/kustomize/kyaml/yaml"
+
+	"cocofy.dev/cocofy/internal/ccpolicy"
+	"cocofy.dev/cocofy/internal/image"
+	"cocofy.dev/cocofy/internal/verify"
+)
+
+// Verifier returns a Pipeline whose Run changes nothing and instead checks
+// every selected workload that carries a CCE policy: the policy must load
+// in hcsshim's enforcer, the guest must start every container of the pod
+// under it (replayed with the pod spec and the image facts), and it must
+// equal the policy cocofy computes from the spec now (else the changed
+// fields are reported as drift). Allow-all and debug policies are warnings.
+func (p *Pipeline) Verifier() *Pipeline {
+	q := *p
+	q.verifyOnly = true
+	return &q
+}
+
+// verifyAll is Run for a Verifier.
+func (p *Pipeline) verifyAll(ctx context.Context, nodes []*yaml.RNode) (*Report, error) {
+	rep := &Report{}
+	checkObjects(nodes, rep)
+	var ws []*Workload
+	all := FindWorkloads(nodes, p.opts.WorkloadPaths, rep)
+	for i := range all {
+		w := &all[i]
+		ok, err := p.opts.Select.matches(w)
+		if err != nil {
+			return rep, fmt.Errorf("select.labelSelector: %w", err)
+		}
+		if ok && w.Template.GetAnnotations()[AnnotationCCEPolicy] != "" {
+			ws = append(ws, w)
+		}
+	}
+	if len(ws) == 0 {
+		rep.Add(framework.Info, nil, "", "no workload carries a %s annotation; nothing to verify", AnnotationCCEPolicy)
+	}
+	facts, ok := p.inspectAll(ctx, ws, rep)
+	if ok {
+		for _, w := range ws {
+			p.verifyWorkload(ctx, w, nodes, facts, rep)
+		}
+	}
+	if rep.HasErrors() {
+		return rep, ErrFailed
+	}
+	return rep, nil
+}
+
+// inspectAll gets the facts of every image of ws, reporting failures on
+// the image fields.
+func (p *Pipeline) inspectAll(ctx context.Context, ws []*Workload, rep *Report) (map[string]image.Facts, bool) {
+	if p.deps.Inspector == nil {
+		rep.Add(framework.Error, nil, "", "no image inspector was configured")
+		return nil, false
+	}
+	uses, refs := p.imageUses(ws, rep)
+	platform := p.opts.Images.Platform
+	if platform == "" {
+		platform = image.DefaultPlatform
+	}
+	facts, errs := forEachKey(ctx, refs, func(ctx context.Context, ref string) (image.Facts, error) {
+		return p.deps.Inspector.Inspect(ctx, ref, platform)
+	})
+	ok := true
+	for _, u := range uses {
+		if err := errs[u.ref]; err != nil {
+			rep.Error(u.w, u.c.Field("image"), "image facts for the CCE policy: %v", err)
+			ok = false
+		}
+	}
+	return facts, ok && !rep.HasErrors()
+}
+
+// verifyWorkload checks one workload's attached policy.
+func (p *Pipeline) verifyWorkload(ctx context.Context, w *Workload, nodes []*yaml.RNode, facts map[string]image.Facts, rep *Report) {
+	field := w.Field("metadata", "annotations", AnnotationCCEPolicy)
+	attached := w.Template.GetAnnotations()[AnnotationCCEPolicy]
+	rego, err := ccpolicy.Decode(attached)
+	if err != nil {
+		rep.Error(w, field, "%v", err)
+		return
+	}
+	class, err := verify.Classify(ctx, rego)
+	if err != nil {
+		rep.Error(w, field, "%v", err)
+		return
+	}
+	switch class.Kind {
+	case verify.AllowAll:
+		rep.Warn(w, field, "an allow-all policy: any container may run in this pod and its attestation proves nothing about the code")
+		return
+	case verify.Debug:
+		rep.Warn(w, field, "a debug policy: %s; never use it in production", strings.Join(class.Signals, ", "))
+	}
+
+	allowed := p.enforce(ctx, w, rego, nodes, facts, rep)
+
+	// Drift: the policy cocofy computes now from the spec.
+	opts := p.policyOptions()
+	opts.Format = policyFormat(rego)
+	opts.Debug = class.Kind == verify.Debug
+	want, err := ccpolicy.Generate(policyInput(w), facts, ccpolicy.SourcesFrom(nodes), opts)
+	if err != nil {
+		reportPolicyErrors(rep, w, err)
+		return
+	}
+	if want.Annotation() != attached {
+		rep.Error(w, field, "drift: the attached policy does not match the pod spec: %s differ (run cocofy again to recompute it; sha256 would be %s)", policyChanges(attached, want.Rego), want.SHA256)
+		return
+	}
+	if !allowed {
+		return
+	}
+	if sum := w.Template.GetAnnotations()[AnnotationCCEPolicySHA256]; sum != "" && sum != want.SHA256 {
+		rep.Error(w, w.Field("metadata", "annotations", AnnotationCCEPolicySHA256), "is %s but the policy's sha256 is %s", sum, want.SHA256)
+		return
+	}
+	rep.Info(w, field, "verified: the enforcer allows every container and the policy matches the spec (sha256 %s)", want.SHA256)
+}
+
+// enforce replays the guest's steps for the pod under rego and reports
+// every container it would deny or change. It reports whether all passed.
+func (p *Pipeline) enforce(ctx context.Context, w *Workload, rego string, nodes []*yaml.RNode, facts map[string]image.Facts, rep *Report) bool {
+	field := w.Field("metadata", "annotations", AnnotationCCEPolicy)
+	cs, err := verify.FromPod(w.Template, facts, verify.WithObjects(nodes))
+	if err != nil {
+		rep.Error(w, w.Field(), "replaying the pod for the enforcer: %v", err)
+		return false
+	}
+	ds, err := verify.Policy(ctx, rego, cs)
+	if err != nil {
+		rep.Error(w, field, "%v", err)
+		return false
+	}
+	fields := containerFields(w)
+	ok := true
+	for _, d := range ds {
+		f, known := fields[d.Name]
+		if !known {
+			f = field
+		}
+		switch {
+		case !d.Allowed:
+			ok = false
+			hint := ""
+			if strings.Contains(d.Reason, "capabilities") {
+				hint = capabilityHint
+			}
+			rep.Error(w, f, "the enforcer denies container %q at %s: %s%s", d.Name, d.Step, d.Reason, hint)
+		case len(d.DroppedEnv) > 0:
+			ok = false
+			rep.Error(w, f, "the enforcer would start container %q without its environment variables %s: the policy has no rule for them", d.Name, strings.Join(d.DroppedEnv, ", "))
+		case len(d.DroppedCapabilities) > 0:
+			ok = false
+			rep.Error(w, f, "the enforcer would start container %q without the capabilities %s: the policy does not list them", d.Name, strings.Join(d.DroppedCapabilities, ", "))
+		}
+	}
+	return ok
+}
+
+// capabilityHint explains the usual cause of a capabilities mismatch.
+const capabilityHint = " (confcom, and so cocofy, writes securityContext.capabilities add/drop names into the policy as given, e.g. NET_ADMIN, while the container runtime asks for CAP_NET_ADMIN; with added or dropped capabilities the guest denies the container)"
+
+// containerFields maps container names to their field paths.
+func containerFields(w *Workload) map[string]string {
+	out := map[string]string{}
+	cs, err := w.ContainersIn(Containers, InitContainers)
+	if err != nil {
+		return out
+	}
+	for _, c := range cs {
+		out[c.Name] = c.Path
+	}
+	return out
+}
+
+var apiVersionLine = regexp.MustCompile(`(?m)^api_version := "([^"]*)"`)
+
+// policyFormat tells the confcom format of a policy from its api_version.
+func policyFormat(rego string) string {
+	if m := apiVersionLine.FindStringSubmatch(rego); m != nil && m[1] == "0.10.0" {
+		return ccpolicy.Format1
+	}
+	return ccpolicy.Format2
+}
+
+// checkGenerated runs the enforcer on a policy cocofy just generated, so
+// that a policy the guest would deny is never written. Without the
+// enforcer built in (no -tags rego) it does nothing.
+func (p *Pipeline) checkGenerated(ctx context.Context, w *Workload, rego string, nodes []*yaml.RNode, facts map[string]image.Facts, rep *Report) {
+	if !verify.Enabled() {
+		return
+	}
+	if !p.enforce(ctx, w, rego, nodes, facts, rep) {
+		rep.Error(w, w.Field("metadata", "annotations", AnnotationCCEPolicy), "cocofy computed a policy that hcsshim's enforcer does not accept for this pod; nothing was written (please report this as a bug)")
+	}
+}

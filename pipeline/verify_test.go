@@ -1,0 +1,139 @@
+//go:build linux && rego
+
+package pipeline_test
+
+import (
+	"context"
+	"encoding/base64"
+	"os"
+	"strings"
+	"testing"
+
+	"gotest.tools/v3/assert"
+	"sigs.k8s.io/kustomize/kyaml/kio"
+
+	"cocofy.dev/cocofy/internal/testing/fixed"
+	"cocofy.dev/cocofy/pipeline"
+)
+
+// verifyStream runs a Verifier over a stream and returns the result lines.
+func verifyStream(t *testing.T, in string) ([]string, error) {
+	t.Helper()
+	nodes, err := kio.FromBytes([]byte(in))
+	assert.NilError(t, err)
+	p, err := pipeline.New(vnOptions(), pipeline.Deps{Resolver: fixed.Resolver{}, Inspector: fixed.Inspector{}})
+	assert.NilError(t, err)
+	rep, runErr := p.Verifier().Run(context.Background(), nodes)
+	var lines []string
+	for _, r := range rep.Results {
+		lines = append(lines, pipeline.Line(r))
+	}
+	out, err := kio.StringAll(nodes)
+	assert.NilError(t, err)
+	assert.Equal(t, out, mustStringAll(t, in), "verify changes nothing")
+	return lines, runErr
+}
+
+func mustStringAll(t *testing.T, in string) string {
+	nodes, err := kio.FromBytes([]byte(in))
+	assert.NilError(t, err)
+	s, err := kio.StringAll(nodes)
+	assert.NilError(t, err)
+	return s
+}
+
+// generated is vnDeployment with its policy, as the transform writes it.
+func generated(t *testing.T) string {
+	t.Helper()
+	out, lines, err := runPipeline(t, vnOptions(), vnDeployment)
+	assert.NilError(t, err, strings.Join(lines, "\n"))
+	return out
+}
+
+func TestVerifyAllowsTheGeneratedPolicy(t *testing.T) {
+	lines, err := verifyStream(t, generated(t))
+	assert.NilError(t, err, strings.Join(lines, "\n"))
+	assert.Assert(t, contains(lines, "info: Deployment shop/web: spec.template.metadata.annotations."+pipeline.AnnotationCCEPolicy+": verified: the enforcer allows every container and the policy matches the spec"), strings.Join(lines, "\n"))
+}
+
+func TestVerifyIgnoresUnrelatedEdits(t *testing.T) {
+	out := generated(t)
+	out = strings.Replace(out, "spec:\n  template:", "spec:\n  replicas: 5\n  template:", 1)
+	out = strings.Replace(out, "labels: {app: web}", "labels: {app: web, tier: front}", 1)
+	out = strings.Replace(out, "command: [/bin/web, --port=8080]", "command: [/bin/web, --port=8080]\n        resources: {limits: {cpu: '2', memory: 1Gi}}", 1)
+	lines, err := verifyStream(t, out)
+	assert.NilError(t, err, strings.Join(lines, "\n"))
+}
+
+func TestVerifyCatchesChanges(t *testing.T) {
+	pinned := "registry.example/web:1.4@" + fixed.Digest("registry.example/web:1.4")
+	cases := []struct {
+		name        string
+		old, new    string
+		deny, drift string
+	}{
+		{"image", "image: " + pinned, "image: registry.example/other:1.4",
+			`the enforcer denies container "app" at mount_device`, "containers[name=app].id, containers[name=app].layers"},
+		{"env added", "        env:\n", "        env:\n        - {name: EXTRA, value: 'on'}\n",
+			`the enforcer would start container "app" without its environment variables EXTRA`, "containers[name=app].env_rules"},
+		{"command", "--port=8080", "--port=9090",
+			`the enforcer denies container "app" at create_container: invalid command`, "containers[name=app].command"},
+		{"mount", "        env:\n", "        volumeMounts: [{name: scratch, mountPath: /scratch}]\n        env:\n",
+			`the enforcer denies container "app" at create_container: invalid mount list`, "containers[name=app].mounts"},
+		{"privileged", "        env:\n", "        securityContext: {privileged: true}\n        env:\n",
+			`the enforcer denies container "app" at create_container: invalid mount list: /sys/fs/cgroup,/sys; privileged escalation not allowed`, "containers[name=app].allow_elevated, containers[name=app].capabilities, containers[name=app].mounts"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			out := generated(t)
+			assert.Assert(t, strings.Contains(out, tc.old), out)
+			out = strings.Replace(out, tc.old, tc.new, 1)
+			if tc.name == "mount" {
+				out = strings.Replace(out, "      containers:", "      volumes: [{name: scratch, emptyDir: {}}]\n      containers:", 1)
+			}
+			lines, err := verifyStream(t, out)
+			assert.ErrorIs(t, err, pipeline.ErrFailed)
+			all := strings.Join(lines, "\n")
+			assert.Assert(t, contains(lines, "error: Deployment shop/web: spec.template.spec.containers[name=app]: "+tc.deny), all)
+			assert.Assert(t, contains(lines, "error: Deployment shop/web: spec.template.metadata.annotations."+pipeline.AnnotationCCEPolicy+": drift: the attached policy does not match the pod spec: "+tc.drift+" differ"), all)
+		})
+	}
+}
+
+func TestVerifyFlagsAllowAllDebugAndUnreadablePolicies(t *testing.T) {
+	allowAll, err := os.ReadFile("../internal/verify/testdata/allow_all.rego")
+	assert.NilError(t, err)
+	withPolicy := func(b64 string) string {
+		return strings.Replace(vnDeployment, "      labels: {app: web}", "      labels: {app: web}\n      annotations:\n        "+pipeline.AnnotationCCEPolicy+": "+b64, 1)
+	}
+	lines, err := verifyStream(t, withPolicy(base64.StdEncoding.EncodeToString(allowAll)))
+	assert.NilError(t, err, strings.Join(lines, "\n"))
+	assert.Assert(t, contains(lines, "warning: Deployment shop/web: spec.template.metadata.annotations."+pipeline.AnnotationCCEPolicy+": an allow-all policy"), strings.Join(lines, "\n"))
+
+	lines, err = verifyStream(t, withPolicy("bm90IHJlZ28="))
+	assert.ErrorIs(t, err, pipeline.ErrFailed)
+	assert.Assert(t, contains(lines, "error: Deployment shop/web: spec.template.metadata.annotations."+pipeline.AnnotationCCEPolicy+": "), strings.Join(lines, "\n"))
+
+	lines, err = verifyStream(t, withPolicy("'%%%'"))
+	assert.ErrorIs(t, err, pipeline.ErrFailed)
+	assert.Assert(t, contains(lines, "decoding the policy annotation"), strings.Join(lines, "\n"))
+
+	opts := vnOptions()
+	opts.Policy.Debug = true
+	debug, _, err := runPipeline(t, opts, vnDeployment)
+	assert.NilError(t, err)
+	lines, err = verifyStream(t, debug)
+	assert.NilError(t, err, strings.Join(lines, "\n"))
+	assert.Assert(t, contains(lines, "warning: Deployment shop/web: spec.template.metadata.annotations."+pipeline.AnnotationCCEPolicy+": a debug policy: "), strings.Join(lines, "\n"))
+	assert.Assert(t, contains(lines, "verified: "), strings.Join(lines, "\n"))
+}
+
+// The transform checks what it generated: a policy the enforcer would deny
+// (confcom's verbatim capability names) is an error, not output.
+func TestGeneratedPolicyIsCheckedByTheEnforcer(t *testing.T) {
+	in := strings.Replace(vnDeployment, "        env:\n", "        securityContext: {capabilities: {add: [NET_ADMIN]}}\n        env:\n", 1)
+	out, lines, err := runPipeline(t, vnOptions(), in)
+	assert.ErrorIs(t, err, pipeline.ErrFailed)
+	assert.Assert(t, !strings.Contains(out, pipeline.AnnotationCCEPolicy))
+	assert.Assert(t, contains(lines, `error: Deployment shop/web: spec.template.spec.containers[name=app]: the enforcer denies container "app" at create_container: capabilities don't match (confcom`), strings.Join(lines, "\n"))
+}
