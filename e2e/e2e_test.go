@@ -152,6 +152,14 @@ func TestHelm3InstallDryRun(t *testing.T) {
 	assert.Assert(t, strings.Contains(out, "STATUS: pending-install"), out)
 	assert.Assert(t, strings.Contains(out, "image: localhost:5001/cocofy-demo/web:1.4@sha256:"), out)
 	assert.Assert(t, strings.Contains(out, "runtimeClassName: kata-vm-isolation"), out)
+
+	// Onto virtual nodes: helm install itself attaches the policies.
+	out = mustRun(t, root, []string{"KUBECONFIG=" + api.kubeconfig, "HELM_CACHE_HOME=" + t.TempDir(), "HELM_CONFIG_HOME=" + t.TempDir()}, "",
+		tool(t, "helm"), "install", "shop", "examples/chart/shop", "--dry-run=client", "--disable-openapi-validation",
+		"--post-renderer", "bin/cocofy", "--post-renderer-args", "--config", "--post-renderer-args", "examples/virtual-node.yaml")
+	assert.Assert(t, strings.Contains(out, "STATUS: pending-install"), out)
+	assert.Equal(t, strings.Count(out, "microsoft.containerinstance.virtualnode.ccepolicy: "), 3, out)
+	assert.Assert(t, strings.Contains(out, "cocofy.dev/ccepolicy-sha256: '6e66051067d562d51956a8176b654e0b2fbb3d5a8eda82af1e92d1370910eac7'"), out)
 }
 
 // A failing post-renderer fails the Helm command, with cocofy's message and
