@@ -107,12 +107,16 @@ func TestRegistryFailuresNameTheResource(t *testing.T) {
 	faulty.Push(t, "forbidden/app:1", registrytest.Image(t, "f", "linux/amd64", v1.Config{}))
 	faulty.Push(t, "flaky/app:1", registrytest.Image(t, "f", "linux/amd64", v1.Config{}))
 	faulty.Push(t, "reset/app:1", registrytest.Image(t, "f", "linux/amd64", v1.Config{}))
+	faulty.Push(t, "busy/app:1", registrytest.Image(t, "f", "linux/amd64", v1.Config{}))
 	faulty.SetFault(func(w http.ResponseWriter, r *http.Request) bool {
 		switch {
 		case strings.Contains(r.URL.Path, "/forbidden/app/manifests/"):
 			w.WriteHeader(http.StatusForbidden)
 		case strings.Contains(r.URL.Path, "/flaky/app/manifests/"):
 			w.WriteHeader(http.StatusBadGateway)
+		case strings.Contains(r.URL.Path, "/busy/app/manifests/"):
+			w.Header().Set("Retry-After", "3600")
+			w.WriteHeader(http.StatusTooManyRequests)
 		case strings.Contains(r.URL.Path, "/reset/app/manifests/"):
 			if conn, _, err := w.(http.Hijacker).Hijack(); err == nil {
 				conn.Close()
@@ -129,6 +133,7 @@ func TestRegistryFailuresNameTheResource(t *testing.T) {
 		{"forbidden", "Credentials that may not read the repository", faulty.Host + "/forbidden/app:1", "403 Forbidden"},
 		{"wrong-digest", "A digest in the manifest that the registry does not have", reg.Host + "/shop/web:1@" + wrong, "has no manifest " + wrong},
 		{"server-error", "A registry that keeps answering 502 (retried three times, then an error)", faulty.Host + "/flaky/app:1", "502 Bad Gateway"},
+		{"rate-limited", "A registry that answers 429 with a Retry-After of an hour (longer than cocofy waits, so an error at once)", faulty.Host + "/busy/app:1", "429 Too Many Requests"},
 		{"connection-reset", "A registry that drops the connection (retried, then an error)", faulty.Host + "/reset/app:1", "EOF"},
 	}
 	for _, c := range cases {
