@@ -12,7 +12,6 @@ import (
 	"sigs.k8s.io/kustomize/kyaml/yaml"
 
 	"cocofy.dev/cocofy/internal/ccpolicy"
-	"cocofy.dev/cocofy/internal/image"
 )
 
 // attachPolicies computes the CCE policy of each selected workload (target
@@ -25,23 +24,8 @@ func (p *Pipeline) attachPolicies(ctx context.Context, nodes []*yaml.RNode, ws [
 	if !p.opts.AttachPolicy() {
 		return nil
 	}
-	if p.deps.Inspector == nil {
-		return errors.New("CCE policies are on (target virtual-node) but no image inspector was configured")
-	}
-	uses, refs := p.imageUses(ws, rep)
-	platform := p.opts.Images.Platform
-	if platform == "" {
-		platform = image.DefaultPlatform
-	}
-	facts, errs := forEachKey(ctx, refs, func(ctx context.Context, ref string) (image.Facts, error) {
-		return p.deps.Inspector.Inspect(ctx, ref, platform)
-	})
-	for _, u := range uses {
-		if err := errs[u.ref]; err != nil {
-			rep.Error(u.w, u.c.Field("image"), "image facts for the CCE policy: %v", err)
-		}
-	}
-	if rep.HasErrors() {
+	facts, ok := p.inspectAll(ctx, ws, rep)
+	if !ok {
 		return nil
 	}
 
