@@ -27,8 +27,9 @@ func RegistryDeps(ctx context.Context, c *Config, progress io.Writer) (Deps, err
 		}
 		reg = registry.New(o)
 	}
+	checks := cache.Default()
 	if imgs.LockFile == "" {
-		return Deps{Deps: pipeline.Deps{Resolver: reg, Inspector: reg}}, nil
+		return Deps{Deps: pipeline.Deps{Resolver: reg, Inspector: reg, Checks: checks}}, nil
 	}
 	var up lockfile.Upstream
 	if reg != nil {
@@ -39,5 +40,5 @@ func RegistryDeps(ctx context.Context, c *Config, progress io.Writer) (Deps, err
 		return Deps{}, err
 	}
 	src.NeedRootHashes = c.Spec.AttachPolicy()
-	return Deps{Deps: pipeline.Deps{Resolver: src, Inspector: src}, Commit: src.Commit}, nil
+	return Deps{Deps: pipeline.Deps{Resolver: src, Inspector: src, Checks: checks}, Commit: src.Commit}, nil
 }

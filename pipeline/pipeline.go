@@ -20,6 +20,15 @@ type Deps struct {
 	// Inspector gives image facts for the CCE policy; required for target
 	// virtual-node.
 	Inspector image.Inspector
+	// Checks remembers enforcer replays that passed (kind CheckCacheKind);
+	// nil replays every time. internal/cache.Dir implements it.
+	Checks Cache
+}
+
+// Cache keeps small JSON values by kind and digest key.
+type Cache interface {
+	Get(kind, key string, v any) bool
+	Put(kind, key string, v any) error
 }
 
 // Pipeline runs cocofy's stages in order: select workloads, place them

@@ -44,9 +44,12 @@ func (p *Pipeline) attachPolicies(ctx context.Context, nodes []*yaml.RNode, ws [
 		}
 		todo = append(todo, attach{w, pol})
 	}
-	for _, a := range todo {
-		p.checkGenerated(ctx, a.w, a.pol.Rego, nodes, facts, rep)
+	checked := make([]*Workload, len(todo))
+	policies := make([]string, len(todo))
+	for i, a := range todo {
+		checked[i], policies[i] = a.w, a.pol.Rego
 	}
+	p.checkGenerated(ctx, checked, policies, nodes, facts, rep)
 	if rep.HasErrors() {
 		return nil
 	}

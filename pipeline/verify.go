@@ -2,10 +2,15 @@ package pipeline
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"regexp"
+	"runtime"
 	"strings"
 
+	"golang.org/x/sync/errgroup"
 	"sigs.k8s.io/kustomize/kyaml/fn/framework"
 	"sigs.k8s.io/kustomize/kyaml/yaml"
 
@@ -129,16 +134,61 @@ func (p *Pipeline) verifyWorkload(ctx context.Context, w *Workload, nodes []*yam
 	rep.Info(w, field, "verified: the enforcer allows every container and the policy matches the spec (sha256 %s)", want.SHA256)
 }
 
-// enforce replays the guest's steps for the pod under rego and reports
-// every container it would deny or change. It reports whether all passed.
-func (p *Pipeline) enforce(ctx context.Context, w *Workload, rego string, nodes []*yaml.RNode, facts map[string]image.Facts, rep *Report) bool {
-	field := w.Field("metadata", "annotations", AnnotationCCEPolicy)
+// replay runs the guest's steps for the pod of w under rego with hcsshim's
+// enforcer. An allowed result is remembered in Deps.Checks, keyed by the
+// policy and the replayed containers, so unchanged pods are not replayed
+// again (compiling a policy takes tens of milliseconds).
+func (p *Pipeline) replay(ctx context.Context, w *Workload, rego string, nodes []*yaml.RNode, facts map[string]image.Facts) ([]verify.Decision, error) {
 	cs, err := verify.FromPod(w.Template, facts, verify.WithObjects(nodes))
 	if err != nil {
-		rep.Error(w, w.Field(), "replaying the pod for the enforcer: %v", err)
-		return false
+		return nil, fmt.Errorf("replaying the pod for the enforcer: %w", err)
+	}
+	key := checkKey(rego, cs)
+	var passed bool
+	if p.deps.Checks != nil && p.deps.Checks.Get(CheckCacheKind, key, &passed) && passed {
+		return nil, nil
 	}
 	ds, err := verify.Policy(ctx, rego, cs)
+	if err != nil {
+		return nil, err
+	}
+	if p.deps.Checks != nil && verify.Err(ds) == nil {
+		_ = p.deps.Checks.Put(CheckCacheKind, key, true) // a cache that cannot be written only costs time
+	}
+	return ds, nil
+}
+
+// CheckCacheKind is the kind of Deps.Checks entries: passed enforcer
+// replays.
+const CheckCacheKind = "enforcer"
+
+// checkVersion changes whenever the replay itself (hcsshim's version or
+// internal/verify's guest steps) changes, so that older entries no longer
+// count.
+const checkVersion = "hcsshim v0.14.1; verify 1"
+
+// checkKey is "sha256:" + the hash of what decides a replay.
+func checkKey(rego string, cs []verify.Container) string {
+	h := sha256.New()
+	b, _ := json.Marshal(cs)
+	for _, part := range [][]byte{[]byte(checkVersion), []byte(rego), b} {
+		fmt.Fprintf(h, "%d:", len(part))
+		h.Write(part)
+	}
+	return "sha256:" + hex.EncodeToString(h.Sum(nil))
+}
+
+// enforce replays the pod of w under rego and reports every container the
+// guest would deny or change. It reports whether all passed.
+func (p *Pipeline) enforce(ctx context.Context, w *Workload, rego string, nodes []*yaml.RNode, facts map[string]image.Facts, rep *Report) bool {
+	ds, err := p.replay(ctx, w, rego, nodes, facts)
+	return reportDecisions(w, ds, err, rep)
+}
+
+// reportDecisions reports a replay's denials and changes. It reports
+// whether all containers passed.
+func reportDecisions(w *Workload, ds []verify.Decision, err error, rep *Report) bool {
+	field := w.Field("metadata", "annotations", AnnotationCCEPolicy)
 	if err != nil {
 		rep.Error(w, field, "%v", err)
 		return false
@@ -195,14 +245,30 @@ func policyFormat(rego string) string {
 	return ccpolicy.Format2
 }
 
-// checkGenerated runs the enforcer on a policy cocofy just generated, so
-// that a policy the guest would deny is never written. Without the
-// enforcer built in (no -tags rego) it does nothing.
-func (p *Pipeline) checkGenerated(ctx context.Context, w *Workload, rego string, nodes []*yaml.RNode, facts map[string]image.Facts, rep *Report) {
+// checkGenerated runs the enforcer on the policies cocofy just generated,
+// in parallel, so that a policy the guest would deny is never written.
+// Without the enforcer built in (no -tags rego) it does nothing.
+func (p *Pipeline) checkGenerated(ctx context.Context, ws []*Workload, policies []string, nodes []*yaml.RNode, facts map[string]image.Facts, rep *Report) {
 	if !verify.Enabled() {
 		return
 	}
-	if !p.enforce(ctx, w, rego, nodes, facts, rep) {
-		rep.Error(w, w.Field("metadata", "annotations", AnnotationCCEPolicy), "cocofy computed a policy that hcsshim's enforcer does not accept for this pod; nothing was written (please report this as a bug)")
+	type replayed struct {
+		ds  []verify.Decision
+		err error
+	}
+	results := make([]replayed, len(ws))
+	var g errgroup.Group
+	g.SetLimit(runtime.GOMAXPROCS(0))
+	for i, w := range ws {
+		g.Go(func() error {
+			results[i].ds, results[i].err = p.replay(ctx, w, policies[i], nodes, facts)
+			return nil
+		})
+	}
+	_ = g.Wait()
+	for i, w := range ws {
+		if !reportDecisions(w, results[i].ds, results[i].err, rep) {
+			rep.Error(w, w.Field("metadata", "annotations", AnnotationCCEPolicy), "cocofy computed a policy that hcsshim's enforcer does not accept for this pod; nothing was written (please report this as a bug)")
+		}
 	}
 }

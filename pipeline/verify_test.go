@@ -137,3 +137,45 @@ func TestGeneratedPolicyIsCheckedByTheEnforcer(t *testing.T) {
 	assert.Assert(t, !strings.Contains(out, pipeline.AnnotationCCEPolicy))
 	assert.Assert(t, contains(lines, `error: Deployment shop/web: spec.template.spec.containers[name=app]: the enforcer denies container "app" at create_container: capabilities don't match (confcom`), strings.Join(lines, "\n"))
 }
+
+// memCache is a pipeline.Cache in memory that counts its use.
+type memCache struct {
+	m          map[string]bool
+	gets, puts int
+}
+
+func (c *memCache) Get(kind, key string, v any) bool {
+	c.gets++
+	ok, found := c.m[kind+" "+key]
+	if found {
+		*(v.(*bool)) = ok
+	}
+	return found
+}
+
+func (c *memCache) Put(kind, key string, v any) error {
+	c.puts++
+	c.m[kind+" "+key] = v.(bool)
+	return nil
+}
+
+// A passed replay is remembered: the second run of the same stream does not
+// replay again; a changed pod is replayed.
+func TestEnforcerChecksAreCached(t *testing.T) {
+	c := &memCache{m: map[string]bool{}}
+	run := func(in string) {
+		nodes, err := kio.FromBytes([]byte(in))
+		assert.NilError(t, err)
+		p, err := pipeline.New(vnOptions(), pipeline.Deps{Resolver: fixed.Resolver{}, Inspector: fixed.Inspector{}, Checks: c})
+		assert.NilError(t, err)
+		_, err = p.Run(context.Background(), nodes)
+		assert.NilError(t, err)
+	}
+	run(vnDeployment)
+	assert.Equal(t, c.puts, 1)
+	run(vnDeployment)
+	assert.Equal(t, c.puts, 1, "the second run hits the cache")
+	assert.Equal(t, c.gets, 2)
+	run(strings.Replace(vnDeployment, "--port=8080", "--port=9090", 1))
+	assert.Equal(t, c.puts, 2, "a changed pod is replayed")
+}

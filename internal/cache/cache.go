@@ -1,6 +1,7 @@
 // Package cache keeps immutable, content-addressed facts on disk (by default
 // under $XDG_CACHE_HOME/cocofy): image facts by manifest digest, layer root
-// hashes by layer digest.
+// hashes by layer digest, passed enforcer replays by the hash of policy and
+// pod.
 //
 // Entries are written to a temporary file and renamed into place, so
 // concurrent runs never see a half-written entry and a killed run leaves at
