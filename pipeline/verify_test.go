@@ -179,3 +179,20 @@ func TestEnforcerChecksAreCached(t *testing.T) {
 	run(strings.Replace(vnDeployment, "--port=8080", "--port=9090", 1))
 	assert.Equal(t, c.puts, 2, "a changed pod is replayed")
 }
+
+// A confcom 1.x-format policy verifies too, and its drift check recomputes
+// in the same format.
+func TestVerifyFormat1(t *testing.T) {
+	opts := vnOptions()
+	opts.Policy.Format = "1.x"
+	out, _, err := runPipeline(t, opts, vnDeployment)
+	assert.NilError(t, err)
+	assert.Assert(t, strings.Contains(out, pipeline.AnnotationCCEPolicy))
+	lines, err := verifyStream(t, out)
+	assert.NilError(t, err, strings.Join(lines, "\n"))
+	assert.Assert(t, contains(lines, "verified: "), strings.Join(lines, "\n"))
+
+	lines, err = verifyStream(t, strings.Replace(out, "--port=8080", "--port=9090", 1))
+	assert.ErrorIs(t, err, pipeline.ErrFailed)
+	assert.Assert(t, contains(lines, "drift: the attached policy does not match the pod spec: containers[name=app].command differ"), strings.Join(lines, "\n"))
+}
