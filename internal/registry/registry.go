@@ -3,8 +3,9 @@
 //
 // Credentials come from the keychain (docker config and its credential
 // helpers, which covers `az acr login`); they are never printed. Plain HTTP is
-// used only for hosts go-containerregistry treats as local (loopback,
-// localhost, *.local, RFC 1918) and for hosts listed as insecure. Every
+// used only for loopback hosts and for hosts listed as insecure (a guard on
+// the transport refuses the fallback go-containerregistry also allows for
+// *.local and RFC 1918 addresses). Every
 // manifest and config fetched is checked against its digest by
 // go-containerregistry; a digest already written in a reference is verified
 // against the registry.
@@ -89,6 +90,7 @@ func New(o Options) *Client {
 		}
 		rt = newTransport(timeout)
 	}
+	rt = &plainHTTPGuard{next: rt, insecure: o.Insecure}
 	p, err := remote.NewPuller(
 		remote.WithAuthFromKeychain(kc),
 		remote.WithTransport(rt),

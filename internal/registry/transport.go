@@ -1,7 +1,11 @@
 package registry
 
 import (
+	"fmt"
+	"net"
 	"net/http"
+	"net/url"
+	"slices"
 	"strconv"
 	"time"
 
@@ -75,4 +79,31 @@ func parseRetryAfter(v string) (time.Duration, bool) {
 		return max(time.Until(t), 0), true
 	}
 	return 0, false
+}
+
+// plainHTTPGuard refuses plain HTTP to any host but loopback ones and those
+// listed as insecure. go-containerregistry itself falls back to HTTP for
+// private (RFC 1918) addresses and *.local names too; cocofy does not.
+type plainHTTPGuard struct {
+	next     http.RoundTripper
+	insecure []string
+}
+
+func (g *plainHTTPGuard) RoundTrip(req *http.Request) (*http.Response, error) {
+	if req.URL.Scheme == "http" && !g.allowed(req.URL) {
+		return nil, fmt.Errorf("refusing plain HTTP to %s: only loopback registries and images.insecureRegistries are reached without TLS", req.URL.Host)
+	}
+	return g.next.RoundTrip(req)
+}
+
+func (g *plainHTTPGuard) allowed(u *url.URL) bool {
+	if slices.Contains(g.insecure, u.Host) || slices.Contains(g.insecure, u.Hostname()) {
+		return true
+	}
+	host := u.Hostname()
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
