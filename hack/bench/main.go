@@ -122,7 +122,7 @@ func main() {
 	warm := []string{"COCOFY_CACHE_DIR=" + mkdir(h), "DOCKER_CONFIG=" + mkdir(h)}
 	before := reg.Blobs.Load()
 	coldLog := filepath.Join(*outDir, "render-cold.stderr")
-	must(os.WriteFile(coldLog, []byte(runLog(coldEnv(h), chart, *cocofy, "--config", cfg)), 0o644))
+	must(os.WriteFile(coldLog, []byte(run(coldEnv(h), chart, *cocofy, "--config", cfg)), 0o644))
 	before = reg.Blobs.Load()
 	add(timeCmd("render 100 workloads, cold cache", cold(h), chart, *cocofy, "--quiet", "--config", cfg))
 	coldBlobs := (reg.Blobs.Load() - before) / int64(*reps)
@@ -221,20 +221,9 @@ func same(env []string) func() []string { return func() []string { return env } 
 
 func cold(h *harness) func() []string { return func() []string { return coldEnv(h) } }
 
-func run(env []string, stdin string, prog string, args ...string) *os.ProcessState {
-	cmd := exec.Command(prog, args...)
-	cmd.Env = append(os.Environ(), env...)
-	cmd.Stdin = strings.NewReader(stdin)
-	var errOut bytes.Buffer
-	cmd.Stdout, cmd.Stderr = io.Discard, &errOut
-	if err := cmd.Run(); err != nil {
-		log.Fatalf("%s %v: %v\n%s", prog, args, err, errOut.String())
-	}
-	return cmd.ProcessState
-}
-
-// runLog runs a command and returns its stderr.
-func runLog(env []string, stdin string, prog string, args ...string) string {
+// run runs a command, stopping the bench if it fails, and returns its
+// stderr.
+func run(env []string, stdin string, prog string, args ...string) string {
 	cmd := exec.Command(prog, args...)
 	cmd.Env = append(os.Environ(), env...)
 	cmd.Stdin = strings.NewReader(stdin)
