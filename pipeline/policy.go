@@ -31,30 +31,22 @@ func (p *Pipeline) attachPolicies(ctx context.Context, nodes []*yaml.RNode, ws [
 
 	src := ccpolicy.SourcesFrom(nodes)
 	opts := p.policyOptions()
-	type attach struct {
-		w   *Workload
-		pol ccpolicy.Policy
-	}
-	var todo []attach
+	var generated []*Workload
+	var policies []ccpolicy.Policy
 	for _, w := range ws {
 		pol, err := ccpolicy.Generate(policyInput(w), facts, src, opts)
 		if err != nil {
 			reportPolicyErrors(rep, w, err)
 			continue
 		}
-		todo = append(todo, attach{w, pol})
+		generated, policies = append(generated, w), append(policies, pol)
 	}
-	checked := make([]*Workload, len(todo))
-	policies := make([]string, len(todo))
-	for i, a := range todo {
-		checked[i], policies[i] = a.w, a.pol.Rego
-	}
-	p.checkGenerated(ctx, checked, policies, nodes, facts, rep)
+	p.checkGenerated(ctx, generated, policies, nodes, facts, rep)
 	if rep.HasErrors() {
 		return nil
 	}
-	for _, a := range todo {
-		p.writePolicy(a.w, a.pol, rep)
+	for i, w := range generated {
+		p.writePolicy(w, policies[i], rep)
 	}
 	return nil
 }

@@ -248,7 +248,7 @@ func policyFormat(rego string) string {
 // checkGenerated runs the enforcer on the policies cocofy just generated,
 // in parallel, so that a policy the guest would deny is never written.
 // Without the enforcer built in (no -tags rego) it does nothing.
-func (p *Pipeline) checkGenerated(ctx context.Context, ws []*Workload, policies []string, nodes []*yaml.RNode, facts map[string]image.Facts, rep *Report) {
+func (p *Pipeline) checkGenerated(ctx context.Context, ws []*Workload, policies []ccpolicy.Policy, nodes []*yaml.RNode, facts map[string]image.Facts, rep *Report) {
 	if !verify.Enabled() {
 		return
 	}
@@ -261,7 +261,7 @@ func (p *Pipeline) checkGenerated(ctx context.Context, ws []*Workload, policies 
 	g.SetLimit(runtime.GOMAXPROCS(0))
 	for i, w := range ws {
 		g.Go(func() error {
-			results[i].ds, results[i].err = p.replay(ctx, w, policies[i], nodes, facts)
+			results[i].ds, results[i].err = p.replay(ctx, w, policies[i].Rego, nodes, facts)
 			return nil
 		})
 	}
