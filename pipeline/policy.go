@@ -104,6 +104,9 @@ func (p *Pipeline) writePolicy(w *Workload, pol ccpolicy.Policy, rep *Report) {
 			rep.Error(w, w.Field("metadata", "annotations", k), "%v", err)
 		}
 	}
+	if eph, _ := w.ContainersIn(EphemeralContainers); len(eph) > 0 {
+		rep.Warn(w, w.Field("spec", EphemeralContainers), "ephemeral containers are not in the CCE policy (confcom leaves them out): the guest will refuse to start them")
+	}
 	for _, f := range secretEnvFields(w) {
 		rep.Warn(w, f, "this value comes from a Secret and is written in clear into the CCE policy (the policy must pin it): anyone who can read this %s can read it", w.Ref.Kind)
 	}

@@ -171,3 +171,10 @@ func contains(lines []string, sub string) bool {
 	}
 	return false
 }
+
+func TestPolicyWarnsAboutEphemeralContainers(t *testing.T) {
+	in := strings.Replace(vnDeployment, "      containers:\n", "      ephemeralContainers:\n      - {name: debug, image: registry.example/web:1.4}\n      containers:\n", 1)
+	_, lines, err := runPipeline(t, vnOptions(), in)
+	assert.NilError(t, err, strings.Join(lines, "\n"))
+	assert.Assert(t, contains(lines, "warning: Deployment shop/web: spec.template.spec.ephemeralContainers: ephemeral containers are not in the CCE policy"), strings.Join(lines, "\n"))
+}
