@@ -3,6 +3,7 @@ package fn
 import (
 	"context"
 	"io"
+	"os"
 
 	"cocofy.dev/cocofy/internal/cache"
 	"cocofy.dev/cocofy/internal/layerhash"
@@ -17,17 +18,28 @@ import (
 //
 // For target virtual-node the client also computes the dm-verity root hash
 // of every layer that is not cached (downloading it), printing progress.
+//
+// Cache problems (an entry under the wrong name, a cache that cannot be
+// written) are warnings: on progress when progress lines are on, else on
+// the process's stderr, since a DepsFunc has no other way to the user. The
+// run goes on without the cache.
 func RegistryDeps(ctx context.Context, c *Config, progress io.Writer) (Deps, error) {
 	imgs := c.Spec.Images
+	// One cache for the run, so that a cache that cannot be written is
+	// reported once.
+	checks := cache.Default()
+	checks.Log = progress
+	if progress == io.Discard || progress == nil {
+		checks.Log = warnings
+	}
 	var reg *registry.Client
 	if imgs.LockMode != string(lockfile.Use) {
-		o := registry.Options{Insecure: imgs.InsecureRegistries, Cache: cache.Default()}
+		o := registry.Options{Insecure: imgs.InsecureRegistries, Cache: checks}
 		if c.Spec.AttachPolicy() {
-			o.Hasher = &layerhash.Hasher{Cache: cache.Default(), Progress: progress}
+			o.Hasher = &layerhash.Hasher{Cache: checks, Progress: progress}
 		}
 		reg = registry.New(o)
 	}
-	checks := cache.Default()
 	if imgs.LockFile == "" {
 		return Deps{Deps: pipeline.Deps{Resolver: reg, Inspector: reg, Checks: checks}}, nil
 	}
@@ -42,3 +54,7 @@ func RegistryDeps(ctx context.Context, c *Config, progress io.Writer) (Deps, err
 	src.NeedRootHashes = c.Spec.AttachPolicy()
 	return Deps{Deps: pipeline.Deps{Resolver: src, Inspector: src, Checks: checks}, Commit: src.Commit}, nil
 }
+
+// warnings is where RegistryDeps reports cache problems when progress
+// lines are off. Tests replace it.
+var warnings io.Writer = os.Stderr

@@ -5,9 +5,15 @@
 //
 // Entries are written to a temporary file and renamed into place, so
 // concurrent runs never see a half-written entry and a killed run leaves at
-// most a stray temporary file. Each entry carries the SHA-256 of its payload;
-// an entry that fails the check is removed and treated as missing, so it is
-// recomputed.
+// most a stray temporary file. Each entry records the kind and key it was
+// stored under and a SHA-256 over kind, key and payload. An entry that fails
+// the check, or that names another kind or key than its file (copied or
+// moved under the wrong name), is reported on Dir.Log, removed and treated as
+// missing, so it is recomputed.
+//
+// The cache is optional: when it cannot be written (read-only folder, full
+// disk, a file where the folder should be) the first failure is reported on
+// Dir.Log and the run goes on without storing anything.
 package cache
 
 import (
@@ -16,10 +22,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 
 	"cocofy.dev/cocofy/internal/image"
 )
@@ -27,37 +36,71 @@ import (
 // Dir is a cache folder. The zero value caches nothing.
 type Dir struct {
 	Path string
+	// Log, when set, receives a "warning: cache: …" line for each entry
+	// that is corrupt or stored under the wrong name, and one for the first
+	// failure to write. Put then returns nil: the problem was reported and
+	// the cache is optional. With no Log, Put returns its errors.
+	Log io.Writer
+
+	// state is shared by the copies of a Dir made by Default or Open, so
+	// that a write failure is reported once and later writes are skipped.
+	// A Dir literal has none and reports every failure.
+	state *state
 }
+
+type state struct {
+	mu       sync.Mutex
+	writeErr error // the first failure to write; later writes are skipped
+}
+
+// logMu serializes writes to Log across Dirs.
+var logMu sync.Mutex
 
 // EnvDir names the variable that overrides the cache folder; "off" turns
 // the cache off.
 const EnvDir = "COCOFY_CACHE_DIR"
 
+// Open returns the cache at path ("" caches nothing) reporting problems on
+// log (nil: nowhere, and Put returns its errors).
+func Open(path string, log io.Writer) Dir {
+	return Dir{Path: path, Log: log, state: &state{}}
+}
+
 // Default returns $COCOFY_CACHE_DIR, else the user cache folder
 // ($XDG_CACHE_HOME, else ~/.cache) + "/cocofy". With neither it caches
-// nothing.
+// nothing. Set Log on the result to hear about problems.
 func Default() Dir {
 	if p := os.Getenv(EnvDir); p != "" {
 		if p == "off" {
 			return Dir{}
 		}
-		return Dir{Path: p}
+		return Open(p, nil)
 	}
 	base, err := os.UserCacheDir()
 	if err != nil {
 		return Dir{}
 	}
-	return Dir{Path: filepath.Join(base, "cocofy")}
+	return Open(filepath.Join(base, "cocofy"), nil)
 }
 
+// entry is what a cache file holds. Kind and Key bind it to the name it
+// was stored under; SHA256 covers them and the payload.
 type entry struct {
+	Kind    string          `json:"kind"`
+	Key     string          `json:"key"`
 	SHA256  string          `json:"sha256"`
 	Payload json.RawMessage `json:"payload"`
 }
 
-var keyChars = regexp.MustCompile(`^[a-z0-9]+:[a-f0-9]{32,128}$`)
+var (
+	keyChars  = regexp.MustCompile(`^[a-z0-9]+:[a-f0-9]{32,128}$`)
+	kindChars = regexp.MustCompile(`^[a-z0-9]+$`)
+)
 
 func (d Dir) file(kind, key string) (string, error) {
+	if !kindChars.MatchString(kind) {
+		return "", fmt.Errorf("cache: kind %q is not a lowercase word", kind)
+	}
 	if !keyChars.MatchString(key) {
 		return "", fmt.Errorf("cache: key %q is not a digest", key)
 	}
@@ -65,7 +108,9 @@ func (d Dir) file(kind, key string) (string, error) {
 }
 
 // Get reads the entry kind/key into v and reports whether it was there and
-// intact.
+// intact. An entry that is corrupt, or that was stored as another kind or
+// key (a file copied or moved under this name), is reported on Log,
+// removed, and is a miss.
 func (d Dir) Get(kind, key string, v any) bool {
 	if d.Path == "" {
 		return false
@@ -79,14 +124,42 @@ func (d Dir) Get(kind, key string, v any) bool {
 		return false
 	}
 	var e entry
-	if json.Unmarshal(b, &e) != nil || e.SHA256 != sum(e.Payload) || json.Unmarshal(e.Payload, v) != nil {
-		_ = os.Remove(f) // corrupt: recompute
-		return false
+	switch {
+	case json.Unmarshal(b, &e) != nil:
+		d.drop(f, "is not a cache entry (cut short?)")
+	case e.Kind == "" && e.Key == "":
+		// Written by a cocofy from before entries named their key:
+		// stale, not wrong. It is overwritten when recomputed.
+	case e.Kind != kind || e.Key != key:
+		d.drop(f, fmt.Sprintf("holds the %s entry of %s, not the %s entry of %s (copied or moved under the wrong name?)", e.Kind, e.Key, kind, key))
+	case e.SHA256 != sum(kind, key, e.Payload):
+		d.drop(f, "is corrupt (its checksum does not match)")
+	case json.Unmarshal(e.Payload, v) != nil:
+		d.drop(f, "does not decode")
+	default:
+		return true
 	}
-	return true
+	return false
 }
 
-// Put stores v as kind/key, atomically.
+// drop reports the bad entry f on Log and removes it, so it is recomputed.
+func (d Dir) drop(f, why string) {
+	d.logf("warning: cache: %s %s; ignored, recomputed\n", f, why)
+	_ = os.Remove(f)
+}
+
+func (d Dir) logf(format string, args ...any) {
+	if d.Log == nil {
+		return
+	}
+	logMu.Lock()
+	defer logMu.Unlock()
+	fmt.Fprintf(d.Log, format, args...)
+}
+
+// Put stores v as kind/key, atomically. When the cache cannot be written
+// and Log is set, Put reports it there (once per Dir from Default or
+// Open, which then stops writing) and returns nil.
 func (d Dir) Put(kind, key string, v any) error {
 	if d.Path == "" {
 		return nil
@@ -99,33 +172,94 @@ func (d Dir) Put(kind, key string, v any) error {
 	if err != nil {
 		return fmt.Errorf("cache: %w", err)
 	}
-	b, err := json.Marshal(entry{SHA256: sum(payload), Payload: payload})
+	b, err := json.Marshal(entry{Kind: kind, Key: key, SHA256: sum(kind, key, payload), Payload: payload})
 	if err != nil {
 		return fmt.Errorf("cache: %w", err)
 	}
-	if err := os.MkdirAll(filepath.Dir(f), 0o755); err != nil {
-		return fmt.Errorf("cache: %w", err)
+	if d.state != nil {
+		d.state.mu.Lock()
+		err := d.state.writeErr
+		d.state.mu.Unlock()
+		if err != nil { // reported already: go on without the cache
+			return d.returned(err)
+		}
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(f), ".tmp-*")
+	if err := write(f, b); err != nil {
+		return d.writeFailed(err)
+	}
+	return nil
+}
+
+// writeFailed reports err on Log, only the first time for a Dir with
+// state, and returns what Put returns.
+func (d Dir) writeFailed(err error) error {
+	if d.state != nil {
+		d.state.mu.Lock()
+		first := d.state.writeErr == nil
+		if first {
+			d.state.writeErr = err
+		}
+		d.state.mu.Unlock()
+		if !first {
+			return d.returned(err)
+		}
+	}
+	d.logf("warning: %v; going on without the cache (set %s to a writable folder, or to off)\n", err, EnvDir)
+	return d.returned(err)
+}
+
+// returned is what Put returns for a failure to write: nil when Log has
+// been told.
+func (d Dir) returned(err error) error {
+	if d.Log != nil {
+		return nil
+	}
+	return err
+}
+
+// write puts b in f through a temporary file and a rename.
+func write(f string, b []byte) error {
+	dir := filepath.Dir(f)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("cache: cannot write to %s: %w", dir, err)
+	}
+	tmp, err := os.CreateTemp(dir, ".tmp-*")
 	if err != nil {
-		return fmt.Errorf("cache: %w", err)
+		return fmt.Errorf("cache: cannot write to %s: %w", dir, unwrapPath(err))
 	}
 	_, werr := tmp.Write(b)
 	cerr := tmp.Close()
 	if err := errors.Join(werr, cerr); err != nil {
 		_ = os.Remove(tmp.Name())
-		return fmt.Errorf("cache: writing %s: %w", f, err)
+		return fmt.Errorf("cache: cannot write %s: %w", f, unwrapPath(err))
 	}
 	if err := os.Rename(tmp.Name(), f); err != nil {
 		_ = os.Remove(tmp.Name())
-		return fmt.Errorf("cache: %w", err)
+		return fmt.Errorf("cache: cannot write %s: %w", f, unwrapPath(err))
 	}
 	return nil
 }
 
-func sum(b []byte) string {
-	h := sha256.Sum256(b)
-	return hex.EncodeToString(h[:])
+// unwrapPath drops the operation and path of a *fs.PathError or
+// *os.LinkError, which the message already names.
+func unwrapPath(err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	var le *os.LinkError
+	if errors.As(err, &le) {
+		return le.Err
+	}
+	return err
+}
+
+// sum is the checksum of an entry: it binds the payload to kind and key.
+func sum(kind, key string, payload []byte) string {
+	h := sha256.New()
+	h.Write([]byte(kind + "\x00" + key + "\x00"))
+	h.Write(payload)
+	return hex.EncodeToString(h.Sum(nil))
 }
 
 // GetFacts implements registry.FactsCache.
