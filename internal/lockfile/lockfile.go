@@ -9,9 +9,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
+	"reflect"
+	"regexp"
 	"sort"
 	"strings"
 	"sync"
@@ -82,7 +85,10 @@ func (e entry) facts() image.Facts {
 	return f
 }
 
-// Load reads a lock file.
+// Load reads a lock file and checks every value: digests are "sha256:"
+// and 64 lowercase hex digits, root hashes 64 lowercase hex digits, and
+// two entries for one reference and platform must be identical (the
+// duplicate is dropped). Errors name the file and each bad entry.
 func Load(path string) (*File, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
@@ -92,21 +98,105 @@ func Load(path string) (*File, error) {
 	dec := yaml.NewDecoder(bytes.NewReader(b))
 	dec.KnownFields(true)
 	if err := dec.Decode(&f); err != nil {
+		if errors.Is(err, io.EOF) {
+			return nil, fmt.Errorf("lock file %s is empty: want apiVersion %s, kind %s and images (delete it and render with lockMode: update to write it again)", path, APIVersion, Kind)
+		}
 		return nil, fmt.Errorf("lock file %s: %w", path, err)
 	}
-	for _, e := range f.Entries {
-		f.Images = append(f.Images, e.facts())
-	}
-	f.Entries = nil
 	if f.APIVersion != APIVersion || f.Kind != Kind {
 		return nil, fmt.Errorf("lock file %s: want apiVersion %s, kind %s; got %q, %q", path, APIVersion, Kind, f.APIVersion, f.Kind)
 	}
-	for i, e := range f.Images {
-		if e.Ref == "" || !strings.HasPrefix(e.Digest, "sha256:") || e.Platform == "" {
-			return nil, fmt.Errorf("lock file %s: images[%d]: ref, digest (sha256:…) and platform are required", path, i)
+	var problems []string
+	first := map[string]int{} // ref + " " + platform: index of its first entry
+	for i, e := range f.Entries {
+		name := fmt.Sprintf("images[%d] (ref %q, platform %q)", i, e.Ref, e.Platform)
+		bad := e.check()
+		for _, p := range bad {
+			problems = append(problems, name+": "+p)
+		}
+		if len(bad) > 0 {
+			continue
+		}
+		key := e.Ref + " " + e.Platform
+		j, dup := first[key]
+		switch {
+		case !dup:
+			first[key] = i
+			f.Images = append(f.Images, e.facts())
+		case !reflect.DeepEqual(e, f.Entries[j]):
+			problems = append(problems, fmt.Sprintf("%s: conflicts with images[%d], of the same ref and platform: they differ in %s; keep one of them", name, j, strings.Join(differ(f.Entries[j], e), ", ")))
 		}
 	}
+	f.Entries = nil
+	if len(problems) > 0 {
+		return nil, fmt.Errorf("lock file %s: invalid:\n%s", path, strings.Join(problems, "\n"))
+	}
 	return &f, nil
+}
+
+var (
+	digestRE   = regexp.MustCompile(`^sha256:[0-9a-f]{64}$`)
+	rootHashRE = regexp.MustCompile(`^[0-9a-f]{64}$`)
+)
+
+const (
+	wantDigest   = `want "sha256:" and 64 lowercase hex digits`
+	wantRootHash = "want 64 lowercase hex digits"
+)
+
+// check returns what is wrong with e.
+func (e entry) check() []string {
+	var bad []string
+	if e.Ref == "" {
+		bad = append(bad, "ref is required")
+	}
+	if e.Platform == "" {
+		bad = append(bad, "platform is required")
+	}
+	if !digestRE.MatchString(e.Digest) {
+		bad = append(bad, fmt.Sprintf("digest %q: %s", e.Digest, wantDigest))
+	}
+	if _, d := split(e.Ref); d != "" {
+		switch {
+		case !digestRE.MatchString(d):
+			bad = append(bad, fmt.Sprintf("the digest %q in ref: %s", d, wantDigest))
+		case d != e.Digest && digestRE.MatchString(e.Digest):
+			bad = append(bad, fmt.Sprintf("ref names digest %s but digest is %s", d, e.Digest))
+		}
+	}
+	if e.ManifestDigest != "" && !digestRE.MatchString(e.ManifestDigest) {
+		bad = append(bad, fmt.Sprintf("manifestDigest %q: %s", e.ManifestDigest, wantDigest))
+	}
+	for j, l := range e.Layers {
+		if !digestRE.MatchString(l.Digest) {
+			bad = append(bad, fmt.Sprintf("layers[%d].digest %q: %s", j, l.Digest, wantDigest))
+		}
+		if l.RootHash != "" && !rootHashRE.MatchString(l.RootHash) {
+			bad = append(bad, fmt.Sprintf("layers[%d].rootHash %q: %s", j, l.RootHash, wantRootHash))
+		}
+	}
+	return bad
+}
+
+// differ names the fields in which a and b differ.
+func differ(a, b entry) []string {
+	var d []string
+	for _, f := range []struct {
+		name string
+		a, b any
+	}{
+		{"digest", a.Digest, b.Digest},
+		{"manifestDigest", a.ManifestDigest, b.ManifestDigest},
+		{"os", a.OS, b.OS},
+		{"architecture", a.Architecture, b.Architecture},
+		{"config", a.Config, b.Config},
+		{"layers", a.Layers, b.Layers},
+	} {
+		if !reflect.DeepEqual(f.a, f.b) {
+			d = append(d, f.name)
+		}
+	}
+	return d
 }
 
 // Marshal renders f deterministically: entries sorted by ref and platform.
