@@ -72,6 +72,12 @@ func (c *Config) Default() error {
 	if s.Policy.Format == "" {
 		s.Policy.Format = "2.x"
 	}
+	if s.Policy.Compat == "" {
+		s.Policy.Compat = pipeline.CompatGuest
+	}
+	if s.Policy.Check == "" {
+		s.Policy.Check = pipeline.CheckError
+	}
 	return nil
 }
 
@@ -126,11 +132,12 @@ func (c *Config) Validate() error {
 	default:
 		bad("spec.resources.missing", "must be one of warn, error, default; got %q", s.Resources.Missing)
 	}
-	for field, q := range map[string]string{
-		"spec.resources.defaultCPU":        s.Resources.DefaultCPU,
-		"spec.resources.defaultMemory":     s.Resources.DefaultMemory,
-		"spec.resources.podOverheadMemory": s.Resources.PodOverheadMemory,
+	for _, fq := range [][2]string{
+		{"spec.resources.defaultCPU", s.Resources.DefaultCPU},
+		{"spec.resources.defaultMemory", s.Resources.DefaultMemory},
+		{"spec.resources.podOverheadMemory", s.Resources.PodOverheadMemory},
 	} {
+		field, q := fq[0], fq[1]
 		if q != "" {
 			if err := validQuantity(q); err != nil {
 				bad(field, "%v", err)
@@ -150,13 +157,23 @@ func (c *Config) Validate() error {
 	if vn.Identity != "" && !identityID.MatchString(vn.Identity) {
 		bad("spec.virtualNode.identity", "must be a user-assigned identity resource ID /subscriptions/…/resourceGroups/…/providers/Microsoft.ManagedIdentity/userAssignedIdentities/…, got %q", vn.Identity)
 	}
-	if s.Target != pipeline.TargetVirtualNode && !reflect.DeepEqual(s.Policy, pipeline.PolicyOptions{Format: s.Policy.Format}) {
+	if s.Target != pipeline.TargetVirtualNode && !reflect.DeepEqual(s.Policy, pipeline.PolicyOptions{Format: s.Policy.Format, Compat: s.Policy.Compat, Check: s.Policy.Check}) {
 		bad("spec.policy", "is only used with target virtual-node, got target %q", s.Target)
 	}
 	switch s.Policy.Format {
 	case "2.x", "1.x":
 	default:
 		bad("spec.policy.format", "must be 2.x or 1.x, got %q", s.Policy.Format)
+	}
+	switch s.Policy.Compat {
+	case pipeline.CompatGuest, pipeline.CompatConfcom:
+	default:
+		bad("spec.policy.compat", "must be guest or confcom, got %q", s.Policy.Compat)
+	}
+	switch s.Policy.Check {
+	case pipeline.CheckError, pipeline.CheckWarn, pipeline.CheckOff:
+	default:
+		bad("spec.policy.check", "must be one of error, warn, off; got %q", s.Policy.Check)
 	}
 	if svn := s.Policy.InfrastructureSVN; svn != "" && !svnPattern.MatchString(svn) {
 		bad("spec.policy.infrastructureSVN", "must be a number, got %q", svn)

@@ -55,6 +55,10 @@ type Options struct {
 	Images ImageOptions `yaml:"images,omitempty" json:"images,omitempty"`
 	// Policy configures the CCE policy of target virtual-node.
 	Policy PolicyOptions `yaml:"policy,omitempty" json:"policy,omitempty"`
+	// Namespace is the namespace the stream is installed into, for objects
+	// that name none (helm template writes none): ConfigMap and Secret
+	// lookups and fieldRef metadata.namespace in CCE policies use it.
+	Namespace string `yaml:"namespace,omitempty" json:"namespace,omitempty"`
 }
 
 // PolicyOptions configure the Confidential ACI security (CCE) policy that
@@ -86,7 +90,30 @@ type PolicyOptions struct {
 	// is not in the input match anything (NAME=.*), as confcom's -y does.
 	// By default such a reference is an error.
 	WildcardMissingRefs bool `yaml:"wildcardMissingRefs,omitempty" json:"wildcardMissingRefs,omitempty"`
+	// Compat is "guest" (default) or "confcom". guest writes confcom's
+	// policy wherever the guest would start the pod with it, and corrects
+	// only the fields where the guest would deny a container or drop its
+	// variables (each an info result); confcom writes confcom's policy
+	// exactly, even where the guest would refuse it.
+	Compat string `yaml:"compat,omitempty" json:"compat,omitempty"`
+	// Check is what a policy the enforcer replay refuses does: "error"
+	// (default: nothing is written), "warn" (written, with a warning per
+	// refused container) or "off" (not replayed; a warning says so).
+	Check string `yaml:"check,omitempty" json:"check,omitempty"`
 }
+
+// Policy compatibility modes (see PolicyOptions.Compat).
+const (
+	CompatGuest   = "guest"
+	CompatConfcom = "confcom"
+)
+
+// Policy check modes (see PolicyOptions.Check).
+const (
+	CheckError = "error"
+	CheckWarn  = "warn"
+	CheckOff   = "off"
+)
 
 // Fragment is a policy fragment reference.
 type Fragment struct {

@@ -12,6 +12,7 @@ import (
 	"sigs.k8s.io/kustomize/kyaml/yaml"
 
 	"cocofy.dev/cocofy/internal/ccpolicy"
+	"cocofy.dev/cocofy/internal/podspec"
 )
 
 // attachPolicies computes the CCE policy of each selected workload (target
@@ -29,19 +30,25 @@ func (p *Pipeline) attachPolicies(ctx context.Context, nodes []*yaml.RNode, ws [
 		return nil
 	}
 
-	src := ccpolicy.SourcesFrom(nodes)
+	objects := podspec.ObjectsFrom(nodes)
 	opts := p.policyOptions()
 	var generated []*Workload
 	var policies []ccpolicy.Policy
 	for _, w := range ws {
-		pol, err := ccpolicy.Generate(policyInput(w), facts, src, opts)
+		pol, err := ccpolicy.Generate(p.podOf(w), facts, objects, opts)
 		if err != nil {
 			reportPolicyErrors(rep, w, err)
 			continue
 		}
+		for _, c := range pol.Corrections {
+			rep.Info(w, c.Path, "%s", c.Message())
+		}
+		for _, n := range pol.Notes {
+			rep.Warn(w, n.Path, "%s", n.Message)
+		}
 		generated, policies = append(generated, w), append(policies, pol)
 	}
-	p.checkGenerated(ctx, generated, policies, nodes, facts, rep)
+	p.checkGenerated(ctx, generated, policies, objects, facts, rep)
 	if rep.HasErrors() {
 		return nil
 	}
@@ -51,16 +58,21 @@ func (p *Pipeline) attachPolicies(ctx context.Context, nodes []*yaml.RNode, ws [
 	return nil
 }
 
-// policyInput gives the generator a workload's pod template and, for a
-// StatefulSet, its volume claim templates.
-func policyInput(w *Workload) ccpolicy.Input {
-	in := ccpolicy.Input{Kind: w.Ref.Kind, Namespace: w.Ref.Namespace, Name: w.Ref.Name, Template: w.Template}
+// podOf is a workload's pod, as every policy stage reads it: its template,
+// a StatefulSet's volume claim templates, and its namespace (else the
+// configured one).
+func (p *Pipeline) podOf(w *Workload) podspec.Pod {
+	var claims *yaml.RNode
 	if w.Ref.Kind == "StatefulSet" {
 		if vct, err := w.Resource.Pipe(yaml.Lookup("spec", "volumeClaimTemplates")); err == nil && vct != nil {
-			in.VolumeClaimTemplates = vct
+			claims = vct
 		}
 	}
-	return in
+	ns := w.Ref.Namespace
+	if ns == "" {
+		ns = p.opts.Namespace
+	}
+	return podspec.New(w.Ref.Kind, ns, w.Ref.Name, w.Template, claims)
 }
 
 // reportPolicyErrors turns each of the generator's field errors into a
@@ -129,6 +141,7 @@ func (p *Pipeline) policyOptions() ccpolicy.Options {
 		ExcludeDefaultFragments: po.ExcludeDefaultFragments,
 		InfraSVN:                po.InfrastructureSVN,
 		WildcardMissingRefs:     po.WildcardMissingRefs,
+		Compat:                  po.Compat,
 	}
 	for _, f := range po.Fragments {
 		o.Fragments = append(o.Fragments, ccpolicy.Fragment{Issuer: f.Issuer, Feed: f.Feed, MinimumSVN: f.MinimumSVN, Includes: f.Includes})

@@ -15,7 +15,9 @@ import (
 	"sigs.k8s.io/kustomize/kyaml/yaml"
 
 	"cocofy.dev/cocofy/internal/ccpolicy"
+	"cocofy.dev/cocofy/internal/guest"
 	"cocofy.dev/cocofy/internal/image"
+	"cocofy.dev/cocofy/internal/podspec"
 	"cocofy.dev/cocofy/internal/verify"
 )
 
@@ -109,20 +111,36 @@ func (p *Pipeline) verifyWorkload(ctx context.Context, w *Workload, nodes []*yam
 		rep.Warn(w, field, "a debug policy: %s; never use it in production", strings.Join(class.Signals, ", "))
 	}
 
-	allowed := p.enforce(ctx, w, rego, nodes, facts, rep)
+	objects := podspec.ObjectsFrom(nodes)
+	pod := p.podOf(w)
+	cs, err := guest.Receive(pod, facts, objects)
+	if err != nil {
+		rep.Error(w, pod.SpecPath(), "replaying the pod for the enforcer: %v", err)
+		return
+	}
+	ds, err := p.replay(ctx, rego, cs)
+	allowed := reportDecisions(w, ds, err, framework.Error, "", rep)
 
-	// Drift: the policy cocofy computes now from the spec.
+	// Drift: the policy cocofy computes now from the spec, in the
+	// configured compat mode, else in the other one.
 	opts := p.policyOptions()
 	opts.Format = policyFormat(rego)
 	opts.Debug = class.Kind == verify.Debug
-	want, err := ccpolicy.Generate(policyInput(w), facts, ccpolicy.SourcesFrom(nodes), opts)
+	want, err := ccpolicy.Generate(pod, facts, objects, opts)
 	if err != nil {
 		reportPolicyErrors(rep, w, err)
 		return
 	}
 	if want.Annotation() != attached {
-		rep.Error(w, field, "drift: the attached policy does not match the pod spec: %s differ (run cocofy again to recompute it; sha256 would be %s)", policyChanges(attached, want.Rego), want.SHA256)
-		return
+		other := opts
+		other.Compat = otherCompat(opts.Compat)
+		if alt, err := ccpolicy.Generate(pod, facts, objects, other); err == nil && alt.Annotation() == attached {
+			rep.Info(w, field, "the policy is the one cocofy computes with policy.compat: %s", other.Compat)
+			want = alt
+		} else {
+			rep.Error(w, field, "drift: the attached policy does not match the pod spec: %s differ (run cocofy again to recompute it; sha256 would be %s)", policyChanges(attached, want.Rego), want.SHA256)
+			return
+		}
 	}
 	if !allowed {
 		return
@@ -134,15 +152,18 @@ func (p *Pipeline) verifyWorkload(ctx context.Context, w *Workload, nodes []*yam
 	rep.Info(w, field, "verified: the enforcer allows every container and the policy matches the spec (sha256 %s)", want.SHA256)
 }
 
-// replay runs the guest's steps for the pod of w under rego with hcsshim's
-// enforcer. An allowed result is remembered in Deps.Checks, keyed by the
-// policy and the replayed containers, so unchanged pods are not replayed
-// again (compiling a policy takes tens of milliseconds).
-func (p *Pipeline) replay(ctx context.Context, w *Workload, rego string, nodes []*yaml.RNode, facts map[string]image.Facts) ([]verify.Decision, error) {
-	cs, err := verify.FromPod(w.Template, facts, verify.WithObjects(nodes))
-	if err != nil {
-		return nil, fmt.Errorf("replaying the pod for the enforcer: %w", err)
+func otherCompat(c string) string {
+	if c == CompatConfcom {
+		return CompatGuest
 	}
+	return CompatConfcom
+}
+
+// replay runs the guest's steps for the containers cs under rego with
+// hcsshim's enforcer. An allowed result is remembered in Deps.Checks, keyed
+// by the policy and the replayed containers, so unchanged pods are not
+// replayed again (compiling a policy takes tens of milliseconds).
+func (p *Pipeline) replay(ctx context.Context, rego string, cs []guest.Container) ([]verify.Decision, error) {
 	key := checkKey(rego, cs)
 	var passed bool
 	if p.deps.Checks != nil && p.deps.Checks.Get(CheckCacheKind, key, &passed) && passed {
@@ -163,12 +184,12 @@ func (p *Pipeline) replay(ctx context.Context, w *Workload, rego string, nodes [
 const CheckCacheKind = "enforcer"
 
 // checkVersion changes whenever the replay itself (hcsshim's version or
-// internal/verify's guest steps) changes, so that older entries no longer
-// count.
-const checkVersion = "hcsshim v0.14.1; verify 1"
+// internal/guest's model and internal/verify's guest steps) changes, so that
+// older entries no longer count.
+const checkVersion = "hcsshim v0.14.1; verify 2"
 
 // checkKey is "sha256:" + the hash of what decides a replay.
-func checkKey(rego string, cs []verify.Container) string {
+func checkKey(rego string, cs []guest.Container) string {
 	h := sha256.New()
 	b, _ := json.Marshal(cs)
 	for _, part := range [][]byte{[]byte(checkVersion), []byte(rego), b} {
@@ -178,19 +199,12 @@ func checkKey(rego string, cs []verify.Container) string {
 	return "sha256:" + hex.EncodeToString(h.Sum(nil))
 }
 
-// enforce replays the pod of w under rego and reports every container the
-// guest would deny or change. It reports whether all passed.
-func (p *Pipeline) enforce(ctx context.Context, w *Workload, rego string, nodes []*yaml.RNode, facts map[string]image.Facts, rep *Report) bool {
-	ds, err := p.replay(ctx, w, rego, nodes, facts)
-	return reportDecisions(w, ds, err, rep)
-}
-
-// reportDecisions reports a replay's denials and changes. It reports
-// whether all containers passed.
-func reportDecisions(w *Workload, ds []verify.Decision, err error, rep *Report) bool {
+// reportDecisions reports a replay's denials and changes with severity sev,
+// each followed by hint. It reports whether all containers passed.
+func reportDecisions(w *Workload, ds []verify.Decision, err error, sev framework.Severity, hint string, rep *Report) bool {
 	field := w.Field("metadata", "annotations", AnnotationCCEPolicy)
 	if err != nil {
-		rep.Error(w, field, "%v", err)
+		rep.Add(sev, refPtr(w), field, "%v", err)
 		return false
 	}
 	fields := containerFields(w)
@@ -200,27 +214,22 @@ func reportDecisions(w *Workload, ds []verify.Decision, err error, rep *Report) 
 		if !known {
 			f = field
 		}
+		var msg string
 		switch {
 		case !d.Allowed:
-			ok = false
-			hint := ""
-			if strings.Contains(d.Reason, "capabilities") {
-				hint = capabilityHint
-			}
-			rep.Error(w, f, "the enforcer denies container %q at %s: %s%s", d.Name, d.Step, d.Reason, hint)
+			msg = fmt.Sprintf("the enforcer denies container %q at %s: %s", d.Name, d.Step, d.Reason)
 		case len(d.DroppedEnv) > 0:
-			ok = false
-			rep.Error(w, f, "the enforcer would start container %q without its environment variables %s: the policy has no rule for them", d.Name, strings.Join(d.DroppedEnv, ", "))
+			msg = fmt.Sprintf("the enforcer would start container %q without its environment variables %s: the policy has no rule for them", d.Name, strings.Join(d.DroppedEnv, ", "))
 		case len(d.DroppedCapabilities) > 0:
-			ok = false
-			rep.Error(w, f, "the enforcer would start container %q without the capabilities %s: the policy does not list them", d.Name, strings.Join(d.DroppedCapabilities, ", "))
+			msg = fmt.Sprintf("the enforcer would start container %q without the capabilities %s: the policy does not list them", d.Name, strings.Join(d.DroppedCapabilities, ", "))
+		default:
+			continue
 		}
+		ok = false
+		rep.Add(sev, refPtr(w), f, "%s%s", msg, hint)
 	}
 	return ok
 }
-
-// capabilityHint explains the usual cause of a capabilities mismatch.
-const capabilityHint = " (confcom, and so cocofy, writes securityContext.capabilities add/drop names into the policy as given, e.g. NET_ADMIN, while the container runtime asks for CAP_NET_ADMIN; with added or dropped capabilities the guest denies the container)"
 
 // containerFields maps container names to their field paths.
 func containerFields(w *Workload) map[string]string {
@@ -246,10 +255,20 @@ func policyFormat(rego string) string {
 }
 
 // checkGenerated runs the enforcer on the policies cocofy just generated,
-// in parallel, so that a policy the guest would deny is never written.
-// Without the enforcer built in (no -tags rego) it does nothing.
-func (p *Pipeline) checkGenerated(ctx context.Context, ws []*Workload, policies []ccpolicy.Policy, nodes []*yaml.RNode, facts map[string]image.Facts, rep *Report) {
-	if !verify.Enabled() {
+// in parallel, so that a policy the guest would refuse is not written
+// unless spec.policy.check says so. It is never silent: without the
+// enforcer built in, or with check off, a warning says that nothing was
+// checked.
+func (p *Pipeline) checkGenerated(ctx context.Context, ws []*Workload, policies []ccpolicy.Policy, objects podspec.Objects, facts map[string]image.Facts, rep *Report) {
+	if len(ws) == 0 {
+		return
+	}
+	switch {
+	case !verify.Enabled():
+		rep.Add(framework.Warning, nil, "", "this cocofy was built without hcsshim's enforcer (build tag rego): no CCE policy was checked before it was written; build it with make build or go install -tags rego")
+		return
+	case p.opts.Policy.Check == CheckOff:
+		rep.Add(framework.Warning, nil, "", "spec.policy.check is off: no CCE policy was checked with hcsshim's enforcer before it was written")
 		return
 	}
 	type replayed struct {
@@ -261,14 +280,29 @@ func (p *Pipeline) checkGenerated(ctx context.Context, ws []*Workload, policies 
 	g.SetLimit(runtime.GOMAXPROCS(0))
 	for i, w := range ws {
 		g.Go(func() error {
-			results[i].ds, results[i].err = p.replay(ctx, w, policies[i].Rego, nodes, facts)
+			cs := policies[i].Guest
+			if cs == nil {
+				if cs, results[i].err = guest.Receive(p.podOf(w), facts, objects); results[i].err != nil {
+					return nil
+				}
+			}
+			results[i].ds, results[i].err = p.replay(ctx, policies[i].Rego, cs)
 			return nil
 		})
 	}
 	_ = g.Wait()
+	sev := framework.Error
+	if p.opts.Policy.Check == CheckWarn {
+		sev = framework.Warning
+	}
+	hint := ""
+	if p.opts.Policy.Compat == CompatConfcom {
+		hint = " (this is confcom's policy, as policy.compat: confcom asks; policy.compat: guest writes one the guest accepts, see docs/policy.md)"
+	}
 	for i, w := range ws {
-		if !reportDecisions(w, results[i].ds, results[i].err, rep) {
-			rep.Error(w, w.Field("metadata", "annotations", AnnotationCCEPolicy), "cocofy computed a policy that hcsshim's enforcer does not accept for this pod; nothing was written (please report this as a bug)")
+		if reportDecisions(w, results[i].ds, results[i].err, sev, hint, rep) || p.opts.Policy.Compat == CompatConfcom {
+			continue
 		}
+		rep.Add(sev, refPtr(w), w.Field("metadata", "annotations", AnnotationCCEPolicy), "cocofy corrected confcom's policy for this pod with its model of the guest, yet hcsshim's enforcer refuses it: a bug in that model (please report it with the pod spec)")
 	}
 }

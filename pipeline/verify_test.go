@@ -128,14 +128,44 @@ func TestVerifyFlagsAllowAllDebugAndUnreadablePolicies(t *testing.T) {
 	assert.Assert(t, contains(lines, "verified: "), strings.Join(lines, "\n"))
 }
 
-// The transform checks what it generated: a policy the enforcer would deny
-// (confcom's verbatim capability names) is an error, not output.
-func TestGeneratedPolicyIsCheckedByTheEnforcer(t *testing.T) {
+// confcom writes NET_ADMIN where the CRI asks for CAP_NET_ADMIN. By
+// default (compat guest) cocofy writes what the guest asks, with an info
+// result, and the replay accepts it.
+func TestGuestCompatCorrectsCapabilities(t *testing.T) {
 	in := strings.Replace(vnDeployment, "        env:\n", "        securityContext: {capabilities: {add: [NET_ADMIN]}}\n        env:\n", 1)
 	out, lines, err := runPipeline(t, vnOptions(), in)
+	assert.NilError(t, err, strings.Join(lines, "\n"))
+	assert.Assert(t, strings.Contains(out, pipeline.AnnotationCCEPolicy))
+	assert.Assert(t, contains(lines, `info: Deployment shop/web: spec.template.spec.containers[name=app].securityContext.capabilities: container "app": confcom would write capabilities {"ambient":[],"bounding":["CAP_AUDIT_WRITE"`), strings.Join(lines, "\n"))
+	assert.Assert(t, contains(lines, `the guest would deny the container (capabilities don't match)`), strings.Join(lines, "\n"))
+	verified, err := verifyStream(t, out)
+	assert.NilError(t, err, strings.Join(verified, "\n"))
+}
+
+// compat confcom keeps confcom's bytes: the check refuses them (error), or
+// warns and writes them (check warn), or does not run and says so (off).
+func TestConfcomCompatAndCheckModes(t *testing.T) {
+	in := strings.Replace(vnDeployment, "        env:\n", "        securityContext: {capabilities: {add: [NET_ADMIN]}}\n        env:\n", 1)
+	opts := vnOptions()
+	opts.Policy.Compat = pipeline.CompatConfcom
+	out, lines, err := runPipeline(t, opts, in)
 	assert.ErrorIs(t, err, pipeline.ErrFailed)
 	assert.Assert(t, !strings.Contains(out, pipeline.AnnotationCCEPolicy))
-	assert.Assert(t, contains(lines, `error: Deployment shop/web: spec.template.spec.containers[name=app]: the enforcer denies container "app" at create_container: capabilities don't match (confcom`), strings.Join(lines, "\n"))
+	assert.Assert(t, contains(lines, `error: Deployment shop/web: spec.template.spec.containers[name=app]: the enforcer denies container "app" at create_container: capabilities don't match (this is confcom's policy`), strings.Join(lines, "\n"))
+	assert.Assert(t, !contains(lines, "please report"), strings.Join(lines, "\n"))
+
+	opts.Policy.Check = pipeline.CheckWarn
+	out, lines, err = runPipeline(t, opts, in)
+	assert.NilError(t, err, strings.Join(lines, "\n"))
+	assert.Assert(t, contains(lines, `warning: Deployment shop/web: spec.template.spec.containers[name=app]: the enforcer denies container "app"`), strings.Join(lines, "\n"))
+	assert.Assert(t, strings.Contains(out, "NET_ADMIN") || strings.Contains(out, pipeline.AnnotationCCEPolicy))
+	confcomOut := out
+
+	opts.Policy.Check = pipeline.CheckOff
+	out, lines, err = runPipeline(t, opts, in)
+	assert.NilError(t, err, strings.Join(lines, "\n"))
+	assert.Equal(t, out, confcomOut)
+	assert.Assert(t, contains(lines, "warning: spec.policy.check is off: no CCE policy was checked"), strings.Join(lines, "\n"))
 }
 
 // memCache is a pipeline.Cache in memory that counts its use.

@@ -7,9 +7,9 @@ import (
 	"errors"
 	"fmt"
 
-	"sigs.k8s.io/kustomize/kyaml/yaml"
-
+	"cocofy.dev/cocofy/internal/guest"
 	"cocofy.dev/cocofy/internal/image"
+	"cocofy.dev/cocofy/internal/podspec"
 )
 
 // Policy formats, named after the confcom releases whose output they match.
@@ -24,17 +24,6 @@ const (
 	// a name, /etc/resolv.conf mounted last.
 	Format1 = "1.x"
 )
-
-// Input is one workload's pod template.
-type Input struct {
-	// Kind, Namespace and Name are the workload's, for error messages and
-	// for finding ConfigMaps and Secrets in the workload's namespace.
-	Kind, Namespace, Name string
-	// Template is the pod template (metadata and spec); for a Pod, the Pod.
-	Template *yaml.RNode
-	// VolumeClaimTemplates is a StatefulSet's spec.volumeClaimTemplates, or nil.
-	VolumeClaimTemplates *yaml.RNode
-}
 
 // Fragment is a policy fragment import (confcom --include-fragments).
 type Fragment struct {
@@ -69,7 +58,23 @@ type Options struct {
 	// Secret is not in the input (or whose Secret lacks the key) may take
 	// any value (NAME=.*). By default that is an ErrNotFound error.
 	WildcardMissingRefs bool
+	// Compat is CompatGuest (the default when empty) or CompatConfcom.
+	Compat string
 }
+
+// Compatibility modes: what Generate writes where confcom's policy and what
+// the guest receives disagree.
+const (
+	// CompatGuest (the default) writes confcom's policy wherever the guest
+	// would start the pod with it, byte for byte, and corrects only the
+	// fields where the guest would deny a container or drop its variables,
+	// with what the guest really receives (internal/guest). Each correction
+	// is listed in [Policy.Corrections].
+	CompatGuest = "guest"
+	// CompatConfcom writes confcom's policy exactly, even where the guest
+	// would refuse it.
+	CompatConfcom = "confcom"
+)
 
 // Policy is a generated CCE policy.
 type Policy struct {
@@ -81,6 +86,15 @@ type Policy struct {
 	Pretty string
 	// SHA256 is the hex sha256 of Rego: the pod's SEV-SNP HOST_DATA.
 	SHA256 string
+	// Corrections are the fields where Rego differs from confcom's policy
+	// (CompatGuest only), in container order.
+	Corrections []Correction
+	// Notes are what the policy cannot say, though the pod starts (e.g. the
+	// variables of an envFrom source that is not in the stream).
+	Notes []Note
+	// Guest is what the guest will be asked for each container (not the
+	// pause container), when Generate computed it (CompatGuest).
+	Guest []guest.Container
 }
 
 // Annotation returns the annotation value: Rego in standard, padded base64.
@@ -88,58 +102,50 @@ func (p Policy) Annotation() string {
 	return base64.StdEncoding.EncodeToString([]byte(p.Rego))
 }
 
-// Generate returns the policy confcom would generate for the pod template in
-// in, given the facts of each image (keyed by the image string exactly as
-// written in the template) and the ConfigMaps and Secrets of the stream.
-// All problems found are returned together, each naming the workload and
-// the field.
-func Generate(in Input, images map[string]image.Facts, src Sources, opts Options) (Policy, error) {
+// Generate returns the CCE policy of pod: confcom's
+// (`az confcom acipolicygen --virtual-node-yaml`), given the facts of each
+// image (keyed by the image string exactly as written in the template) and
+// the ConfigMaps and Secrets of the stream, corrected with what the guest
+// receives unless opts.Compat is CompatConfcom. All problems found are
+// returned together, each naming the workload and the field.
+func Generate(pod podspec.Pod, images map[string]image.Facts, objects podspec.Objects, opts Options) (Policy, error) {
 	prof, err := profileFor(opts.Format)
 	if err != nil {
-		return Policy{}, fmt.Errorf("%s: %w", in.ref(), err)
+		return Policy{}, fmt.Errorf("%s: %w", pod.Ref(), err)
 	}
 	frags, err := fragments(prof, opts)
 	if err != nil {
-		return Policy{}, fmt.Errorf("%s: %w", in.ref(), err)
+		return Policy{}, fmt.Errorf("%s: %w", pod.Ref(), err)
 	}
-	g := &generator{in: in, images: images, src: src, opts: opts, prof: prof}
+	g := &generator{pod: pod, images: images, objects: objects, opts: opts, prof: prof}
 	containers, err := g.containers()
 	if err != nil {
 		return Policy{}, err
 	}
-	rego, err := prof.render(frags, containers, compactJSON, opts.Debug)
-	if err != nil {
-		return Policy{}, fmt.Errorf("%s: %w", in.ref(), err)
+	var out Policy
+	switch opts.Compat {
+	case "", CompatGuest:
+		if out.Guest, err = guest.Receive(pod, images, objects); err != nil {
+			return Policy{}, &FieldError{Workload: pod.Ref(), Field: pod.SpecPath(), Err: err}
+		}
+		c := corrector{pod: pod, opts: opts}
+		if err := c.correct(containers, out.Guest); err != nil {
+			return Policy{}, err
+		}
+		out.Corrections, out.Notes = c.corrections, c.notes
+	case CompatConfcom:
+	default:
+		return Policy{}, fmt.Errorf("%s: compat %q: %w (want %q or %q)", pod.Ref(), opts.Compat, ErrUnsupported, CompatGuest, CompatConfcom)
 	}
-	pretty, err := prof.render(frags, containers, prettyJSON, opts.Debug)
-	if err != nil {
-		return Policy{}, fmt.Errorf("%s: %w", in.ref(), err)
+	if out.Rego, err = prof.render(frags, containers, compactJSON, opts.Debug); err != nil {
+		return Policy{}, fmt.Errorf("%s: %w", pod.Ref(), err)
 	}
-	sum := sha256.Sum256([]byte(rego))
-	return Policy{Rego: rego, Pretty: pretty, SHA256: hex.EncodeToString(sum[:])}, nil
-}
-
-// ref names the workload in messages: "Deployment default/web".
-func (in Input) ref() string {
-	kind := in.Kind
-	if kind == "" {
-		kind = "workload"
+	if out.Pretty, err = prof.render(frags, containers, prettyJSON, opts.Debug); err != nil {
+		return Policy{}, fmt.Errorf("%s: %w", pod.Ref(), err)
 	}
-	if in.Namespace == "" {
-		return kind + " " + in.Name
-	}
-	return kind + " " + in.Namespace + "/" + in.Name
-}
-
-// specPath is the path of the pod spec inside the workload, for messages.
-func (in Input) specPath() string {
-	switch in.Kind {
-	case "Pod":
-		return "spec"
-	case "CronJob":
-		return "spec.jobTemplate.spec.template.spec"
-	}
-	return "spec.template.spec"
+	sum := sha256.Sum256([]byte(out.Rego))
+	out.SHA256 = hex.EncodeToString(sum[:])
+	return out, nil
 }
 
 // profile is what differs between confcom releases.

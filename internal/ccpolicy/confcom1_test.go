@@ -9,6 +9,7 @@ import (
 	"gotest.tools/v3/assert"
 
 	"cocofy.dev/cocofy/internal/image"
+	"cocofy.dev/cocofy/internal/podspec"
 )
 
 // TestConfcom1SeedPod regenerates a policy made by confcom 1.x (api 0.10.0,
@@ -62,7 +63,7 @@ func TestConfcom1SeedPod(t *testing.T) {
 	assert.Equal(t, facts.Config.StopSignal, "SIGTERM")
 	assert.Assert(t, slices.Contains(facts.Config.Env, "NGINX_VERSION=1.17.3"))
 
-	got, err := Generate(in, map[string]image.Facts{ref: facts}, SourcesFrom(nodes), Options{Format: Format1, Debug: true})
+	got, err := Generate(in, map[string]image.Facts{ref: facts}, podspec.ObjectsFrom(nodes), Options{Format: Format1, Debug: true})
 	assert.NilError(t, err)
 	assert.Equal(t, got.Rego, want)
 	assert.Equal(t, got.SHA256, "e052e411cbb3d2b0d472cb6dde54c23ecacbc9367ce909cff2b8824169869fed")

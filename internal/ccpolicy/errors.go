@@ -24,4 +24,7 @@ var (
 
 	// ErrInvalid marks a field whose type or value confcom rejects.
 	ErrInvalid = errors.New("invalid")
+
+	// ErrInternal marks a state cocofy should never reach: a bug.
+	ErrInternal = errors.New("internal error (please report this as a bug)")
 )

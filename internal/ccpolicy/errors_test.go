@@ -8,6 +8,7 @@ import (
 	is "gotest.tools/v3/assert/cmp"
 
 	"cocofy.dev/cocofy/internal/image"
+	"cocofy.dev/cocofy/internal/podspec"
 )
 
 const testImage = "example.com/app@sha256:0000000000000000000000000000000000000000000000000000000000000001"
@@ -26,7 +27,7 @@ func generate(t *testing.T, stream string, images map[string]image.Facts, opts O
 	nodes := readStream(t, []byte(stream))
 	ins := inputs(t, nodes)
 	assert.Assert(t, len(ins) > 0)
-	return Generate(ins[0], images, SourcesFrom(nodes), opts)
+	return Generate(ins[0], images, podspec.ObjectsFrom(nodes), opts)
 }
 
 // deployment returns a Deployment in namespace prod whose container "web"
@@ -235,7 +236,7 @@ data:
 			}
 			var err error
 			if tc.stream == "" {
-				_, err = Generate(Input{Kind: "Pod", Name: "p"}, images, Sources{}, tc.opts)
+				_, err = Generate(podspec.New("Pod", "", "p", nil, nil), images, podspec.Objects{}, tc.opts)
 			} else {
 				_, err = generate(t, tc.stream, images, tc.opts)
 			}

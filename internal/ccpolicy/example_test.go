@@ -7,6 +7,7 @@ import (
 
 	"cocofy.dev/cocofy/internal/ccpolicy"
 	"cocofy.dev/cocofy/internal/image"
+	"cocofy.dev/cocofy/internal/podspec"
 )
 
 // The samples/vn2/basic_command_args pod of confcom, with the facts of its
@@ -32,7 +33,7 @@ spec:
 		Config: image.Config{Env: []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"}},
 		Layers: []image.Layer{{RootHash: "243e1b3ce08093f2f0d9cd6a9eafde8737f64fec105ed59c346d309fbe760b58"}},
 	}}
-	p, err := ccpolicy.Generate(ccpolicy.Input{Kind: "Pod", Name: "basic-command-args", Template: pod}, facts, ccpolicy.Sources{}, ccpolicy.Options{})
+	p, err := ccpolicy.Generate(podspec.New("Pod", "", "basic-command-args", pod, nil), facts, podspec.Objects{}, ccpolicy.Options{})
 	if err != nil {
 		fmt.Println(err)
 		return

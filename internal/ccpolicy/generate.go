@@ -10,15 +10,16 @@ import (
 	"sigs.k8s.io/kustomize/kyaml/yaml"
 
 	"cocofy.dev/cocofy/internal/image"
+	"cocofy.dev/cocofy/internal/podspec"
 )
 
 // generator derives the containers of one policy, following confcom's
 // load_policy_from_virtual_node_yaml_str, UserContainerImage.from_json and
 // populate_policy_content_for_all_images, in that order.
 type generator struct {
-	in     Input
-	images map[string]image.Facts
-	src    Sources
+	pod     podspec.Pod
+	images  map[string]image.Facts
+	objects podspec.Objects
 	opts   Options
 	prof   profile
 
@@ -40,7 +41,7 @@ var readOnlyTypes = []string{"configMap", "secret", "downwardAPI", "projected"}
 
 func (g *generator) fail(field string, err error) error {
 	sub, err := splitField(err)
-	return &FieldError{Workload: g.in.ref(), Field: field + sub, Err: err}
+	return &FieldError{Workload: g.pod.Ref(), Field: field + sub, Err: err}
 }
 
 // FieldError is a problem with one field of one workload. Generate returns
@@ -84,11 +85,11 @@ func splitField(err error) (string, error) {
 // containers returns the policy's containers: the regular containers, the
 // init containers, then the pause container.
 func (g *generator) containers() ([]any, error) {
-	tmpl := g.in.Template.YNode()
-	if g.in.Template == nil || tmpl == nil {
-		return nil, fmt.Errorf("%s: %w: no pod template", g.in.ref(), ErrInvalid)
+	tmpl := g.pod.Template.YNode()
+	if g.pod.Template == nil || tmpl == nil {
+		return nil, fmt.Errorf("%s: %w: no pod template", g.pod.Ref(), ErrInvalid)
 	}
-	specPath := g.in.specPath()
+	specPath := g.pod.SpecPath()
 	g.spec = getCI(tmpl, "spec")
 	if !py(g.spec).truthy() {
 		return nil, g.fail(specPath, fmt.Errorf("%w: missing", ErrInvalid))
@@ -106,7 +107,7 @@ func (g *generator) containers() ([]any, error) {
 			readOnly: py(get(v, "readOnly")).truthy(),
 		})
 	}
-	if vct := g.in.VolumeClaimTemplates; vct != nil {
+	if vct := g.pod.ClaimTemplates; vct != nil {
 		for _, t := range items(vct.YNode()) {
 			ro := false
 			for _, m := range items(getCI(getCI(t, "spec"), "accessModes")) {
@@ -406,7 +407,7 @@ func (g *generator) envVar(v *yaml.Node, name, cname string, c *yaml.Node, field
 		if obj.kind != pyStr || key.kind != pyStr {
 			return envRule{}, false, g.fail(field, fmt.Errorf("%w: name and key must be strings", ErrInvalid))
 		}
-		val, found, err := g.src.configMapValue(g.in.Namespace, obj.s, key.s)
+		val, found, err := configMapValue(g.objects, g.pod.Namespace, obj.s, key.s)
 		switch {
 		case err != nil:
 			return envRule{}, false, g.fail(field, err)
@@ -423,7 +424,7 @@ func (g *generator) envVar(v *yaml.Node, name, cname string, c *yaml.Node, field
 		if obj.kind != pyStr || key.kind != pyStr {
 			return envRule{}, false, g.fail(field, fmt.Errorf("%w: name and key must be strings", ErrInvalid))
 		}
-		val, found, err := g.src.secretValue(g.in.Namespace, obj.s, key.s)
+		val, found, err := secretValue(g.objects, g.pod.Namespace, obj.s, key.s)
 		switch {
 		case err != nil:
 			return envRule{}, false, g.fail(field, err)
@@ -432,7 +433,7 @@ func (g *generator) envVar(v *yaml.Node, name, cname string, c *yaml.Node, field
 		case g.opts.WildcardMissingRefs:
 			return wildcard, true, nil
 		}
-		if find(g.src.secrets, g.in.Namespace, obj.s) != nil {
+		if g.objects.Secret(g.pod.Namespace, obj.s) != nil {
 			return envRule{}, false, g.fail(field, fmt.Errorf("Secret %q has no key %q: %w", obj.s, key.s, ErrNotFound))
 		}
 		return envRule{}, false, g.fail(field, fmt.Errorf("Secret %q %w", obj.s, ErrNotFound))

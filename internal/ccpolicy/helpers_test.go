@@ -12,6 +12,7 @@ import (
 	"sigs.k8s.io/kustomize/kyaml/yaml"
 
 	"cocofy.dev/cocofy/internal/image"
+	"cocofy.dev/cocofy/internal/podspec"
 )
 
 // readStream parses a multi-document YAML stream.
@@ -35,9 +36,9 @@ var workloadKinds = map[string][]string{
 }
 
 // inputs finds the workloads of a stream as the pipeline will.
-func inputs(t *testing.T, nodes []*yaml.RNode) []Input {
+func inputs(t *testing.T, nodes []*yaml.RNode) []podspec.Pod {
 	t.Helper()
-	var out []Input
+	var out []podspec.Pod
 	for _, n := range nodes {
 		path, ok := workloadKinds[n.GetKind()]
 		if !ok {
@@ -51,10 +52,7 @@ func inputs(t *testing.T, nodes []*yaml.RNode) []Input {
 		}
 		vct, err := n.Pipe(yaml.Lookup("spec", "volumeClaimTemplates"))
 		assert.NilError(t, err)
-		out = append(out, Input{
-			Kind: n.GetKind(), Namespace: n.GetNamespace(), Name: n.GetName(),
-			Template: tmpl, VolumeClaimTemplates: vct,
-		})
+		out = append(out, podspec.New(n.GetKind(), n.GetNamespace(), n.GetName(), tmpl, vct))
 	}
 	return out
 }

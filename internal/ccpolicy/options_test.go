@@ -10,6 +10,8 @@ import (
 	"gotest.tools/v3/assert"
 	is "gotest.tools/v3/assert/cmp"
 	"gotest.tools/v3/golden"
+
+	"cocofy.dev/cocofy/internal/podspec"
 )
 
 // TestOptions renders the basic_command_args sample with each option. The
@@ -80,7 +82,7 @@ func TestOptions(t *testing.T) {
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
-			p, err := Generate(in, facts, SourcesFrom(nodes), tc.opts)
+			p, err := Generate(in, facts, podspec.ObjectsFrom(nodes), tc.opts)
 			assert.NilError(t, err)
 			golden.Assert(t, p.Pretty+"\n", filepath.Join("options", name+".rego"))
 			checkCompact(t, p)
@@ -92,7 +94,9 @@ func TestOptions(t *testing.T) {
 	}
 }
 
-// TestKitchenSink covers the behaviours the confcom samples do not.
+// TestKitchenSink covers the behaviours the confcom samples do not, in
+// confcom's reading (compat confcom: the input has strings where the API
+// server wants booleans, which confcom accepts).
 func TestKitchenSink(t *testing.T) {
 	dir := filepath.Join("testdata", "cases", "kitchen_sink")
 	data, err := os.ReadFile(filepath.Join(dir, "input.yaml"))
@@ -100,7 +104,7 @@ func TestKitchenSink(t *testing.T) {
 	nodes := readStream(t, data)
 	ins := inputs(t, nodes)
 	assert.Equal(t, len(ins), 1)
-	p, err := Generate(ins[0], readFacts(t, filepath.Join(dir, "images.json")), SourcesFrom(nodes), Options{})
+	p, err := Generate(ins[0], readFacts(t, filepath.Join(dir, "images.json")), podspec.ObjectsFrom(nodes), Options{Compat: CompatConfcom})
 	assert.NilError(t, err)
 	golden.Assert(t, p.Pretty+"\n", filepath.Join("cases", "kitchen_sink", "policy.rego"))
 	checkCompact(t, p)

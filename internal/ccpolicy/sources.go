@@ -6,65 +6,15 @@ import (
 	"strings"
 	"unicode/utf8"
 
-	"sigs.k8s.io/kustomize/kyaml/yaml"
+	"cocofy.dev/cocofy/internal/podspec"
 )
-
-// Sources holds the ConfigMaps and Secrets of a stream, for env valueFrom
-// lookups. The zero value holds none.
-type Sources struct {
-	configMaps []source
-	secrets    []source
-}
-
-type source struct {
-	namespace, name string
-	node            *yaml.Node
-}
-
-// SourcesFrom collects the v1 ConfigMaps and Secrets among nodes, wherever
-// they are in the stream.
-//
-// confcom looks objects up by name only, the last of a name winning. cocofy
-// also compares namespaces where both the workload and the object have one,
-// so that two ConfigMaps of the same name in different namespaces do not
-// mix; in a single-namespace stream the result is the same as confcom's.
-func SourcesFrom(nodes []*yaml.RNode) Sources {
-	var s Sources
-	for _, n := range nodes {
-		if n == nil || n.YNode() == nil {
-			continue
-		}
-		if v := n.GetApiVersion(); v != "v1" {
-			continue
-		}
-		src := source{namespace: n.GetNamespace(), name: n.GetName(), node: n.YNode()}
-		switch n.GetKind() {
-		case "ConfigMap":
-			s.configMaps = append(s.configMaps, src)
-		case "Secret":
-			s.secrets = append(s.secrets, src)
-		}
-	}
-	return s
-}
-
-// find returns the last object named name that may be in namespace ns.
-func find(list []source, ns, name string) *yaml.Node {
-	var found *yaml.Node
-	for _, o := range list {
-		if o.name == name && (o.namespace == ns || o.namespace == "" || ns == "") {
-			found = o.node
-		}
-	}
-	return found
-}
 
 // configMapValue is confcom's get_value_from_configmap: data[key] if truthy,
 // else base64-decoded binaryData[key]. found is false when there is no such
 // ConfigMap. confcom crashes when the ConfigMap lacks the key; that is an
 // ErrNotFound error here.
-func (s Sources) configMapValue(ns, name, key string) (value string, found bool, err error) {
-	cm := find(s.configMaps, ns, name)
+func configMapValue(objects podspec.Objects, ns, name, key string) (value string, found bool, err error) {
+	cm := objects.ConfigMap(ns, name)
 	if cm == nil {
 		return "", false, nil
 	}
@@ -97,8 +47,8 @@ func (s Sources) configMapValue(ns, name, key string) (value string, found bool,
 // secretValue is confcom's get_value_from_secret: base64-decoded data[key]
 // if that is not empty, else stringData[key]. found is false when there is
 // no such Secret or neither field has the key. Values never appear in errors.
-func (s Sources) secretValue(ns, name, key string) (value string, found bool, err error) {
-	sec := find(s.secrets, ns, name)
+func secretValue(objects podspec.Objects, ns, name, key string) (value string, found bool, err error) {
+	sec := objects.Secret(ns, name)
 	if sec == nil {
 		return "", false, nil
 	}

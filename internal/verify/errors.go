@@ -13,15 +13,6 @@ var (
 	// nor a legacy JSON policy.
 	ErrUnparsable = errors.New("policy cannot be loaded")
 
-	// ErrNoFacts is returned by [FromPod] when images has no entry, or no
-	// layer root hashes, for an image of the pod.
-	ErrNoFacts = errors.New("no image facts")
-
-	// ErrUnsupported is returned by [FromPod] for a pod field whose effect
-	// on the container cannot be known offline, e.g. a Localhost seccomp
-	// profile.
-	ErrUnsupported = errors.New("unsupported")
-
 	// ErrDenied is wrapped by [Err] when the guest would refuse a container.
 	ErrDenied = errors.New("policy denies the container")
 

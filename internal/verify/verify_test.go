@@ -14,6 +14,8 @@ import (
 	"sigs.k8s.io/kustomize/kyaml/yaml"
 
 	"cocofy.dev/cocofy/internal/image"
+	"cocofy.dev/cocofy/internal/guest"
+	"cocofy.dev/cocofy/internal/podspec"
 	"cocofy.dev/cocofy/internal/verify"
 )
 
@@ -189,7 +191,7 @@ func TestPolicySeedPod(t *testing.T) {
 			if tc.policy != nil {
 				policy = tc.policy(policy)
 			}
-			containers, err := verify.FromPod(pod, seedFacts())
+			containers, err := guest.Receive(podspec.New("Pod", "", "", pod, nil), seedFacts(), podspec.Objects{})
 			assert.NilError(t, err)
 			ds, err := verify.Policy(context.Background(), policy, containers)
 			assert.NilError(t, err)
@@ -272,7 +274,7 @@ spec:
 
 	template, err := deploy.Pipe(yaml.Lookup("spec", "template"))
 	assert.NilError(t, err)
-	containers, err := verify.FromPod(template, seedFacts())
+	containers, err := guest.Receive(podspec.New("Deployment", "", "web", template, nil), seedFacts(), podspec.Objects{})
 	assert.NilError(t, err)
 	ds, err := verify.Policy(context.Background(), policy, containers)
 	assert.NilError(t, err)
@@ -289,7 +291,7 @@ func TestPolicyWithoutPause(t *testing.T) {
 	j := strings.Index(policy[i:], "\n")
 	noPause := policy[:i] + "]" + policy[i+j:]
 
-	containers, err := verify.FromPod(pod, seedFacts())
+	containers, err := guest.Receive(podspec.New("Pod", "", "", pod, nil), seedFacts(), podspec.Objects{})
 	assert.NilError(t, err)
 	ds, err := verify.Policy(context.Background(), noPause, containers)
 	assert.NilError(t, err)
@@ -305,7 +307,7 @@ func TestPolicyAllowAll(t *testing.T) {
 	pod, _ := seedPod(t)
 	set("command", `[anything]`)(t, pod)
 	set("securityContext", `{privileged: true}`)(t, pod)
-	containers, err := verify.FromPod(pod, seedFacts())
+	containers, err := guest.Receive(podspec.New("Pod", "", "", pod, nil), seedFacts(), podspec.Objects{})
 	assert.NilError(t, err)
 	ds, err := verify.Policy(context.Background(), readFile(t, "testdata/allow_all.rego"), containers)
 	assert.NilError(t, err)

@@ -14,6 +14,8 @@ import (
 	"github.com/Microsoft/hcsshim/pkg/securitypolicy"
 	"github.com/open-policy-agent/opa/rego"
 	oci "github.com/opencontainers/runtime-spec/specs-go"
+
+	"cocofy.dev/cocofy/internal/guest"
 )
 
 const (
@@ -39,7 +41,7 @@ var debugShells = []string{"/bin/sh", "/bin/bash"}
 
 // guest is one simulated utility VM with one enforcer, like the ACI guest
 // for one pod.
-type guest struct {
+type uvm struct {
 	enforcer   securitypolicy.SecurityPolicyEnforcer
 	sandboxID  string
 	devices    int
@@ -49,7 +51,7 @@ type guest struct {
 	networking bool
 }
 
-func newGuest(policyText string) (*guest, error) {
+func newGuest(policyText string) (*uvm, error) {
 	if strings.TrimSpace(policyText) == "" {
 		// The guest would start with the open-door enforcer: there is no
 		// policy to check.
@@ -63,14 +65,14 @@ func newGuest(policyText string) (*guest, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrUnparsable, err)
 	}
-	return &guest{enforcer: e, sandboxID: defaultSandboxID}, nil
+	return &uvm{enforcer: e, sandboxID: defaultSandboxID}, nil
 }
 
 // run replays what the guest does to start c: mount each layer device, mount
 // the overlay, create the container; then it probes the debug shells. The
 // sandbox container's ID becomes the sandbox ID of the containers after it,
 // as the CRI annotation io.kubernetes.cri.sandbox-id makes it in the guest.
-func (g *guest) run(ctx context.Context, c Container, sandbox bool) Decision {
+func (g *uvm) run(ctx context.Context, c guest.Container, sandbox bool) Decision {
 	d := Decision{Name: c.Name}
 	g.containers++
 	id := fmt.Sprintf("cocofy-%d", g.containers)
@@ -106,11 +108,11 @@ func (g *guest) run(ctx context.Context, c Container, sandbox bool) Decision {
 	}
 
 	user, groups, umask := c.User, c.Groups, c.Umask
-	if user == (IDName{}) {
-		user = IDName{ID: "0", Name: "root"}
+	if user == (guest.IDName{}) {
+		user = guest.IDName{ID: "0", Name: "root"}
 	}
 	if len(groups) == 0 {
-		groups = []IDName{{ID: "0", Name: "root"}}
+		groups = []guest.IDName{{ID: "0", Name: "root"}}
 	}
 	if umask == "" {
 		umask = "0022"
@@ -121,7 +123,7 @@ func (g *guest) run(ctx context.Context, c Container, sandbox bool) Decision {
 	}
 	caps := c.Capabilities
 	if caps == nil {
-		caps = DefaultCapabilities(c.Privileged)
+		caps = guest.DefaultCapabilities(c.Privileged)
 	}
 	ociCaps := &oci.LinuxCapabilities{
 		Bounding:    caps.Bounding,
@@ -232,7 +234,7 @@ func explain(err error) (decision, reason string) {
 // mounts directory (hcsshim hcsv2 updateSandboxMounts), then, for a workload
 // container, the networking files it does not mount itself
 // (specGuest.GenerateWorkloadContainerNetworkMounts).
-func (g *guest) specMounts(c Container, sandbox bool) []oci.Mount {
+func (g *uvm) specMounts(c guest.Container, sandbox bool) []oci.Mount {
 	mounts := criMounts()
 	if c.Privileged {
 		mounts = slices.DeleteFunc(mounts, func(m oci.Mount) bool {
@@ -260,7 +262,7 @@ func (g *guest) specMounts(c Container, sandbox bool) []oci.Mount {
 
 // networkingMounts returns the guest's bind mounts of the sandbox's
 // hostname, hosts and resolv.conf for the paths not in present.
-func (g *guest) networkingMounts(present []oci.Mount) []oci.Mount {
+func (g *uvm) networkingMounts(present []oci.Mount) []oci.Mount {
 	var out []oci.Mount
 	for _, p := range []string{"/etc/hostname", "/etc/hosts", "/etc/resolv.conf"} {
 		if slices.ContainsFunc(present, func(m oci.Mount) bool { return m.Destination == p }) {
@@ -303,11 +305,11 @@ func criPrivilegedMounts() []oci.Mount {
 	}
 }
 
-func toIDName(n IDName) securitypolicy.IDName {
+func toIDName(n guest.IDName) securitypolicy.IDName {
 	return securitypolicy.IDName{ID: n.ID, Name: n.Name}
 }
 
-func toIDNames(ns []IDName) []securitypolicy.IDName {
+func toIDNames(ns []guest.IDName) []securitypolicy.IDName {
 	out := make([]securitypolicy.IDName, len(ns))
 	for i, n := range ns {
 		out[i] = toIDName(n)
@@ -321,7 +323,7 @@ func classify(ctx context.Context, policyText string) (Classification, error) {
 		return Classification{}, err
 	}
 	// Behaviour first: a container no policy could list.
-	if d := g.run(ctx, Container{Name: probe, Layers: []string{probe}, Command: []string{probe}}, false); d.Allowed {
+	if d := g.run(ctx, guest.Container{Name: probe, Layers: []string{probe}, Command: []string{probe}}, false); d.Allowed {
 		return Classification{Kind: AllowAll, Signals: []string{"a container with an unknown layer and command is allowed"}}, nil
 	}
 	var signals []string

@@ -1,4 +1,4 @@
-package verify_test
+package guest_test
 
 import (
 	"encoding/base64"
@@ -9,7 +9,8 @@ import (
 	"sigs.k8s.io/kustomize/kyaml/yaml"
 
 	"cocofy.dev/cocofy/internal/image"
-	"cocofy.dev/cocofy/internal/verify"
+	"cocofy.dev/cocofy/internal/guest"
+	"cocofy.dev/cocofy/internal/podspec"
 )
 
 // distroless is an image like confcom's fixtures use: one layer, PATH, no
@@ -32,11 +33,16 @@ var app = image.Facts{
 
 var images = map[string]image.Facts{"distroless": distroless, "app": app}
 
-// fromPod runs FromPod on a template written in YAML and returns its only
+// receive runs Receive on a Pod written in YAML.
+func receive(template string, imgs map[string]image.Facts, objects ...*yaml.RNode) ([]guest.Container, error) {
+	return guest.Receive(podspec.New("Pod", "", "", yaml.MustParse(template), nil), imgs, podspec.ObjectsFrom(objects))
+}
+
+// fromPod runs Receive on a Pod written in YAML and returns its only
 // container.
-func fromPod(t *testing.T, template string, opts ...verify.Option) verify.Container {
+func fromPod(t *testing.T, template string, objects ...*yaml.RNode) guest.Container {
 	t.Helper()
-	cs, err := verify.FromPod(yaml.MustParse(template), images, opts...)
+	cs, err := receive(template, images, objects...)
 	assert.NilError(t, err)
 	assert.Assert(t, is.Len(cs, 1))
 	return cs[0]
@@ -101,7 +107,7 @@ spec:
     - {name: MEM_MI, valueFrom: {resourceFieldRef: {resource: limits.memory, divisor: 1Mi}}}
     - {name: THIM, value: "===VIRTUALNODE2.CC.THIM.ENDPOINT==="}
     resources: {limits: {memory: 128Mi, cpu: 250m}}
-`, verify.WithObjects(objects))
+`, objects...)
 	assert.DeepEqual(t, c.Env, []string{
 		"HOSTNAME=web-0",
 		"PATH=/bin",
@@ -116,10 +122,10 @@ spec:
 		"BIN=raw",
 		"TOKEN=t0k3n",
 		"PLAIN=text",
-		"OTHER=cocofy-placeholder:OTHER",
+		"OTHER={cocofy-runtime:OTHER}",
 		"POD=web-0",
 		"APP=web",
-		"IP=cocofy-placeholder:IP",
+		"IP={cocofy-runtime:IP}",
 		"MEM=134217728",
 		"CPU=1", // requests default to limits; 250m rounds up
 		"MEM_MI=128",
@@ -139,7 +145,7 @@ spec:
 
 func TestFromPodWorkloadIdentity(t *testing.T) {
 	t.Parallel()
-	cs, err := verify.FromPod(yaml.MustParse(`
+	cs, err := receive(`
 metadata:
   labels: {azure.workload.identity/use: "true"}
   annotations: {azure.workload.identity/skip-containers: sidecar}
@@ -147,12 +153,12 @@ spec:
   containers:
   - {name: c, image: distroless, env: [{name: AZURE_CLIENT_ID, value: mine}]}
   - {name: sidecar, image: distroless}
-`), images)
+`, images)
 	assert.NilError(t, err)
 	assert.Assert(t, is.Len(cs, 2))
 	assert.Assert(t, is.Contains(cs[0].Env, "AZURE_CLIENT_ID=mine"))
 	assert.Assert(t, is.Contains(cs[0].Env, "AZURE_FEDERATED_TOKEN_FILE=/var/run/secrets/azure/tokens/azure-identity-token"))
-	assert.DeepEqual(t, cs[0].Mounts[0], verify.EmptyDir("azure-identity-token", "/var/run/secrets/azure/tokens", true))
+	assert.DeepEqual(t, cs[0].Mounts[0], guest.EmptyDir("azure-identity-token", "/var/run/secrets/azure/tokens", true))
 	for _, e := range cs[1].Env {
 		assert.Assert(t, e[:6] != "AZURE_", e)
 	}
@@ -180,50 +186,50 @@ spec:
     - {name: share, mountPath: /share, readOnly: true}
     - {name: scratch, mountPath: /etc/resolv.conf, subPath: resolv.conf}
 `)
-	assert.DeepEqual(t, c.Mounts, []verify.Mount{
-		verify.EmptyDir("cfg", "/etc/cfg", true), // configMap volumes are read-only
-		verify.EmptyDir("data", "/data", true),
-		verify.EmptyDir("scratch", "/scratch", false),
-		verify.EmptyDir("share", "/share", true),
-		verify.EmptyDir("scratch/resolv.conf", "/etc/resolv.conf", false),
+	assert.DeepEqual(t, c.Mounts, []guest.Mount{
+		guest.EmptyDir("cfg", "/etc/cfg", true), // configMap volumes are read-only
+		guest.EmptyDir("data", "/data", true),
+		guest.EmptyDir("scratch", "/scratch", false),
+		guest.EmptyDir("share", "/share", true),
+		guest.EmptyDir("scratch/resolv.conf", "/etc/resolv.conf", false),
 		// no service account token: automountServiceAccountToken is false
-		verify.EmptyDir("kube-hosts", "/etc/hosts", false),
-		verify.EmptyDir("kube-termination-log", "/tmp/done", false),
-		verify.EmptyDir("hostname", "/etc/hostname", false),
+		guest.EmptyDir("kube-hosts", "/etc/hosts", false),
+		guest.EmptyDir("kube-termination-log", "/tmp/done", false),
+		guest.EmptyDir("hostname", "/etc/hostname", false),
 	})
 }
 
 func TestFromPodSecurityContext(t *testing.T) {
 	t.Parallel()
-	root := verify.IDName{ID: "0", Name: "root"}
-	unprivileged := verify.DefaultCapabilities(false).Bounding
+	root := guest.IDName{ID: "0", Name: "root"}
+	unprivileged := guest.DefaultCapabilities(false).Bounding
 	tests := map[string]struct {
 		template string
-		want     verify.Container // User, Groups, Privileged, NoNewPrivileges, Capabilities compared
+		want     guest.Container // User, Groups, Privileged, NoNewPrivileges, Capabilities compared
 	}{
 		"defaults": {
 			template: `spec: {containers: [{name: c, image: distroless}]}`,
-			want:     verify.Container{User: root, Groups: []verify.IDName{root}, Capabilities: verify.DefaultCapabilities(false)},
+			want:     guest.Container{User: root, Groups: []guest.IDName{root}, Capabilities: guest.DefaultCapabilities(false)},
 		},
 		"image user and group by name": {
 			template: `spec: {containers: [{name: c, image: app}]}`,
-			want:     verify.Container{User: verify.IDName{Name: "www"}, Groups: []verify.IDName{{Name: "staff"}}, Capabilities: verify.DefaultCapabilities(false)},
+			want:     guest.Container{User: guest.IDName{Name: "www"}, Groups: []guest.IDName{{Name: "staff"}}, Capabilities: guest.DefaultCapabilities(false)},
 		},
 		"pod runAsUser, container runAsGroup, fsGroup": {
 			template: `spec:
   securityContext: {runAsUser: 1000, runAsGroup: 1001, fsGroup: 2000, supplementalGroups: [3000]}
   containers: [{name: c, image: app, securityContext: {runAsGroup: 5}}]`,
-			want: verify.Container{
-				User:         verify.IDName{ID: "1000"},
-				Groups:       []verify.IDName{{ID: "5"}, {ID: "3000"}, {ID: "2000"}},
-				Capabilities: verify.DefaultCapabilities(false),
+			want: guest.Container{
+				User:         guest.IDName{ID: "1000"},
+				Groups:       []guest.IDName{{ID: "5"}, {ID: "3000"}, {ID: "2000"}},
+				Capabilities: guest.DefaultCapabilities(false),
 			},
 		},
 		"capabilities the containerd way": {
 			template: `spec: {containers: [{name: c, image: distroless, securityContext: {allowPrivilegeEscalation: false, capabilities: {add: [net_admin], drop: [KILL]}}}]}`,
-			want: verify.Container{
-				User: root, Groups: []verify.IDName{root}, NoNewPrivileges: true,
-				Capabilities: &verify.Capabilities{
+			want: guest.Container{
+				User: root, Groups: []guest.IDName{root}, NoNewPrivileges: true,
+				Capabilities: &guest.Capabilities{
 					Bounding:    append(without(unprivileged, "CAP_KILL"), "CAP_NET_ADMIN"),
 					Effective:   append(without(unprivileged, "CAP_KILL"), "CAP_NET_ADMIN"),
 					Inheritable: []string{},
@@ -234,9 +240,9 @@ func TestFromPodSecurityContext(t *testing.T) {
 		},
 		"drop ALL, add one": {
 			template: `spec: {containers: [{name: c, image: distroless, securityContext: {capabilities: {add: [NET_BIND_SERVICE], drop: [ALL]}}}]}`,
-			want: verify.Container{
-				User: root, Groups: []verify.IDName{root},
-				Capabilities: &verify.Capabilities{
+			want: guest.Container{
+				User: root, Groups: []guest.IDName{root},
+				Capabilities: &guest.Capabilities{
 					Bounding: []string{"CAP_NET_BIND_SERVICE"}, Effective: []string{"CAP_NET_BIND_SERVICE"},
 					Inheritable: []string{}, Permitted: []string{"CAP_NET_BIND_SERVICE"}, Ambient: []string{},
 				},
@@ -244,7 +250,7 @@ func TestFromPodSecurityContext(t *testing.T) {
 		},
 		"privileged ignores capabilities": {
 			template: `spec: {containers: [{name: c, image: distroless, securityContext: {privileged: true, capabilities: {drop: [ALL]}}}]}`,
-			want:     verify.Container{User: root, Groups: []verify.IDName{root}, Privileged: true, Capabilities: verify.DefaultCapabilities(true)},
+			want:     guest.Container{User: root, Groups: []guest.IDName{root}, Privileged: true, Capabilities: guest.DefaultCapabilities(true)},
 		},
 	}
 	for name, tc := range tests {
@@ -302,13 +308,13 @@ func TestFromPodSeccomp(t *testing.T) {
 
 func TestFromPodWorkingDirAndOrder(t *testing.T) {
 	t.Parallel()
-	cs, err := verify.FromPod(yaml.MustParse(`
+	cs, err := receive(`
 spec:
   initContainers: [{name: init, image: distroless}]
   containers:
   - {name: a, image: app}
   - {name: b, image: app, workingDir: /srv}
-`), images)
+`, images)
 	assert.NilError(t, err)
 	var names, dirs []string
 	for _, c := range cs {
@@ -332,18 +338,18 @@ func TestFromPodErrors(t *testing.T) {
 	}{
 		"unknown image": {
 			template: `spec: {containers: [{name: web, image: "nginx:1.27"}]}`,
-			is:       verify.ErrNoFacts,
+			is:       guest.ErrNoFacts,
 			msg:      `spec.containers[name=web].image: no image facts for "nginx:1.27"`,
 		},
 		"no root hashes": {
 			template: `spec: {initContainers: [{name: init, image: x}]}`,
 			images:   noHashes,
-			is:       verify.ErrNoFacts,
+			is:       guest.ErrNoFacts,
 			msg:      `spec.initContainers[name=init].image: no image facts: "x" has no layer root hashes`,
 		},
 		"Localhost seccomp": {
 			template: `spec: {containers: [{name: c, image: distroless, securityContext: {seccompProfile: {type: Localhost, localhostProfile: p.json}}}]}`,
-			is:       verify.ErrUnsupported,
+			is:       guest.ErrUnsupported,
 			msg:      "spec.containers[name=c].securityContext.seccompProfile: unsupported: type Localhost (the profile is on the node)",
 		},
 	} {
@@ -353,26 +359,9 @@ func TestFromPodErrors(t *testing.T) {
 			if imgs == nil {
 				imgs = images
 			}
-			_, err := verify.FromPod(yaml.MustParse(tc.template), imgs)
+			_, err := receive(tc.template, imgs)
 			assert.ErrorIs(t, err, tc.is)
 			assert.Error(t, err, tc.msg)
 		})
 	}
-}
-
-func TestErr(t *testing.T) {
-	t.Parallel()
-	ds := []verify.Decision{
-		{Name: "pause-container", Allowed: true},
-		{Name: "a", Allowed: true, DroppedEnv: []string{"DEBUG", "X"}, DroppedCapabilities: []string{"CAP_NET_ADMIN"}},
-		{Name: "b", Step: "mount_device", Reason: "deviceHash not found"},
-		{Name: "c", Step: "create_container", Reason: "invalid command"},
-	}
-	err := verify.Err(ds)
-	assert.ErrorIs(t, err, verify.ErrDenied)
-	assert.ErrorIs(t, err, verify.ErrDropped)
-	assert.Error(t, err, `container "a": policy drops part of the container's configuration: environment variables DEBUG,X and capabilities CAP_NET_ADMIN not in the policy
-container "b": policy denies the container: mount_device: deviceHash not found
-container "c": policy denies the container: create_container: invalid command`)
-	assert.NilError(t, verify.Err(ds[:1]))
 }

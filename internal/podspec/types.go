@@ -1,4 +1,4 @@
-package verify
+package podspec
 
 import (
 	"encoding/json"
@@ -6,39 +6,40 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 )
 
-// The subset of the Kubernetes pod template that [FromPod] reads, decoded
-// from the template's JSON. k8s.io/api is not a dependency for this.
-
-type podTemplate struct {
+// Template is the typed view of a pod template: the subset of the
+// Kubernetes pod template that the guest model reads, decoded from the
+// template's JSON. Its own types (not k8s.io/api's) also accept confcom's
+// base64 seccompProfile string.
+type Template struct {
 	Metadata struct {
 		Name        string            `json:"name"`
 		Namespace   string            `json:"namespace"`
 		Labels      map[string]string `json:"labels"`
 		Annotations map[string]string `json:"annotations"`
 	} `json:"metadata"`
-	Spec podSpec `json:"spec"`
+	Spec Spec `json:"spec"`
 }
 
-type podSpec struct {
-	Containers                   []podContainer      `json:"containers"`
-	InitContainers               []podContainer      `json:"initContainers"`
-	Volumes                      []podVolume         `json:"volumes"`
-	SecurityContext              *podSecurityContext `json:"securityContext"`
+type Spec struct {
+	Containers                   []Container      `json:"containers"`
+	InitContainers               []Container      `json:"initContainers"`
+	Volumes                      []Volume         `json:"volumes"`
+	SecurityContext              *PodSecurityContext `json:"securityContext"`
 	Hostname                     string              `json:"hostname"`
 	ServiceAccountName           string              `json:"serviceAccountName"`
 	AutomountServiceAccountToken *bool               `json:"automountServiceAccountToken"`
 }
 
-type podContainer struct {
+type Container struct {
 	Name                   string           `json:"name"`
 	Image                  string           `json:"image"`
 	Command                []string         `json:"command"`
 	Args                   []string         `json:"args"`
 	WorkingDir             string           `json:"workingDir"`
-	Env                    []podEnvVar      `json:"env"`
-	EnvFrom                []envFromSource  `json:"envFrom"`
-	VolumeMounts           []volumeMount    `json:"volumeMounts"`
-	SecurityContext        *securityContext `json:"securityContext"`
+	Env                    []EnvVar      `json:"env"`
+	EnvFrom                []EnvFromSource  `json:"envFrom"`
+	VolumeMounts           []VolumeMount    `json:"volumeMounts"`
+	SecurityContext        *SecurityContext `json:"securityContext"`
 	TerminationMessagePath string           `json:"terminationMessagePath"`
 	Resources              struct {
 		Limits   map[string]resource.Quantity `json:"limits"`
@@ -46,44 +47,45 @@ type podContainer struct {
 	} `json:"resources"`
 }
 
-type podEnvVar struct {
+type EnvVar struct {
 	Name      string `json:"name"`
 	Value     string `json:"value"`
 	ValueFrom *struct {
 		FieldRef *struct {
 			FieldPath string `json:"fieldPath"`
 		} `json:"fieldRef"`
-		ResourceFieldRef *resourceFieldSelector `json:"resourceFieldRef"`
-		ConfigMapKeyRef  *keySelector           `json:"configMapKeyRef"`
-		SecretKeyRef     *keySelector           `json:"secretKeyRef"`
+		ResourceFieldRef *ResourceFieldSelector `json:"resourceFieldRef"`
+		ConfigMapKeyRef  *KeySelector           `json:"configMapKeyRef"`
+		SecretKeyRef     *KeySelector           `json:"secretKeyRef"`
 	} `json:"valueFrom"`
 }
 
-type resourceFieldSelector struct {
+type ResourceFieldSelector struct {
 	ContainerName string             `json:"containerName"`
 	Resource      string             `json:"resource"`
 	Divisor       *resource.Quantity `json:"divisor"`
 }
 
-type keySelector struct {
+type KeySelector struct {
 	Name     string `json:"name"`
 	Key      string `json:"key"`
 	Optional *bool  `json:"optional"`
 }
 
-type objectRef struct {
+type ObjectRef struct {
 	Name     string `json:"name"`
 	Optional *bool  `json:"optional"`
 }
 
-type envFromSource struct {
+type EnvFromSource struct {
 	Prefix       string     `json:"prefix"`
-	ConfigMapRef *objectRef `json:"configMapRef"`
-	SecretRef    *objectRef `json:"secretRef"`
+	ConfigMapRef *ObjectRef `json:"configMapRef"`
+	SecretRef    *ObjectRef `json:"secretRef"`
 }
 
-func (s envFromSource) optional() bool {
-	for _, r := range []*objectRef{s.ConfigMapRef, s.SecretRef} {
+// Optional reports whether a missing source may be ignored.
+func (s EnvFromSource) Optional() bool {
+	for _, r := range []*ObjectRef{s.ConfigMapRef, s.SecretRef} {
 		if r != nil && r.Optional != nil && *r.Optional {
 			return true
 		}
@@ -91,22 +93,22 @@ func (s envFromSource) optional() bool {
 	return false
 }
 
-type volumeMount struct {
+type VolumeMount struct {
 	Name      string `json:"name"`
 	MountPath string `json:"mountPath"`
 	ReadOnly  bool   `json:"readOnly"`
 	SubPath   string `json:"subPath"`
 }
 
-// podVolume is a volume's name and its source, keyed by kind
+// Volume is a volume's name and its source, keyed by kind
 // ("configMap", "persistentVolumeClaim", ...).
-type podVolume struct {
+type Volume struct {
 	Name    string
 	Sources map[string]json.RawMessage
 }
 
 // UnmarshalJSON implements json.Unmarshaler.
-func (v *podVolume) UnmarshalJSON(b []byte) error {
+func (v *Volume) UnmarshalJSON(b []byte) error {
 	var fields map[string]json.RawMessage
 	if err := json.Unmarshal(b, &fields); err != nil {
 		return err
@@ -119,10 +121,10 @@ func (v *podVolume) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
-type securityContext struct {
+type SecurityContext struct {
 	Privileged               *bool              `json:"privileged"`
 	AllowPrivilegeEscalation *bool              `json:"allowPrivilegeEscalation"`
-	Capabilities             *capabilityChanges `json:"capabilities"`
+	Capabilities             *CapabilityChanges `json:"capabilities"`
 	RunAsUser                *int64             `json:"runAsUser"`
 	RunAsGroup               *int64             `json:"runAsGroup"`
 	// SeccompProfile is Kubernetes' {type, localhostProfile} object, or
@@ -130,12 +132,12 @@ type securityContext struct {
 	SeccompProfile json.RawMessage `json:"seccompProfile"`
 }
 
-type capabilityChanges struct {
+type CapabilityChanges struct {
 	Add  []string `json:"add"`
 	Drop []string `json:"drop"`
 }
 
-type podSecurityContext struct {
+type PodSecurityContext struct {
 	RunAsUser          *int64          `json:"runAsUser"`
 	RunAsGroup         *int64          `json:"runAsGroup"`
 	SupplementalGroups []int64         `json:"supplementalGroups"`

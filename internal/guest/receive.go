@@ -1,11 +1,10 @@
-package verify
+package guest
 
 import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"math"
 	"slices"
@@ -14,9 +13,9 @@ import (
 
 	oci "github.com/opencontainers/runtime-spec/specs-go"
 	"k8s.io/apimachinery/pkg/api/resource"
-	"sigs.k8s.io/kustomize/kyaml/yaml"
 
 	"cocofy.dev/cocofy/internal/image"
+	"cocofy.dev/cocofy/internal/podspec"
 )
 
 // Label and annotation keys of the Azure workload identity webhook, which
@@ -34,7 +33,6 @@ const (
 	defaultTerminationPath  = "/dev/termination-log"
 	workloadIdentityFile    = workloadIdentityPath + "/azure-identity-token"
 	workloadIdentityVolume  = "azure-identity-token"
-	placeholderPrefix       = "cocofy-placeholder:"
 	placeholderKubernetesIP = "10.0.0.1"
 )
 
@@ -46,71 +44,36 @@ var thimValues = map[string]string{
 	"===VIRTUALNODE2.CC.THIM.ADDRESS===":  "169.254.128.1:2377",
 }
 
-// Option configures [FromPod].
-type Option func(*podOptions)
-
-type podOptions struct {
-	configMaps map[string]*yaml.RNode
-	secrets    map[string]*yaml.RNode
-}
-
-// WithObjects gives [FromPod] the ConfigMaps and Secrets that env and
-// envFrom refer to, typically every object of the stream the pod came from
-// (confcom looks in the same file). Other kinds are ignored, and so are
-// namespaces: a name is looked up as is. By default, no object is known and
-// every reference gets a placeholder value (see [Container.Unresolved]).
-func WithObjects(objects []*yaml.RNode) Option {
-	return func(o *podOptions) {
-		for _, n := range objects {
-			switch n.GetKind() {
-			case "ConfigMap":
-				o.configMaps[n.GetName()] = n
-			case "Secret":
-				o.secrets[n.GetName()] = n
-			}
-		}
-	}
-}
-
-// FromPod returns what ACI's virtual node hands to the guest for each
-// container of the pod template (metadata and spec, as in a Deployment's
-// spec.template, or a Pod), init containers first, each with the image facts
-// images holds for its image string exactly as written. The pause container
-// is not included: [Policy] adds it.
+// Receive returns what ACI's virtual node hands to the guest for each
+// container of pod, init containers first, each with the image facts images
+// holds for its image string exactly as written, and with ConfigMap and
+// Secret values from objects (seen from pod.Namespace). The pause container
+// is not included: [Pause] is.
 //
-// It follows Kubernetes semantics where the policy generator (confcom) takes
-// shortcuts, so that a policy built on those shortcuts is denied here as it
-// would be in ACI: the pod's workingDir wins over the image's, $(VAR) in
-// command, args and env values is expanded, envFrom is honoured, capability
-// names get the runtime's CAP_ prefix. The package documentation lists the
-// assumptions about ACI.
+// It follows the kubelet and the CRI where the policy generator (confcom)
+// takes shortcuts, so that a policy built on those shortcuts is denied here
+// as it would be in ACI: the pod's workingDir wins over the image's, $(VAR)
+// in command, args and env values is expanded, envFrom is honoured,
+// capability names get the runtime's CAP_ prefix, fsGroup and
+// supplementalGroups are additional groups. The package documentation lists
+// the assumptions about ACI.
 //
 // It fails with [ErrNoFacts] when an image has no facts or no layer root
-// hashes, and with [ErrUnsupported] for a Localhost seccomp profile.
-func FromPod(template *yaml.RNode, images map[string]image.Facts, opts ...Option) ([]Container, error) {
-	o := podOptions{configMaps: map[string]*yaml.RNode{}, secrets: map[string]*yaml.RNode{}}
-	for _, opt := range opts {
-		opt(&o)
-	}
-	if template == nil {
-		return nil, errors.New("reading pod template: no template")
-	}
-	raw, err := template.MarshalJSON()
+// hashes, and with [ErrUnsupported] for a Localhost seccomp profile; the
+// error names the container's field.
+func Receive(pod podspec.Pod, images map[string]image.Facts, objects podspec.Objects) ([]Container, error) {
+	t, err := pod.Typed()
 	if err != nil {
-		return nil, fmt.Errorf("reading pod template: %w", err)
+		return nil, err
 	}
-	var pod podTemplate
-	if err := json.Unmarshal(raw, &pod); err != nil {
-		return nil, fmt.Errorf("reading pod template: %w", err)
-	}
-	b := builder{pod: &pod, opts: &o}
+	b := builder{pod: t, namespace: pod.Namespace, objects: objects, isPod: pod.Kind == "Pod"}
 	var out []Container
 	for _, group := range []struct {
 		field      string
-		containers []podContainer
+		containers []podspec.Container
 	}{
-		{"spec.initContainers", pod.Spec.InitContainers},
-		{"spec.containers", pod.Spec.Containers},
+		{"spec.initContainers", t.Spec.InitContainers},
+		{"spec.containers", t.Spec.Containers},
 	} {
 		for _, pc := range group.containers {
 			field := fmt.Sprintf("%s[name=%s]", group.field, pc.Name)
@@ -126,11 +89,15 @@ func FromPod(template *yaml.RNode, images map[string]image.Facts, opts ...Option
 
 // builder turns one pod's containers into [Container]s.
 type builder struct {
-	pod  *podTemplate
-	opts *podOptions
+	pod       *podspec.Template
+	namespace string
+	objects   podspec.Objects
+	// isPod is set when the template is a Pod, whose name is known; a
+	// controller's pods get generated names.
+	isPod bool
 }
 
-func (b builder) container(pc podContainer, images map[string]image.Facts) (Container, error) {
+func (b builder) container(pc podspec.Container, images map[string]image.Facts) (Container, error) {
 	facts, ok := images[pc.Image]
 	if !ok {
 		return Container{}, fmt.Errorf("image: %w for %q", ErrNoFacts, pc.Image)
@@ -145,7 +112,7 @@ func (b builder) container(pc podContainer, images map[string]image.Facts) (Cont
 
 	sc := pc.SecurityContext
 	if sc == nil {
-		sc = &securityContext{}
+		sc = &podspec.SecurityContext{}
 	}
 	c.Privileged = sc.Privileged != nil && *sc.Privileged
 	c.NoNewPrivileges = sc.AllowPrivilegeEscalation != nil && !*sc.AllowPrivilegeEscalation
@@ -213,13 +180,13 @@ func (l envList) strings() []string {
 // env returns the environment the kubelet computes for pc (envFrom, env
 // with $(VAR) expanded, then the service variables it does not set), and the
 // references it could not resolve.
-func (b builder) env(pc podContainer) (envList, []string) {
+func (b builder) env(pc podspec.Container) (envList, []string) {
 	var env envList
 	var unresolved []string
 	for _, from := range pc.EnvFrom {
 		kind, name, data, ok := b.envFromData(from)
 		if !ok {
-			if !from.optional() {
+			if !from.Optional() {
 				unresolved = append(unresolved, fmt.Sprintf("envFrom %s %q", kind, name))
 			}
 			continue
@@ -312,22 +279,14 @@ func serviceEnv() envList {
 
 // envFromData returns the variables of one envFrom source, false when its
 // object is not known.
-func (b builder) envFromData(from envFromSource) (kind, name string, data map[string]string, ok bool) {
+func (b builder) envFromData(from podspec.EnvFromSource) (kind, name string, data map[string]string, ok bool) {
 	switch {
 	case from.ConfigMapRef != nil:
-		kind, name = "configMap", from.ConfigMapRef.Name
-		n := b.opts.configMaps[name]
-		if n == nil {
-			return kind, name, nil, false
-		}
-		return kind, name, configMapData(n), true
+		data, ok = b.objects.ConfigMapData(b.namespace, from.ConfigMapRef.Name)
+		return "configMap", from.ConfigMapRef.Name, data, ok
 	case from.SecretRef != nil:
-		kind, name = "secret", from.SecretRef.Name
-		n := b.opts.secrets[name]
-		if n == nil {
-			return kind, name, nil, false
-		}
-		return kind, name, secretData(n), true
+		data, ok = b.objects.SecretData(b.namespace, from.SecretRef.Name)
+		return "secret", from.SecretRef.Name, data, ok
 	}
 	return "", "", nil, false
 }
@@ -335,14 +294,16 @@ func (b builder) envFromData(from envFromSource) (kind, name string, data map[st
 // valueFrom resolves env[].valueFrom. ok is false when the value is a
 // placeholder; skip is true when Kubernetes would not set the variable (an
 // optional reference to a missing key).
-func (b builder) valueFrom(pc podContainer, e podEnvVar) (value string, ok, skip bool) {
-	placeholder := placeholderPrefix + e.Name
+func (b builder) valueFrom(pc podspec.Container, e podspec.EnvVar) (value string, ok, skip bool) {
+	placeholder := Placeholder(e.Name)
 	vf := e.ValueFrom
 	switch {
 	case vf.ConfigMapKeyRef != nil:
-		return b.keyRef(b.opts.configMaps, configMapData, vf.ConfigMapKeyRef, placeholder)
+		data, found := b.objects.ConfigMapData(b.namespace, vf.ConfigMapKeyRef.Name)
+		return keyRef(data, found, vf.ConfigMapKeyRef, placeholder)
 	case vf.SecretKeyRef != nil:
-		return b.keyRef(b.opts.secrets, secretData, vf.SecretKeyRef, placeholder)
+		data, found := b.objects.SecretData(b.namespace, vf.SecretKeyRef.Name)
+		return keyRef(data, found, vf.SecretKeyRef, placeholder)
 	case vf.FieldRef != nil:
 		if v, ok := b.field(vf.FieldRef.FieldPath); ok {
 			return v, true, false
@@ -357,14 +318,11 @@ func (b builder) valueFrom(pc podContainer, e podEnvVar) (value string, ok, skip
 	return placeholder, false, false
 }
 
-func (b builder) keyRef(objects map[string]*yaml.RNode, data func(*yaml.RNode) map[string]string, ref *keySelector, placeholder string) (value string, ok, skip bool) {
-	n := objects[ref.Name]
-	if n != nil {
-		if v, found := data(n)[ref.Key]; found {
-			return v, true, false
-		}
+func keyRef(data map[string]string, found bool, ref *podspec.KeySelector, placeholder string) (value string, ok, skip bool) {
+	if v, has := data[ref.Key]; found && has {
+		return v, true, false
 	}
-	if ref.Optional != nil && *ref.Optional && n != nil {
+	if ref.Optional != nil && *ref.Optional && found {
 		// The object is known and lacks the key: Kubernetes leaves the
 		// variable out.
 		return "", true, true
@@ -372,46 +330,17 @@ func (b builder) keyRef(objects map[string]*yaml.RNode, data func(*yaml.RNode) m
 	return placeholder, false, false
 }
 
-// configMapData returns data and the UTF-8 text of binaryData.
-func configMapData(n *yaml.RNode) map[string]string {
-	out := map[string]string{}
-	for k, v := range n.GetBinaryDataMap() {
-		if b, err := base64.StdEncoding.DecodeString(v); err == nil {
-			out[k] = string(b)
-		}
-	}
-	for k, v := range n.GetDataMap() {
-		out[k] = v
-	}
-	return out
-}
-
-// secretData returns the decoded data, with stringData winning as the API
-// server makes it.
-func secretData(n *yaml.RNode) map[string]string {
-	out := map[string]string{}
-	for k, v := range n.GetDataMap() {
-		if b, err := base64.StdEncoding.DecodeString(v); err == nil {
-			out[k] = string(b)
-		}
-	}
-	if sd, err := n.Pipe(yaml.Lookup("stringData")); err == nil && sd != nil {
-		_ = sd.VisitFields(func(f *yaml.MapNode) error {
-			out[yaml.GetValue(f.Key)] = yaml.GetValue(f.Value)
-			return nil
-		})
-	}
-	return out
-}
-
 // field resolves a downward-API fieldRef from what the template says.
 func (b builder) field(path string) (string, bool) {
 	m := b.pod.Metadata
 	switch path {
 	case "metadata.name":
-		return m.Name, m.Name != ""
+		return m.Name, b.isPod && m.Name != ""
 	case "metadata.namespace":
-		return m.Namespace, m.Namespace != ""
+		if m.Namespace != "" {
+			return m.Namespace, true
+		}
+		return b.namespace, b.namespace != ""
 	case "spec.serviceAccountName":
 		if b.pod.Spec.ServiceAccountName == "" {
 			return "default", true
@@ -433,10 +362,10 @@ func (b builder) field(path string) (string, bool) {
 // resourceValue computes a resourceFieldRef the kubelet's way: the quantity
 // divided by the divisor (default 1), rounded up. A limit that is not set
 // defaults to the node's allocatable, which is unknown here.
-func resourceValue(pc podContainer, spec podSpec, ref *resourceFieldSelector) (string, bool) {
+func resourceValue(pc podspec.Container, spec podspec.Spec, ref *podspec.ResourceFieldSelector) (string, bool) {
 	target := pc
 	if ref.ContainerName != "" && ref.ContainerName != pc.Name {
-		i := slices.IndexFunc(spec.Containers, func(c podContainer) bool { return c.Name == ref.ContainerName })
+		i := slices.IndexFunc(spec.Containers, func(c podspec.Container) bool { return c.Name == ref.ContainerName })
 		if i < 0 {
 			return "", false
 		}
@@ -474,7 +403,7 @@ func resourceValue(pc podContainer, spec podSpec, ref *resourceFieldSelector) (s
 // command applies Kubernetes' command/args semantics to the image's
 // Entrypoint and Cmd, expanding $(VAR) in command and args with the
 // kubelet's environment.
-func command(pc podContainer, config image.Config, env envList) []string {
+func command(pc podspec.Container, config image.Config, env envList) []string {
 	var out []string
 	switch {
 	case len(pc.Command) > 0:
@@ -554,12 +483,12 @@ func expand(s string, envs ...envList) string {
 // secret, downwardAPI and projected volumes, for a read-only volume source,
 // or for readOnly: true; then the mounts the platform adds unless the
 // container mounts something at that path itself.
-func (b builder) mounts(pc podContainer) []Mount {
+func (b builder) mounts(pc podspec.Container) []Mount {
 	var out []Mount
 	has := func(dst string) bool {
 		return slices.ContainsFunc(out, func(m Mount) bool { return m.Destination == dst })
 	}
-	if b.workloadIdentity(pc.Name) && !slices.ContainsFunc(pc.VolumeMounts, func(m volumeMount) bool { return m.MountPath == workloadIdentityPath }) {
+	if b.workloadIdentity(pc.Name) && !slices.ContainsFunc(pc.VolumeMounts, func(m podspec.VolumeMount) bool { return m.MountPath == workloadIdentityPath }) {
 		out = append(out, EmptyDir(workloadIdentityVolume, workloadIdentityPath, true))
 	}
 	for _, vm := range pc.VolumeMounts {
@@ -591,9 +520,9 @@ func (b builder) mounts(pc podContainer) []Mount {
 }
 
 // readOnlyVolume reports whether Kubernetes mounts the named volume
-// read-only whatever the volumeMount says.
+// read-only whatever the VolumeMount says.
 func (b builder) readOnlyVolume(name string) bool {
-	i := slices.IndexFunc(b.pod.Spec.Volumes, func(v podVolume) bool { return v.Name == name })
+	i := slices.IndexFunc(b.pod.Spec.Volumes, func(v podspec.Volume) bool { return v.Name == name })
 	if i < 0 {
 		return false
 	}
@@ -640,7 +569,7 @@ func (b builder) hostname() string {
 	switch {
 	case b.pod.Spec.Hostname != "":
 		return b.pod.Spec.Hostname
-	case b.pod.Metadata.Name != "":
+	case b.isPod && b.pod.Metadata.Name != "":
 		return b.pod.Metadata.Name
 	}
 	return "pod"
@@ -649,10 +578,10 @@ func (b builder) hostname() string {
 // user returns the process user and groups: runAsUser and runAsGroup
 // (container over pod), else the image's User; the root group when no group
 // is known; then supplementalGroups and fsGroup.
-func (b builder) user(sc *securityContext, imageUser string) (IDName, []IDName) {
+func (b builder) user(sc *podspec.SecurityContext, imageUser string) (IDName, []IDName) {
 	psc := b.pod.Spec.SecurityContext
 	if psc == nil {
-		psc = &podSecurityContext{}
+		psc = &podspec.PodSecurityContext{}
 	}
 	runAsUser, runAsGroup := psc.RunAsUser, psc.RunAsGroup
 	if sc.RunAsUser != nil {
@@ -710,10 +639,10 @@ func idOrName(s string) IDName {
 }
 
 // capabilities returns the sets the runtime gives the container: all for a
-// privileged one; else containerd's defaults with securityContext
+// privileged one; else containerd's defaults with SecurityContext
 // capabilities applied the way containerd's CRI does (add ALL, drop ALL,
 // then each name upper-cased with CAP_ prepended).
-func capabilities(privileged bool, sc *capabilityChanges) *Capabilities {
+func capabilities(privileged bool, sc *podspec.CapabilityChanges) *Capabilities {
 	if privileged {
 		return DefaultCapabilities(true)
 	}
@@ -766,7 +695,7 @@ func containsFold(list []string, s string) bool {
 // "" for none, RuntimeDefault or Unconfined (no profile reaches the guest,
 // which is what confcom assumes), the sha256 of the OCI JSON for confcom's
 // base64-encoded profile string. A Localhost profile is unsupported.
-func (b builder) seccomp(sc *securityContext) (string, error) {
+func (b builder) seccomp(sc *podspec.SecurityContext) (string, error) {
 	raw := sc.SeccompProfile
 	if len(raw) == 0 || string(raw) == "null" {
 		if psc := b.pod.Spec.SecurityContext; psc != nil {

@@ -1,6 +1,6 @@
 //go:build linux
 
-package verify_test
+package guest_test
 
 import (
 	"encoding/json"
@@ -10,7 +10,7 @@ import (
 	oci "github.com/opencontainers/runtime-spec/specs-go"
 	"gotest.tools/v3/assert"
 
-	"cocofy.dev/cocofy/internal/verify"
+	"cocofy.dev/cocofy/internal/guest"
 )
 
 // The package copies what it needs from hcsshim's securitypolicy, which does
@@ -18,14 +18,14 @@ import (
 
 func TestDefaultCapabilitiesAreHcsshims(t *testing.T) {
 	t.Parallel()
-	assert.DeepEqual(t, verify.DefaultCapabilities(false), &verify.Capabilities{
+	assert.DeepEqual(t, guest.DefaultCapabilities(false), &guest.Capabilities{
 		Bounding:    securitypolicy.DefaultUnprivilegedCapabilities(),
 		Effective:   securitypolicy.DefaultUnprivilegedCapabilities(),
 		Inheritable: securitypolicy.EmptyCapabiltiesSet(),
 		Permitted:   securitypolicy.DefaultUnprivilegedCapabilities(),
 		Ambient:     securitypolicy.EmptyCapabiltiesSet(),
 	})
-	assert.DeepEqual(t, verify.DefaultCapabilities(true), &verify.Capabilities{
+	assert.DeepEqual(t, guest.DefaultCapabilities(true), &guest.Capabilities{
 		Bounding:    securitypolicy.DefaultPrivilegedCapabilities(),
 		Effective:   securitypolicy.DefaultPrivilegedCapabilities(),
 		Inheritable: securitypolicy.DefaultPrivilegedCapabilities(),

@@ -1,0 +1,396 @@
+package ccpolicy
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"regexp"
+	"slices"
+	"strings"
+
+	"cocofy.dev/cocofy/internal/guest"
+	"cocofy.dev/cocofy/internal/podspec"
+)
+
+// Quirk is a known difference between confcom's reading of a pod and what
+// the Confidential ACI guest receives for it (docs/policy.md has the
+// evidence). Where a pod triggers one, confcom's policy field does not
+// admit what the guest is asked, and the guest denies the container or
+// drops some of its variables.
+type Quirk struct {
+	// Field is the policy container field that differs.
+	Field string
+	// Outcome is what the guest does with confcom's value: the framework's
+	// reason for denying the container, or "drop" for variables it drops.
+	Outcome string
+	// Triggers are the pod spec fields that cause it.
+	Triggers string
+}
+
+// Quirks are confcom's known mismatches, one per policy field; cocofy
+// corrects exactly these fields in CompatGuest.
+var Quirks = []Quirk{
+	{"command", "invalid command", "$(VAR) references in command or args: the kubelet expands them, confcom writes them as text"},
+	{"env_rules", "drop", "envFrom (the kubelet expands it, confcom ignores it); resourceFieldRef (the kubelet writes ceil(quantity/divisor), confcom the quantity); $(VAR) references in env values"},
+	{"working_dir", "invalid working directory", "workingDir: the CRI uses it, confcom always writes the image's"},
+	{"capabilities", "capabilities don't match", "securityContext.capabilities: the CRI applies ALL and adds the CAP_ prefix, confcom copies the names"},
+	{"user", "invalid user", "fsGroup and supplementalGroups: the CRI adds them as additional groups, confcom lists only the primary group"},
+	{"mounts", "invalid mount list", "a volumeClaimTemplates claim with ReadOnlyMany: the kubelet mounts it read-write unless readOnly is set, confcom writes ro"},
+}
+
+// QuirkOf returns the quirk of a policy field.
+func QuirkOf(field string) Quirk {
+	i := slices.IndexFunc(Quirks, func(q Quirk) bool { return q.Field == field })
+	if i < 0 {
+		return Quirk{Field: field, Outcome: "deny"}
+	}
+	return Quirks[i]
+}
+
+// Correction is one field of one container where cocofy writes what the
+// guest receives instead of confcom's value.
+type Correction struct {
+	// Container is the container's name.
+	Container string
+	// Path is the path, in the workload, of the field that causes the
+	// difference, e.g. "spec.template.spec.containers[name=web].workingDir"
+	// or, for fsGroup, "spec.template.spec.securityContext".
+	Path string
+	// Field is the policy field, one of the Quirks' fields.
+	Field string
+	// Confcom and Cocofy are the field's JSON in confcom's policy and in
+	// cocofy's. For env_rules, the rule of one variable ("" for none).
+	Confcom, Cocofy string
+	// Variable is the environment variable concerned (env_rules only).
+	Variable string
+	// Detail says why, e.g. "the kubelet expands $(POD_NAMESPACE)".
+	Detail string
+}
+
+// Message is the result text: what confcom would write, what the guest
+// would do with it, and what cocofy writes.
+func (c Correction) Message() string {
+	outcome := "the guest would deny the container (" + QuirkOf(c.Field).Outcome + ")"
+	if c.Field == "env_rules" {
+		outcome = "the guest would drop " + c.Variable
+	}
+	confcom := c.Confcom
+	if confcom == "" {
+		confcom = "no rule for " + c.Variable
+	}
+	detail := ""
+	if c.Detail != "" {
+		detail = " (" + c.Detail + ")"
+	}
+	return fmt.Sprintf("container %q: confcom would write %s %s; %s%s; cocofy writes %s", c.Container, c.Field, confcom, outcome, detail, c.Cocofy)
+}
+
+// Note is something the policy cannot pin although the pod starts.
+type Note struct {
+	Path, Message string
+}
+
+// corrector corrects confcom's containers with the guest's, field by field,
+// only where the policy would not admit what the guest is asked.
+type corrector struct {
+	pod         podspec.Pod
+	opts        Options
+	corrections []Correction
+	notes       []Note
+	errs        []error
+}
+
+// correct edits the policy containers (confcom's order: containers, init
+// containers, pause) in place to admit gs (the guest's order: init
+// containers, containers).
+func (c *corrector) correct(policy []any, gs []guest.Container) error {
+	t, err := c.pod.Typed()
+	if err != nil {
+		return &FieldError{Workload: c.pod.Ref(), Field: c.pod.SpecPath(), Err: err}
+	}
+	specs := slices.Concat(t.Spec.Containers, t.Spec.InitContainers)
+	lists := slices.Concat(repeat("containers", len(t.Spec.Containers)), repeat("initContainers", len(t.Spec.InitContainers)))
+	gs = slices.Concat(gs[len(t.Spec.InitContainers):], gs[:len(t.Spec.InitContainers)])
+	if len(gs) != len(specs) || len(policy) != len(specs)+1 {
+		return fmt.Errorf("%s: %w: %d policy containers for %d pod containers", c.pod.Ref(), ErrInternal, len(policy)-1, len(specs))
+	}
+	for i, spec := range specs {
+		pc := policy[i].(map[string]any)
+		path := fmt.Sprintf("%s.%s[name=%s]", c.pod.SpecPath(), lists[i], spec.Name)
+		c.container(pc, gs[i], spec, path)
+	}
+	return joinErrors(c.errs)
+}
+
+func repeat(s string, n int) []string {
+	out := make([]string, n)
+	for i := range out {
+		out[i] = s
+	}
+	return out
+}
+
+// container corrects one container's fields.
+func (c *corrector) container(pc map[string]any, gc guest.Container, spec podspec.Container, path string) {
+	first := len(c.corrections)
+	c.command(pc, gc, spec, path)
+	c.env(pc, gc, spec, path)
+	if wd, _ := pc["working_dir"].(string); wd != gc.WorkingDir {
+		c.set(pc, "working_dir", gc.WorkingDir, Correction{Path: path + ".workingDir"})
+	}
+	c.capabilities(pc, gc, path)
+	c.user(pc, gc)
+	c.mounts(pc, gc, spec, path)
+	for i := first; i < len(c.corrections); i++ {
+		c.corrections[i].Container = spec.Name
+	}
+}
+
+// set replaces a policy field and records the correction.
+func (c *corrector) set(pc map[string]any, field string, value any, corr Correction) {
+	corr.Field = field
+	corr.Confcom = jsonText(pc[field])
+	corr.Cocofy = jsonText(value)
+	pc[field] = value
+	c.corrections = append(c.corrections, corr)
+}
+
+// command: the kubelet expands $(VAR) in command and args; a value known
+// only at run time cannot be pinned, as commands are matched exactly.
+func (c *corrector) command(pc map[string]any, gc guest.Container, spec podspec.Container, path string) {
+	confcom, _ := pc["command"].([]string)
+	if slices.Equal(confcom, gc.Command) {
+		return
+	}
+	field := "command"
+	if len(references(spec.Command)) == 0 {
+		field = "args"
+	}
+	var runtime []string
+	for _, arg := range gc.Command {
+		runtime = append(runtime, guest.RuntimeRefs(arg)...)
+	}
+	if len(runtime) > 0 {
+		c.errs = append(c.errs, &FieldError{Workload: c.pod.Ref(), Field: path + "." + field, Err: fmt.Errorf(
+			"%w: $(%s) is known only at run time, and the CCE policy matches commands exactly, so the guest would deny the container; read the variable inside the container instead (e.g. command: [sh, -c, 'exec app --flag=\"$%s\"'])",
+			ErrUnsupported, strings.Join(runtime, "), $("), runtime[0])})
+		return
+	}
+	c.set(pc, "command", slices.Clone(gc.Command), Correction{Path: path + "." + field,
+		Detail: "the kubelet expands " + strings.Join(references(slices.Concat(spec.Command, spec.Args)), ", ")})
+}
+
+var referenceRE = regexp.MustCompile(`\$\$|\$\([^)]*\)`)
+
+// references lists the $(VAR) references in texts, each once.
+func references(texts []string) []string {
+	var out []string
+	for _, t := range texts {
+		for _, m := range referenceRE.FindAllString(t, -1) {
+			if !slices.Contains(out, m) {
+				out = append(out, m)
+			}
+		}
+	}
+	return out
+}
+
+// env gives every variable of the guest's environment that no rule admits
+// a rule of its own: the guest would drop it otherwise.
+func (c *corrector) env(pc map[string]any, gc guest.Container, spec podspec.Container, path string) {
+	rules, _ := pc["env_rules"].([]any)
+	for _, from := range gc.Unresolved {
+		if strings.HasPrefix(from, "envFrom ") {
+			c.missingEnvFrom(from, path)
+		}
+	}
+	for _, kv := range gc.Env {
+		if admitted(rules, kv) {
+			continue
+		}
+		name, value, _ := strings.Cut(kv, "=")
+		rule := map[string]any{"pattern": kv, "required": false, "strategy": "string"}
+		if len(guest.RuntimeRefs(value)) > 0 {
+			rule = map[string]any{"pattern": "^" + regexp.QuoteMeta(name) + "=" + guest.Pattern(value) + "$", "required": false, "strategy": "re2"}
+		}
+		corr := Correction{Field: "env_rules", Variable: name, Cocofy: jsonText(rule)}
+		field, detail := envCause(spec, name)
+		corr.Path, corr.Detail = path+"."+field, detail
+		i := slices.IndexFunc(rules, func(r any) bool { return ruleName(r) == name })
+		if i >= 0 {
+			corr.Confcom = jsonText(rules[i])
+			rules[i] = rule
+		} else {
+			rules = append(rules, rule)
+		}
+		c.corrections = append(c.corrections, corr)
+	}
+	pc["env_rules"] = rules
+}
+
+// missingEnvFrom: the variables of an envFrom source that is not in the
+// stream cannot be listed, and the guest would drop them.
+func (c *corrector) missingEnvFrom(what, path string) {
+	msg := fmt.Sprintf("%s is not in the input: its variables cannot be listed in the CCE policy, so the guest would start the container without them", strings.TrimPrefix(what, "envFrom "))
+	if !c.opts.WildcardMissingRefs {
+		c.errs = append(c.errs, &FieldError{Workload: c.pod.Ref(), Field: path + ".envFrom", Err: fmt.Errorf("%w: %s; add it to the input, or set policy.wildcardMissingRefs to accept that", ErrNotFound, msg)})
+		return
+	}
+	c.notes = append(c.notes, Note{Path: path + ".envFrom", Message: msg + " (policy.wildcardMissingRefs is set)"})
+}
+
+// envCause names the spec field that sets variable name, and why confcom's
+// rule misses it.
+func envCause(spec podspec.Container, name string) (field, detail string) {
+	i := slices.IndexFunc(spec.Env, func(e podspec.EnvVar) bool { return e.Name == name })
+	if i < 0 {
+		return "envFrom", "the kubelet sets the variables of envFrom; confcom ignores envFrom"
+	}
+	e := spec.Env[i]
+	field = "env[name=" + name + "]"
+	switch {
+	case e.ValueFrom != nil && e.ValueFrom.ResourceFieldRef != nil:
+		return field + ".valueFrom.resourceFieldRef", "the kubelet writes the quantity divided by the divisor, rounded up"
+	case e.ValueFrom == nil && len(references([]string{e.Value})) > 0:
+		return field + ".value", "the kubelet expands " + strings.Join(references([]string{e.Value}), ", ")
+	}
+	return field, "the guest's value differs from confcom's"
+}
+
+// admitted reports whether some rule admits NAME=VALUE as the enforcer
+// matches env rules: a string rule equals it, an re2 rule matches it
+// (OPA's regex.match, unanchored).
+func admitted(rules []any, kv string) bool {
+	for _, r := range rules {
+		m, _ := r.(map[string]any)
+		pattern, _ := m["pattern"].(string)
+		switch m["strategy"] {
+		case "string":
+			if pattern == kv {
+				return true
+			}
+		case "re2":
+			if re, err := regexp.Compile(pattern); err == nil && re.MatchString(kv) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// ruleName is the variable name of an env rule: its pattern before '='.
+func ruleName(r any) string {
+	m, _ := r.(map[string]any)
+	p, _ := m["pattern"].(string)
+	name, _, _ := strings.Cut(strings.TrimPrefix(p, "^"), "=")
+	return name
+}
+
+// capabilities: each set must equal the guest's (with capability dropping
+// on, the guest denies a smaller request and drops what the policy lacks).
+func (c *corrector) capabilities(pc map[string]any, gc guest.Container, path string) {
+	caps, _ := pc["capabilities"].(map[string]any)
+	g := gc.Capabilities
+	if g == nil {
+		g = guest.DefaultCapabilities(gc.Privileged)
+	}
+	want := map[string]any{}
+	same := true
+	for name, set := range map[string][]string{"ambient": g.Ambient, "bounding": g.Bounding, "effective": g.Effective, "inheritable": g.Inheritable, "permitted": g.Permitted} {
+		sorted := slices.Compact(slices.Sorted(slices.Values(set)))
+		if sorted == nil {
+			sorted = []string{}
+		}
+		want[name] = sorted
+		have, _ := caps[name].([]string)
+		if !slices.Equal(slices.Sorted(slices.Values(have)), sorted) {
+			same = false
+		}
+	}
+	if !same {
+		c.set(pc, "capabilities", want, Correction{Path: path + ".securityContext.capabilities",
+			Detail: "the CRI drops ALL and adds CAP_-prefixed names"})
+	}
+}
+
+// user: every group the guest is asked for must match a group_idnames
+// entry; fsGroup and supplementalGroups are additional groups.
+func (c *corrector) user(pc map[string]any, gc guest.Container) {
+	user, _ := pc["user"].(map[string]any)
+	groups, _ := user["group_idnames"].([]any)
+	var added []string
+	for _, g := range gc.Groups {
+		if slices.ContainsFunc(groups, func(e any) bool { return groupMatches(e, g) }) {
+			continue
+		}
+		groups = append(groups, map[string]any{"pattern": g.ID, "strategy": "id"})
+		added = append(added, g.ID)
+	}
+	if len(added) == 0 {
+		return
+	}
+	corrected := map[string]any{}
+	for k, v := range user {
+		corrected[k] = v
+	}
+	corrected["group_idnames"] = groups
+	c.set(pc, "user", corrected, Correction{Path: c.pod.SpecPath() + ".securityContext",
+		Detail: "the CRI adds fsGroup and supplementalGroups " + strings.Join(added, ", ") + " as additional groups"})
+}
+
+func groupMatches(entry any, g guest.IDName) bool {
+	m, _ := entry.(map[string]any)
+	p, _ := m["pattern"].(string)
+	switch m["strategy"] {
+	case "any":
+		return true
+	case "id":
+		return p == g.ID
+	case "name":
+		return p == g.Name
+	}
+	return false
+}
+
+// mounts: a mount's read-only flag comes from readOnly only.
+func (c *corrector) mounts(pc map[string]any, gc guest.Container, spec podspec.Container, path string) {
+	ms, _ := pc["mounts"].([]any)
+	for i, m := range ms {
+		pm, _ := m.(map[string]any)
+		dst, _ := pm["destination"].(string)
+		j := slices.IndexFunc(gc.Mounts, func(g guest.Mount) bool { return g.Destination == dst })
+		opts, _ := pm["options"].([]string)
+		if j < 0 || len(opts) == 0 || slices.Equal(opts, gc.Mounts[j].Options) {
+			continue
+		}
+		corrected := map[string]any{}
+		for k, v := range pm {
+			corrected[k] = v
+		}
+		corrected["options"] = slices.Clone(gc.Mounts[j].Options)
+		field := "volumeMounts"
+		if k := slices.IndexFunc(spec.VolumeMounts, func(v podspec.VolumeMount) bool { return v.MountPath == dst }); k >= 0 {
+			field += "[name=" + spec.VolumeMounts[k].Name + "]"
+		}
+		c.corrections = append(c.corrections, Correction{Path: path + "." + field, Field: "mounts",
+			Confcom: jsonText(pm), Cocofy: jsonText(corrected),
+			Detail: "the kubelet mounts " + dst + " read-write: only readOnly makes a mount read-only"})
+		ms[i] = corrected
+	}
+}
+
+// jsonText is v as compact JSON, for messages.
+func jsonText(v any) string {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Sprint(v)
+	}
+	return string(b)
+}
+
+func joinErrors(errs []error) error {
+	if len(errs) == 0 {
+		return nil
+	}
+	return errors.Join(errs...)
+}

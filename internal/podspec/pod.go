@@ -1,0 +1,76 @@
+// Package podspec is a workload's pod, parsed once, and the ConfigMaps and
+// Secrets of its stream: what every stage of the CCE policy work reads.
+//
+// confcom's reading of the pod (internal/ccpolicy) walks the YAML node with
+// PyYAML's rules, so it keeps the node; the guest model (internal/guest)
+// reads the typed view. Both find ConfigMaps and Secrets through [Objects].
+package podspec
+
+import (
+	"encoding/json"
+	"fmt"
+
+	"sigs.k8s.io/kustomize/kyaml/yaml"
+)
+
+// Pod is one workload's pod template.
+type Pod struct {
+	// Kind, Namespace and Name are the workload's. Namespace is the
+	// workload's, else the configured default namespace, else "".
+	Kind, Namespace, Name string
+	// Template is the pod template (metadata and spec); for a Pod, the Pod.
+	Template *yaml.RNode
+	// ClaimTemplates is a StatefulSet's spec.volumeClaimTemplates, or nil.
+	ClaimTemplates *yaml.RNode
+	// typed is the template decoded into [Template], or why it could not be.
+	typed    *Template
+	typedErr error
+}
+
+// New returns the pod of a workload, with its typed view decoded once.
+func New(kind, namespace, name string, template, claimTemplates *yaml.RNode) Pod {
+	p := Pod{Kind: kind, Namespace: namespace, Name: name, Template: template, ClaimTemplates: claimTemplates}
+	p.typed, p.typedErr = decode(template)
+	return p
+}
+
+func decode(template *yaml.RNode) (*Template, error) {
+	if template == nil || template.YNode() == nil {
+		return nil, fmt.Errorf("reading pod template: no template")
+	}
+	raw, err := template.MarshalJSON()
+	if err != nil {
+		return nil, fmt.Errorf("reading pod template: %w", err)
+	}
+	var t Template
+	if err := json.Unmarshal(raw, &t); err != nil {
+		return nil, fmt.Errorf("reading pod template: %w", err)
+	}
+	return &t, nil
+}
+
+// Typed returns the typed view of the template, or why it cannot be read.
+func (p Pod) Typed() (*Template, error) { return p.typed, p.typedErr }
+
+// Ref names the workload in messages: "Deployment default/web".
+func (p Pod) Ref() string {
+	kind := p.Kind
+	if kind == "" {
+		kind = "workload"
+	}
+	if p.Namespace == "" {
+		return kind + " " + p.Name
+	}
+	return kind + " " + p.Namespace + "/" + p.Name
+}
+
+// SpecPath is the path of the pod spec inside the workload, for messages.
+func (p Pod) SpecPath() string {
+	switch p.Kind {
+	case "Pod":
+		return "spec"
+	case "CronJob":
+		return "spec.jobTemplate.spec.template.spec"
+	}
+	return "spec.template.spec"
+}

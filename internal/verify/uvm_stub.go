@@ -1,0 +1,24 @@
+//go:build !(linux && rego)
+
+package verify
+
+import (
+	"context"
+
+	"cocofy.dev/cocofy/internal/guest"
+)
+
+// uvm is the simulated utility VM; without hcsshim's Rego enforcer there
+// is none.
+type uvm struct{}
+
+func newGuest(string) (*uvm, error) { return nil, ErrNoEnforcer }
+
+func (*uvm) run(context.Context, guest.Container, bool) Decision { return Decision{} }
+
+func classify(context.Context, string) (Classification, error) {
+	return Classification{}, ErrNoEnforcer
+}
+
+// Enabled reports whether the enforcer is built in (-tags rego on linux).
+func Enabled() bool { return false }
