@@ -20,8 +20,8 @@ type generator struct {
 	pod     podspec.Pod
 	images  map[string]image.Facts
 	objects podspec.Objects
-	opts   Options
-	prof   profile
+	opts    Options
+	prof    profile
 
 	spec    *yaml.Node
 	podSC   *yaml.Node

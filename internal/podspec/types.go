@@ -21,9 +21,9 @@ type Template struct {
 }
 
 type Spec struct {
-	Containers                   []Container      `json:"containers"`
-	InitContainers               []Container      `json:"initContainers"`
-	Volumes                      []Volume         `json:"volumes"`
+	Containers                   []Container         `json:"containers"`
+	InitContainers               []Container         `json:"initContainers"`
+	Volumes                      []Volume            `json:"volumes"`
 	SecurityContext              *PodSecurityContext `json:"securityContext"`
 	Hostname                     string              `json:"hostname"`
 	ServiceAccountName           string              `json:"serviceAccountName"`
@@ -36,7 +36,7 @@ type Container struct {
 	Command                []string         `json:"command"`
 	Args                   []string         `json:"args"`
 	WorkingDir             string           `json:"workingDir"`
-	Env                    []EnvVar      `json:"env"`
+	Env                    []EnvVar         `json:"env"`
 	EnvFrom                []EnvFromSource  `json:"envFrom"`
 	VolumeMounts           []VolumeMount    `json:"volumeMounts"`
 	SecurityContext        *SecurityContext `json:"securityContext"`

@@ -153,4 +153,3 @@ func (c Classification) String() string {
 func Classify(ctx context.Context, policyText string) (Classification, error) {
 	return classify(ctx, policyText)
 }
-
