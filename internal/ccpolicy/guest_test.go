@@ -1,0 +1,232 @@
+package ccpolicy
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"strings"
+	"testing"
+
+	"gotest.tools/v3/assert"
+
+	"cocofy.dev/cocofy/internal/guest"
+	"cocofy.dev/cocofy/internal/image"
+	"cocofy.dev/cocofy/internal/podspec"
+	"cocofy.dev/cocofy/internal/verify"
+)
+
+// guestImages are the images of the generated pods: one with a working
+// directory, a user and an entrypoint, one bare.
+var guestImages = map[string]image.Facts{
+	"app": {OS: "linux", Architecture: "amd64",
+		Layers: []image.Layer{{RootHash: strings.Repeat("a", 64)}, {RootHash: strings.Repeat("b", 64)}},
+		Config: image.Config{Entrypoint: []string{"/entrypoint.sh"}, Cmd: []string{"serve"}, Env: []string{"PATH=/bin", "MODE=image"}, WorkingDir: "/app", User: "1000:1000"}},
+	"bare": {OS: "linux", Architecture: "amd64",
+		Layers: []image.Layer{{RootHash: strings.Repeat("c", 64)}},
+		Config: image.Config{Env: []string{"PATH=/usr/bin:/bin"}}},
+}
+
+// guestObjects are the ConfigMap and Secret the generated pods read.
+const guestObjects = `apiVersion: v1
+kind: ConfigMap
+metadata: {name: cfg, namespace: shop}
+data: {COLOR: blue, PORT: "8080"}
+---
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: cfg, namespace: other}
+data: {COLOR: red, PORT: "9090"}
+---
+apiVersion: v1
+kind: Secret
+metadata: {name: creds, namespace: shop}
+stringData: {TOKEN: s3cret}
+`
+
+// A quirk feature adds one trigger of a quirk to a container's YAML
+// (indented for a container entry) or to the pod spec.
+type quirkFeature struct {
+	field     string // the policy field it must change, and only it
+	container string
+	pod       string
+}
+
+var quirkFeatures = map[string]quirkFeature{
+	"capabilities add":        {field: "capabilities", container: "securityContext: {capabilities: {add: [NET_ADMIN]}}"},
+	"capabilities drop ALL":   {field: "capabilities", container: "securityContext: {capabilities: {drop: [ALL]}}"},
+	"capabilities CAP_ name":  {field: "capabilities", container: "securityContext: {capabilities: {add: [CAP_SYS_TIME], drop: [CAP_MKNOD]}}"},
+	"workingDir":              {field: "working_dir", container: "workingDir: /srv"},
+	"envFrom":                 {field: "env_rules", container: "envFrom: [{configMapRef: {name: cfg}, prefix: CFG_}]"},
+	"envFrom secret":          {field: "env_rules", container: "envFrom: [{secretRef: {name: creds}}]"},
+	"resourceFieldRef":        {field: "env_rules", container: "env: [{name: MEM, valueFrom: {resourceFieldRef: {containerName: CNAME, resource: limits.memory}}}]\nresources: {limits: {memory: 128Mi}}"},
+	"$(VAR) in env":           {field: "env_rules", container: "env: [{name: A, value: x}, {name: B, value: \"$(A)-y\"}]"},
+	"$(VAR) in args":          {field: "command", container: "env: [{name: NS, valueFrom: {fieldRef: {fieldPath: metadata.namespace}}}]\nargs: [\"--namespace=$(NS)\"]"},
+	"$$ escape in command":    {field: "command", container: "command: [echo, \"$$(HOME)\"]"},
+	"fsGroup with runAsGroup": {field: "user", pod: "securityContext: {runAsUser: 1000, runAsGroup: 1000, fsGroup: 2000}"},
+	"supplementalGroups":      {field: "user", pod: "securityContext: {runAsGroup: 3000, supplementalGroups: [4000, 5000]}"},
+}
+
+// neutral features change the pod without touching a quirk.
+var neutralContainer = []string{
+	"env: [{name: GREETING, value: hello}]",
+	"env: [{name: COLOR, valueFrom: {configMapKeyRef: {name: cfg, key: COLOR}}}]",
+	"env: [{name: TOKEN, valueFrom: {secretKeyRef: {name: creds, key: TOKEN}}}]",
+	"env: [{name: POD_IP, valueFrom: {fieldRef: {fieldPath: status.podIP}}}]",
+	"command: [/bin/app, --port=80]",
+	"args: [--verbose]",
+	"volumeMounts: [{name: cache, mountPath: /cache}]",
+	"volumeMounts: [{name: config, mountPath: /etc/app}]",
+	"securityContext: {allowPrivilegeEscalation: false, runAsUser: 1000}",
+	"securityContext: {privileged: true}",
+	"livenessProbe: {exec: {command: [cat, /tmp/healthy]}}",
+	"readinessProbe: {httpGet: {path: /, port: 80}}",
+	"lifecycle: {preStop: {exec: {command: [/bin/stop]}}}",
+}
+
+// genPod writes a random Deployment in namespace shop: 1 to 3 containers,
+// maybe an init container, each with some neutral features, plus the extra
+// YAML given for the first container and the pod spec.
+func genPod(r *rand.Rand, extraContainer, extraPod string) string {
+	var b strings.Builder
+	b.WriteString("apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web, namespace: shop}\nspec:\n  template:\n    spec:\n")
+	b.WriteString("      volumes: [{name: cache, emptyDir: {}}, {name: config, configMap: {name: cfg}}]\n")
+	if extraPod != "" {
+		b.WriteString("      " + extraPod + "\n")
+	}
+	container := func(name string, extra string) {
+		img := []string{"app", "bare"}[r.IntN(2)]
+		fmt.Fprintf(&b, "      - name: %s\n        image: %s\n", name, img)
+		used := map[string]bool{}
+		for range r.IntN(3) {
+			f := neutralContainer[r.IntN(len(neutralContainer))]
+			key, _, _ := strings.Cut(f, ":")
+			if used[key] || (extra != "" && strings.Contains(extra, key+":")) {
+				continue
+			}
+			used[key] = true
+			b.WriteString("        " + f + "\n")
+		}
+		if extra != "" {
+			for _, line := range strings.Split(strings.ReplaceAll(extra, "CNAME", name), "\n") {
+				b.WriteString("        " + line + "\n")
+			}
+		}
+	}
+	b.WriteString("      containers:\n")
+	n := 1 + r.IntN(3)
+	for i := range n {
+		extra := ""
+		if i == 0 {
+			extra = extraContainer
+		}
+		container(fmt.Sprintf("c%d", i), extra)
+	}
+	if r.IntN(2) == 0 {
+		b.WriteString("      initContainers:\n")
+		container("init", "")
+	}
+	return b.String()
+}
+
+// generate renders one generated pod in compat mode, with the guest's view.
+func generateGuest(t *testing.T, doc, compat string) (Policy, []guest.Container, error) {
+	t.Helper()
+	nodes := readStream(t, []byte(doc+"---\n"+guestObjects))
+	pods := inputs(t, nodes)
+	assert.Equal(t, len(pods), 1)
+	objects := podspec.ObjectsFrom(nodes)
+	p, err := Generate(pods[0], guestImages, objects, Options{Compat: compat})
+	if err != nil {
+		return Policy{}, nil, err
+	}
+	gs, err := guest.Receive(pods[0], guestImages, objects)
+	assert.NilError(t, err)
+	return p, gs, nil
+}
+
+// replay checks a policy with hcsshim's enforcer, when it is built in.
+func replay(t *testing.T, p Policy, gs []guest.Container) error {
+	t.Helper()
+	if !verify.Enabled() {
+		return nil
+	}
+	ds, err := verify.Policy(context.Background(), p.Rego, gs)
+	assert.NilError(t, err)
+	return verify.Err(ds)
+}
+
+// TestGuestModelDifferential is a property test over generated pods: the two
+// models of a pod (confcom's reading and what the guest receives) agree
+// exactly where no quirk is triggered (confcom's bytes, accepted by the
+// enforcer), and each quirk makes them differ on its own policy field only,
+// which compat guest corrects so that the enforcer accepts the pod.
+func TestGuestModelDifferential(t *testing.T) {
+	r := rand.New(rand.NewPCG(1, 2))
+	for i := range 40 {
+		doc := genPod(r, "", "")
+		confcom, gs, err := generateGuest(t, doc, CompatConfcom)
+		assert.NilError(t, err, doc)
+		p, _, err := generateGuest(t, doc, CompatGuest)
+		assert.NilError(t, err, doc)
+		assert.Equal(t, len(p.Corrections), 0, "pod %d: %v\n%s", i, p.Corrections, doc)
+		assert.Equal(t, p.Rego, confcom.Rego, "pod %d", i)
+		assert.NilError(t, replay(t, p, gs), "pod %d\n%s", i, doc)
+	}
+	names := slices.Sorted(func(yield func(string) bool) {
+		for k := range quirkFeatures {
+			if !yield(k) {
+				return
+			}
+		}
+	})
+	for _, name := range names {
+		q := quirkFeatures[name]
+		t.Run(name, func(t *testing.T) {
+			for i := range 6 {
+				doc := genPod(r, q.container, q.pod)
+				// (confcom's own policy may still pass: the enforcer admits a
+				// container under any policy entry with its layers and
+				// command, e.g. an init container's with the same image.)
+				p, gs, err := generateGuest(t, doc, CompatGuest)
+				assert.NilError(t, err, doc)
+				assert.Assert(t, len(p.Corrections) > 0, "pod %d: no correction\n%s", i, doc)
+				for _, c := range p.Corrections {
+					assert.Equal(t, c.Field, q.field, "pod %d: %s\n%s", i, c.Message(), doc)
+				}
+				assert.NilError(t, replay(t, p, gs), "pod %d\n%s", i, doc)
+			}
+		})
+	}
+}
+
+// A value known only at run time cannot be pinned in a command.
+func TestRuntimeReferenceInCommand(t *testing.T) {
+	doc := genPod(rand.New(rand.NewPCG(3, 4)), "env: [{name: POD_NAME, valueFrom: {fieldRef: {fieldPath: metadata.name}}}]\ncommand: [/bin/app, \"--id=$(POD_NAME)\"]", "")
+	_, _, err := generateGuest(t, doc, CompatGuest)
+	assert.ErrorContains(t, err, `Deployment shop/web: spec.template.spec.containers[name=c0].command: not supported: $(POD_NAME) is known only at run time`)
+
+	// compat confcom keeps the text as written.
+	p, _, err := generateGuest(t, doc, CompatConfcom)
+	assert.NilError(t, err)
+	assert.Assert(t, strings.Contains(p.Rego, `"--id=$(POD_NAME)"`))
+
+	// In an env value the rule stays a pattern.
+	doc = genPod(rand.New(rand.NewPCG(3, 4)), "env: [{name: IP, valueFrom: {fieldRef: {fieldPath: status.podIP}}}, {name: ADDR, value: \"$(IP):8080\"}]", "")
+	p, gs, err := generateGuest(t, doc, CompatGuest)
+	assert.NilError(t, err)
+	assert.Assert(t, strings.Contains(p.Rego, `{"pattern":"^ADDR=.*:8080$","required":false,"strategy":"re2"}`), p.Rego)
+	assert.NilError(t, replay(t, p, gs))
+}
+
+// The namespace case: ConfigMap cfg in namespaces shop and other, a
+// Deployment in shop reading cfg: both models take shop's.
+func TestNamespacedObjects(t *testing.T) {
+	doc := genPod(rand.New(rand.NewPCG(5, 6)), "env: [{name: COLOR, valueFrom: {configMapKeyRef: {name: cfg, key: COLOR}}}]", "")
+	p, gs, err := generateGuest(t, doc, CompatGuest)
+	assert.NilError(t, err)
+	assert.Equal(t, len(p.Corrections), 0)
+	assert.Assert(t, strings.Contains(p.Rego, `"COLOR=blue"`))
+	assert.Assert(t, slices.Contains(gs[len(gs)-len(gs)].Env, "COLOR=blue") || slices.ContainsFunc(gs, func(c guest.Container) bool { return slices.Contains(c.Env, "COLOR=blue") }))
+	assert.NilError(t, replay(t, p, gs))
+}
