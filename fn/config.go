@@ -178,6 +178,10 @@ func (c *Config) Validate() error {
 	if svn := s.Policy.InfrastructureSVN; svn != "" && !svnPattern.MatchString(svn) {
 		bad("spec.policy.infrastructureSVN", "must be a number, got %q", svn)
 	}
+	attach := s.Policy.Attach == nil || *s.Policy.Attach
+	if kp := vn.InjectKubeProxy; kp != nil && *kp && s.Target == pipeline.TargetVirtualNode && attach && len(s.Policy.Fragments) == 0 {
+		bad("spec.virtualNode.injectKubeProxy", "the kube-proxy sidecar it injects is not in the CCE policy unless its image-attached fragment is imported (confcom 2.3's opt-in), so the guest would refuse it: add that fragment (issuer, feed, minimumSVN) to spec.policy.fragments, or set spec.policy.attach: false")
+	}
 	for i, f := range s.Policy.Fragments {
 		if f.Issuer == "" || f.Feed == "" || f.MinimumSVN == "" {
 			bad(fmt.Sprintf("spec.policy.fragments[%d]", i), "needs issuer, feed and minimumSVN")
