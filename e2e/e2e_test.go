@@ -144,6 +144,55 @@ func TestHelm3VirtualNode(t *testing.T) {
 	assert.Assert(t, strings.Contains(policies, `api_version := "0.11.0"`), policies)
 }
 
+// A production-shaped chart (drop: [ALL], fsGroup, supplementalGroups,
+// envFrom, workingDir, $(VAR) args, resourceFieldRef, probes, a hook Job, a
+// ReadOnlyMany claim) onto virtual nodes through Helm 3 and Helm 4: cocofy
+// corrects confcom's policy where the guest would refuse it, says so per
+// field, and cocofy verify accepts the output.
+func TestHardenedChartVirtualNode(t *testing.T) {
+	args := []string{"template", "hd", "examples/chart/hardened", "--post-renderer", "bin/cocofy",
+		"--post-renderer-args", "--config", "--post-renderer-args", "examples/hardened.yaml"}
+	out := mustRun(t, root, nil, "", tool(t, "helm"), args...)
+	golden.Assert(t, out, "helm3-hardened.yaml")
+	// Helm 3 does not post-render the pre-install hook.
+	assert.Equal(t, strings.Count(out, "microsoft.containerinstance.virtualnode.ccepolicy:"), 2, out)
+
+	r := run(t, root, nil, out, cocofy(t), "verify", "--config", "examples/hardened.yaml")
+	assert.NilError(t, r.err, r.stderr)
+	assert.Equal(t, strings.Count(r.stderr, "verified: the enforcer allows every container"), 2, r.stderr)
+
+	// The corrections, as a plain pipe shows them.
+	plain := mustRun(t, root, nil, "", tool(t, "helm"), "template", "hd", "examples/chart/hardened")
+	r = run(t, root, nil, plain, cocofy(t), "--config", "examples/hardened.yaml")
+	assert.NilError(t, r.err, r.stderr)
+	for _, want := range []string{
+		`spec.template.spec.containers[name=api].workingDir: container "api": confcom would write working_dir "/"; the guest would deny the container (invalid working directory); cocofy writes "/srv"`,
+		`spec.template.spec.containers[name=api].securityContext.capabilities: container "api": confcom would write capabilities`,
+		`spec.template.spec.containers[name=api].envFrom: container "api": confcom would write env_rules no rule for LOG_LEVEL; the guest would drop LOG_LEVEL`,
+		`spec.template.spec.containers[name=api].args: container "api": confcom would write command ["/srv/api","--namespace=$(POD_NAMESPACE)","--port=$(LISTEN_PORT)"]`,
+		`"--namespace=shop","--port=8080"]`,
+		`StatefulSet hd-db: spec.template.spec.securityContext: container "db": confcom would write user`,
+		`StatefulSet hd-db: spec.template.spec.containers[name=db].volumeMounts[name=seed]: container "db": confcom would write mounts`,
+	} {
+		assert.Assert(t, strings.Contains(r.stderr, want), "missing %q in\n%s", want, r.stderr)
+	}
+
+	// Helm 4 post-renders the hook too: three policies, all accepted.
+	plugins := t.TempDir()
+	dir := filepath.Join(plugins, "cocofy")
+	assert.NilError(t, os.MkdirAll(dir, 0o755))
+	manifest, err := os.ReadFile(filepath.Join(root, "postrender", "plugin.yaml"))
+	assert.NilError(t, err)
+	manifest = bytes.Replace(manifest, []byte("- command: cocofy"), []byte("- command: "+cocofy(t)), 1)
+	assert.NilError(t, os.WriteFile(filepath.Join(dir, "plugin.yaml"), manifest, 0o644))
+	env := []string{"HELM_PLUGINS=" + plugins, "COCOFY_CONFIG=" + filepath.Join(root, "examples", "hardened.yaml")}
+	out4 := mustRun(t, root, env, "", tool(t, "helm4"), "template", "hd", "examples/chart/hardened", "--post-renderer", "cocofy")
+	assert.Equal(t, strings.Count(out4, "microsoft.containerinstance.virtualnode.ccepolicy:"), 3, out4)
+	r = run(t, root, nil, out4, cocofy(t), "verify", "--config", "examples/hardened.yaml")
+	assert.NilError(t, r.err, r.stderr)
+	assert.Equal(t, strings.Count(r.stderr, "verified: the enforcer allows every container"), 3, r.stderr)
+}
+
 func TestHelm3InstallDryRun(t *testing.T) {
 	api := startFakeAPI(t)
 	out := mustRun(t, root, []string{"KUBECONFIG=" + api.kubeconfig, "HELM_CACHE_HOME=" + t.TempDir(), "HELM_CONFIG_HOME=" + t.TempDir()}, "",

@@ -250,7 +250,11 @@ func envCause(spec podspec.Container, name string) (field, detail string) {
 	field = "env[name=" + name + "]"
 	switch {
 	case e.ValueFrom != nil && e.ValueFrom.ResourceFieldRef != nil:
-		return field + ".valueFrom.resourceFieldRef", "the kubelet writes the quantity divided by the divisor, rounded up"
+		detail = "the kubelet writes the quantity divided by the divisor, rounded up"
+		if e.ValueFrom.ResourceFieldRef.ContainerName != spec.Name {
+			detail = "confcom reads a resourceFieldRef only with containerName set to the container itself; " + detail
+		}
+		return field + ".valueFrom.resourceFieldRef", detail
 	case e.ValueFrom == nil && len(references([]string{e.Value})) > 0:
 		return field + ".value", "the kubelet expands " + strings.Join(references([]string{e.Value}), ", ")
 	}

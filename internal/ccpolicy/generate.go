@@ -446,8 +446,13 @@ func (g *generator) envVar(v *yaml.Node, name, cname string, c *yaml.Node, field
 		field += ".valueFrom.resourceFieldRef"
 		r := get(ref, "resourceFieldRef")
 		if cn := py(get(r, "containerName")); cn.kind != pyStr || cn.s != cname {
+			if g.opts.Compat != CompatConfcom {
+				// confcom cannot read it; the guest's value is written
+				// instead (a correction).
+				return envRule{}, false, nil
+			}
 			got, _ := cn.str()
-			return envRule{}, false, g.fail(field+".containerName", fmt.Errorf("%w: %q is not this container (%q); confcom supports only the container itself and needs the name", ErrUnsupported, got, cname))
+			return envRule{}, false, g.fail(field+".containerName", fmt.Errorf("%w: %q is not this container (%q): confcom reads a resourceFieldRef only with containerName set to the container itself; set it, or use policy.compat: guest", ErrUnsupported, got, cname))
 		}
 		res := py(get(r, "resource"))
 		parts := strings.Split(res.s, ".")
