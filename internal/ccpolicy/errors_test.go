@@ -146,6 +146,7 @@ data:
           valueFrom:
             resourceFieldRef: {containerName: sidecar, resource: requests.cpu}
 `),
+			opts: Options{Compat: CompatConfcom},
 			is:   ErrUnsupported,
 			want: `containers[name=web].env[name=CPU].valueFrom.resourceFieldRef.containerName: not supported: "sidecar" is not this container ("web")`,
 		},
@@ -155,6 +156,7 @@ data:
           valueFrom:
             resourceFieldRef: {resource: requests.cpu}
 `),
+			opts: Options{Compat: CompatConfcom},
 			is:   ErrUnsupported,
 			want: `resourceFieldRef.containerName: not supported: "None" is not this container`,
 		},
