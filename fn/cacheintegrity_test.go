@@ -73,8 +73,11 @@ func TestCacheEntryUnderTheWrongName(t *testing.T) {
 		assert.Assert(t, strings.Contains(warnings.String(), "warning: cache: "+f+" holds the "), "want a warning about %s in:\n%s", f, warnings)
 	}
 	assert.Equal(t, strings.Count(warnings.String(), "\n"), len(moved), warnings.String())
-	// Replay keys hash the policy, which names the registry's port.
-	msg := replayKey.ReplaceAllString(strings.ReplaceAll(warnings.String(), dir, "$COCOFY_CACHE_DIR"), "${1}<policy and pod hash>")
+	// Images are inspected in parallel: sort. Replay keys hash the policy,
+	// which names the registry's port.
+	lines := strings.SplitAfter(warnings.String(), "\n")
+	sort.Strings(lines)
+	msg := replayKey.ReplaceAllString(strings.ReplaceAll(strings.Join(lines, ""), dir, "$COCOFY_CACHE_DIR"), "${1}<policy and pod hash>")
 	golden.Assert(t, "# A cache entry copied over another's file (one of each kind: image facts, layer root hash, passed enforcer replay): each is ignored with a warning and recomputed; the run succeeds with the right policies\n"+msg,
 		filepath.Join("registry", "errors", "cache-wrong-name.golden"))
 
