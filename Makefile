@@ -36,6 +36,9 @@ test: check unit e2e fuzz
 
 unit:
 	$(GO) test -tags $(TAGS) ./...
+	# A build without the enforcer must say so (these tests need no tag).
+	$(GO) test ./pipeline ./internal/verify -run 'TestWithout'
+
 
 e2e: build tools
 	COCOFY_BIN=$(CURDIR)/bin/cocofy COCOFY_TOOLS=$(TOOLS) $(GO) test -tags e2e -count=1 ./e2e/...

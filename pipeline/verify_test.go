@@ -16,31 +16,7 @@ import (
 	"cocofy.dev/cocofy/pipeline"
 )
 
-// verifyStream runs a Verifier over a stream and returns the result lines.
-func verifyStream(t *testing.T, in string) ([]string, error) {
-	t.Helper()
-	nodes, err := kio.FromBytes([]byte(in))
-	assert.NilError(t, err)
-	p, err := pipeline.New(vnOptions(), pipeline.Deps{Resolver: fixed.Resolver{}, Inspector: fixed.Inspector{}})
-	assert.NilError(t, err)
-	rep, runErr := p.Verifier().Run(context.Background(), nodes)
-	var lines []string
-	for _, r := range rep.Results {
-		lines = append(lines, pipeline.Line(r))
-	}
-	out, err := kio.StringAll(nodes)
-	assert.NilError(t, err)
-	assert.Equal(t, out, mustStringAll(t, in), "verify changes nothing")
-	return lines, runErr
-}
 
-func mustStringAll(t *testing.T, in string) string {
-	nodes, err := kio.FromBytes([]byte(in))
-	assert.NilError(t, err)
-	s, err := kio.StringAll(nodes)
-	assert.NilError(t, err)
-	return s
-}
 
 // generated is vnDeployment with its policy, as the transform writes it.
 func generated(t *testing.T) string {
