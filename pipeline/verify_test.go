@@ -16,8 +16,6 @@ import (
 	"cocofy.dev/cocofy/pipeline"
 )
 
-
-
 // generated is vnDeployment with its policy, as the transform writes it.
 func generated(t *testing.T) string {
 	t.Helper()
