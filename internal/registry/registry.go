@@ -209,6 +209,9 @@ func (c *Client) inspect(ctx context.Context, r name.Reference, want v1.Platform
 	if err != nil {
 		return f, err
 	}
+	if err := checkPlatform(cf, want); err != nil {
+		return f, err
+	}
 	got := v1.Platform{OS: cf.OS, Architecture: cf.Architecture, Variant: cf.Variant}
 	if !got.Satisfies(want) {
 		return f, fmt.Errorf("the image is for %s, not %s", got.String(), want.String())
@@ -244,6 +247,22 @@ func (c *Client) inspect(ctx context.Context, r name.Reference, want v1.Platform
 		}
 	}
 	return f, nil
+}
+
+// checkPlatform reports an image config that does not say which platform
+// it is for.
+func checkPlatform(cf *v1.ConfigFile, want v1.Platform) error {
+	var missing []string
+	if cf.OS == "" {
+		missing = append(missing, "os")
+	}
+	if cf.Architecture == "" {
+		missing = append(missing, "architecture")
+	}
+	if len(missing) == 0 {
+		return nil
+	}
+	return fmt.Errorf("the image config sets no %s: cannot tell whether the image runs on %s", strings.Join(missing, "/"), want.String())
 }
 
 // cachedFacts returns cached facts, provided they have root hashes when

@@ -1,0 +1,74 @@
+package fn_test
+
+import (
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"gotest.tools/v3/assert"
+	"gotest.tools/v3/golden"
+
+	"cocofy.dev/cocofy/fn"
+	"cocofy.dev/cocofy/internal/testing/registrytest"
+)
+
+// twoContainers is a pod with a good image and image, the bad one.
+func twoContainers(good, image string) string {
+	return "apiVersion: v1\nkind: Pod\nmetadata: {name: p, namespace: ns}\nspec:\n  containers:\n  - name: ok\n    image: " +
+		good + "\n    resources: {limits: {cpu: 100m, memory: 256Mi}}\n  - name: bad\n    image: " + image +
+		"\n    resources: {limits: {cpu: 100m, memory: 256Mi}}\n"
+}
+
+// failure runs the command, which must fail with the bad container's
+// image named and nothing written, within a bounded time, and checks the
+// message against testdata/registry/errors/<name>.golden.
+func failure(t *testing.T, reg *registrytest.Registry, in, name, desc, want string, args ...string) string {
+	t.Helper()
+	type result struct {
+		out, stderr string
+		err         error
+	}
+	done := make(chan result, 1)
+	start := time.Now()
+	go func() {
+		out, stderr, err := runWith(t, fn.RegistryDeps, in, args...)
+		done <- result{out, stderr, err}
+	}()
+	var r result
+	select {
+	case r = <-done:
+	case <-time.After(60 * time.Second):
+		t.Fatalf("no answer after %s", time.Since(start))
+	}
+	assert.Assert(t, r.err != nil, "want an error, got:\n%s", r.out)
+	assert.Equal(t, r.out, "", "nothing on stdout")
+	prefix := "error: Pod ns/p: spec.containers[name=bad].image: "
+	assert.Assert(t, strings.Contains(r.stderr, prefix), "want %q in:\n%s", prefix, r.stderr)
+	assert.Assert(t, strings.Contains(r.stderr, want), "want %q in:\n%s", want, r.stderr)
+	assert.Assert(t, !strings.Contains(r.stderr, "[name=ok]"), "only the bad container:\n%s", r.stderr)
+	msg := strings.ReplaceAll(r.stderr+"cocofy: "+r.err.Error()+"\n", reg.Host, "REGISTRY")
+	golden.Assert(t, "# "+desc+"\n"+msg, filepath.Join("registry", "errors", name+".golden"))
+	return r.stderr
+}
+
+// An image config without os or architecture says so.
+func TestConfigWithoutPlatformIsNamed(t *testing.T) {
+	t.Setenv("DOCKER_CONFIG", t.TempDir())
+	t.Setenv("COCOFY_CACHE_DIR", t.TempDir())
+	reg := registrytest.Start(t)
+	reg.Push(t, "shop/good:1", registrytest.Image(t, "good", "linux/amd64", v1.Config{}))
+	img := registrytest.Image(t, "noplatform", "linux/amd64", v1.Config{})
+	cf, err := img.ConfigFile()
+	assert.NilError(t, err)
+	cf = cf.DeepCopy()
+	cf.OS, cf.Architecture = "", ""
+	img, err = mutate.ConfigFile(img, cf)
+	assert.NilError(t, err)
+	reg.Push(t, "shop/noplatform:1", img)
+	failure(t, reg, twoContainers(reg.Ref("shop/good:1"), reg.Ref("shop/noplatform:1")), "config-no-platform",
+		"An image whose config sets no os and architecture (target virtual-node, which reads the config)",
+		"the image config sets no os/architecture: cannot tell whether the image runs on linux/amd64", "--config", vnConfig(t))
+}
