@@ -3,8 +3,11 @@ package pipeline
 import (
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 
+	"sigs.k8s.io/kustomize/kyaml/fn/framework"
+	"sigs.k8s.io/kustomize/kyaml/kio"
 	"sigs.k8s.io/kustomize/kyaml/yaml"
 )
 
@@ -41,7 +44,7 @@ const (
 
 // Workload is one pod-creating resource found in the stream.
 type Workload struct {
-	// Resource is the top-level object (or the item of a v1 List).
+	// Resource is the top-level object (or the item of a List).
 	Resource *yaml.RNode
 	// Ref names the resource in results and errors.
 	Ref Ref
@@ -57,7 +60,7 @@ type Workload struct {
 // it came from when that is known.
 type Ref struct {
 	APIVersion, Kind, Namespace, Name string
-	// Within is set for items of a v1 List: "List/<name> items[<i>]".
+	// Within is set for items of a List: "<kind>/<name> items[<i>]".
 	Within string
 }
 
@@ -141,9 +144,10 @@ func isLocalConfig(n *yaml.RNode) bool {
 }
 
 // FindWorkloads returns the pod-creating resources among nodes, descending
-// into v1 List items. extra adds kinds (CRDs) to BuiltinWorkloadPaths and
-// wins over them. Resources of unknown kinds are not workloads. A known
-// kind without its pod template or containers is reported as an error.
+// into the items of Lists (kind List, PodList, DeploymentList, ...). extra
+// adds kinds (CRDs) to BuiltinWorkloadPaths and wins over them. Resources
+// of unknown kinds are not workloads. A known kind without its pod
+// template or containers is reported as an error.
 func FindWorkloads(nodes []*yaml.RNode, extra []WorkloadPath, rep *Report) []Workload {
 	paths := append(slices.Clone(extra), BuiltinWorkloadPaths...)
 	var out []Workload
@@ -152,17 +156,11 @@ func FindWorkloads(nodes []*yaml.RNode, extra []WorkloadPath, rep *Report) []Wor
 		if n.YNode().Kind != yaml.MappingNode || isLocalConfig(n) {
 			return
 		}
-		if n.GetKind() == "List" && n.GetApiVersion() == "v1" {
-			items, _ := n.Pipe(yaml.Lookup("items"))
-			if items == nil {
-				return
-			}
-			for i, it := range items.Content() {
-				visit(yaml.NewRNode(it), fmt.Sprintf("List/%s items[%d]", n.GetName(), i))
-			}
+		wp, ok := matchPath(n, paths)
+		if !ok && isList(n) {
+			visitItems(n, within, visit, rep)
 			return
 		}
-		wp, ok := matchPath(n, paths)
 		if !ok {
 			warnLookalike(n, within, rep)
 			return
@@ -198,6 +196,40 @@ func FindWorkloads(nodes []*yaml.RNode, extra []WorkloadPath, rep *Report) []Wor
 	return out
 }
 
+// isList reports a list of objects as kubectl and Helm unpack one: kind
+// List, or any kind ending in List (PodList, DeploymentList, a CRD's
+// FooList) with an items field. A ResourceList is the function protocol's
+// wrapper, never a resource: it is refused before workloads are looked for.
+func isList(n *yaml.RNode) bool {
+	kind := n.GetKind()
+	if kind == kio.ResourceListKind {
+		return false
+	}
+	return kind == "List" || strings.HasSuffix(kind, "List") && n.Field("items") != nil
+}
+
+// visitItems visits the items of list n; items that are not a list of
+// objects are an error naming the list and the field.
+func visitItems(n *yaml.RNode, within string, visit func(*yaml.RNode, string), rep *Report) {
+	ref := refOf(n)
+	ref.Within = within
+	f := n.Field("items")
+	if f == nil || yaml.IsMissingOrNull(f.Value) {
+		return
+	}
+	if f.Value.YNode().Kind != yaml.SequenceNode {
+		rep.Add(framework.Error, &ref, "items", "must be a list of objects, got %s", kindName(f.Value.YNode()))
+		return
+	}
+	for i, it := range f.Value.Content() {
+		if it.Kind != yaml.MappingNode {
+			rep.Add(framework.Error, &ref, fmt.Sprintf("items[%d]", i), "a List item must be an object (a map with apiVersion and kind), got %s", kindName(it))
+			continue
+		}
+		visit(yaml.NewRNode(it), fmt.Sprintf("%s/%s items[%d]", ref.Kind, ref.Name, i))
+	}
+}
+
 func matchPath(n *yaml.RNode, paths []WorkloadPath) (WorkloadPath, bool) {
 	kind, apiVersion := n.GetKind(), n.GetApiVersion()
 	for _, p := range paths {
@@ -223,4 +255,32 @@ func warnLookalike(n *yaml.RNode, within string, rep *Report) {
 			return
 		}
 	}
+}
+
+// kindName names a node's kind for messages: "a map", "a string "x"".
+func kindName(n *yaml.Node) string {
+	switch n.Kind {
+	case yaml.MappingNode:
+		return "a map"
+	case yaml.SequenceNode:
+		return "a list"
+	case yaml.AliasNode:
+		if n.Alias != nil && n.Alias.Kind != yaml.AliasNode {
+			return "an alias of " + kindName(n.Alias)
+		}
+		return "an alias"
+	case yaml.ScalarNode:
+		switch n.Tag {
+		case yaml.NodeTagNull:
+			return "null"
+		case yaml.NodeTagString, "":
+			return "a string " + strconv.Quote(n.Value)
+		}
+		t := shortTag(n.Tag)
+		if strings.ContainsAny(t[:1], "aeiou") {
+			return "an " + t + " " + strconv.Quote(n.Value)
+		}
+		return "a " + t + " " + strconv.Quote(n.Value)
+	}
+	return "a document"
 }
