@@ -1,6 +1,7 @@
 package fn_test
 
 import (
+	"net/http"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -52,6 +53,26 @@ func failure(t *testing.T, reg *registrytest.Registry, in, name, desc, want stri
 	msg := strings.ReplaceAll(r.stderr+"cocofy: "+r.err.Error()+"\n", reg.Host, "REGISTRY")
 	golden.Assert(t, "# "+desc+"\n"+msg, filepath.Join("registry", "errors", name+".golden"))
 	return r.stderr
+}
+
+// A HEAD answer with a wrong Docker-Content-Digest does not pin the image
+// to a digest the registry does not serve.
+func TestWrongHeadDigestIsCaught(t *testing.T) {
+	reg := shopRegistry(t)
+	absent := "sha256:" + strings.Repeat("cd", 32)
+	reg.SetFault(func(w http.ResponseWriter, r *http.Request) bool {
+		if r.Method != http.MethodHead || !strings.HasSuffix(r.URL.Path, "/shop/web/manifests/1") {
+			return false
+		}
+		w.Header().Set("Content-Type", "application/vnd.docker.distribution.manifest.v2+json")
+		w.Header().Set("Docker-Content-Digest", absent)
+		w.Header().Set("Content-Length", "500")
+		w.WriteHeader(http.StatusOK)
+		return true
+	})
+	failure(t, reg, twoContainers(reg.Ref("shop/web:2"), reg.Ref("shop/web:1")), "head-wrong-digest",
+		"A registry (or proxy) whose HEAD answer names a wrong Docker-Content-Digest: the manifest it serves refutes it",
+		"the registry's HEAD answer names digest "+absent+", but the manifest it serves has digest sha256:", "--config", registryConfig)
 }
 
 // An image config without os or architecture says so.

@@ -8,7 +8,8 @@
 // *.local and RFC 1918 addresses). Every
 // manifest and config fetched is checked against its digest by
 // go-containerregistry; a digest already written in a reference is verified
-// against the registry.
+// against the registry, and the digest a HEAD answer names is confirmed by
+// the manifest itself.
 package registry
 
 import (
@@ -120,8 +121,10 @@ func (c *Client) parse(ref string) (name.Reference, error) {
 }
 
 // Resolve returns the digest ref names: for a tag, what the registry says
-// now (a HEAD request); for a digest, the digest after checking that the
-// registry has it.
+// now; for a digest, the digest after checking that the registry has it.
+// A HEAD request asks, and a GET of the manifest confirms: the digest of a
+// HEAD answer is only a header, and a registry or proxy that gets it wrong
+// would pin the image to a manifest nobody serves.
 func (c *Client) Resolve(ctx context.Context, ref string) (image.Pin, error) {
 	r, err := c.parse(ref)
 	if err != nil {
@@ -129,19 +132,34 @@ func (c *Client) Resolve(ctx context.Context, ref string) (image.Pin, error) {
 	}
 	desc, err := c.puller.Head(ctx, r)
 	if err != nil && headUnsupported(err) {
-		// Some registries answer HEAD badly; GET verifies the body.
+		// Some registries answer HEAD badly; GET computes the digest from
+		// the manifest itself.
 		var d *remote.Descriptor
 		if d, err = c.puller.Get(ctx, r); err == nil {
-			desc = &d.Descriptor
+			return c.pin(ref, r, d.Digest)
 		}
 	}
 	if err != nil {
 		return image.Pin{}, fmt.Errorf("resolving %s: %w", ref, Redact(explain(err, r)))
 	}
-	if d, ok := r.(name.Digest); ok && desc.Digest.String() != d.DigestStr() {
-		return image.Pin{}, fmt.Errorf("resolving %s: registry returned digest %s", ref, desc.Digest)
+	// For a tag, go-containerregistry computes the digest of the manifest
+	// it gets; for a digest, it checks it.
+	got, err := c.puller.Get(ctx, r)
+	if err != nil {
+		return image.Pin{}, fmt.Errorf("resolving %s: the registry's HEAD answer names digest %s, but getting the manifest failed: %w", ref, desc.Digest, Redact(explain(err, r)))
 	}
-	return image.Pin{Ref: ref, Digest: desc.Digest.String()}, nil
+	if got.Digest != desc.Digest {
+		return image.Pin{}, fmt.Errorf("resolving %s: the registry's HEAD answer names digest %s, but the manifest it serves has digest %s (a registry or proxy sending a wrong Docker-Content-Digest, or a tag that moved meanwhile)", ref, desc.Digest, got.Digest)
+	}
+	return c.pin(ref, r, got.Digest)
+}
+
+// pin returns the pin of ref, checking a digest written in it.
+func (c *Client) pin(ref string, r name.Reference, got v1.Hash) (image.Pin, error) {
+	if d, ok := r.(name.Digest); ok && got.String() != d.DigestStr() {
+		return image.Pin{}, fmt.Errorf("resolving %s: registry returned digest %s", ref, got)
+	}
+	return image.Pin{Ref: ref, Digest: got.String()}, nil
 }
 
 // Inspect returns the facts of ref on platform: for an index, of the
