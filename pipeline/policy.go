@@ -2,11 +2,8 @@ package pipeline
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"reflect"
-	"sort"
 	"strings"
 
 	"sigs.k8s.io/kustomize/kyaml/yaml"
@@ -149,105 +146,18 @@ func (p *Pipeline) policyOptions() ccpolicy.Options {
 	return o
 }
 
-// policyChanges names what differs between two policy texts: the top-level
-// rules, and for containers the fields of each container by name.
+// policyChanges names what differs between two policy texts: the rules,
+// and for containers the fields of each container by name.
 func policyChanges(oldB64, newRego string) string {
 	oldRego, err := ccpolicy.Decode(oldB64)
 	if err != nil {
 		return "the old annotation (not a readable policy)"
 	}
-	var changed []string
-	oldRules, newRules := regoRules(oldRego), regoRules(newRego)
-	for _, name := range unionKeys(oldRules, newRules) {
-		if oldRules[name] == newRules[name] {
-			continue
-		}
-		if name == "containers" {
-			changed = append(changed, containerChanges(oldRego, newRego)...)
-			continue
-		}
-		changed = append(changed, name)
-	}
+	changed := ccpolicy.Diff(oldRego, newRego)
 	if len(changed) == 0 {
-		return "the policy text (no rule)"
+		return "nothing"
 	}
 	return strings.Join(changed, ", ")
-}
-
-// regoRules maps "name := value" lines of a policy to their values; other
-// lines are gathered under "rules".
-func regoRules(text string) map[string]string {
-	out := map[string]string{}
-	for _, line := range strings.Split(text, "\n") {
-		if name, val, ok := strings.Cut(line, " := "); ok && !strings.ContainsAny(name, " \t") {
-			out[name] = val
-			continue
-		}
-		out["rules"] += line + "\n"
-	}
-	return out
-}
-
-func containerChanges(oldRego, newRego string) []string {
-	oldCs, err1 := ccpolicy.Containers(oldRego)
-	newCs, err2 := ccpolicy.Containers(newRego)
-	if err1 != nil || err2 != nil {
-		return []string{"containers"}
-	}
-	byName := func(cs []map[string]any) map[string]map[string]any {
-		m := map[string]map[string]any{}
-		for i, c := range cs {
-			name, _ := c["name"].(string)
-			if name == "" {
-				name = fmt.Sprintf("#%d", i)
-			}
-			m[name] = c
-		}
-		return m
-	}
-	oldM, newM := byName(oldCs), byName(newCs)
-	var out []string
-	for _, name := range unionKeys(oldM, newM) {
-		o, n := oldM[name], newM[name]
-		switch {
-		case o == nil:
-			out = append(out, fmt.Sprintf("containers[name=%s] (added)", name))
-		case n == nil:
-			out = append(out, fmt.Sprintf("containers[name=%s] (removed)", name))
-		default:
-			for _, k := range unionKeys(o, n) {
-				if !reflect.DeepEqual(jsonRound(o[k]), jsonRound(n[k])) {
-					out = append(out, fmt.Sprintf("containers[name=%s].%s", name, k))
-				}
-			}
-		}
-	}
-	if len(out) == 0 {
-		out = []string{"containers (order)"}
-	}
-	return out
-}
-
-func jsonRound(v any) any {
-	b, _ := json.Marshal(v)
-	var out any
-	_ = json.Unmarshal(b, &out)
-	return out
-}
-
-func unionKeys[V any](a, b map[string]V) []string {
-	seen := map[string]bool{}
-	var keys []string
-	for _, m := range []map[string]V{a, b} {
-		for k := range m {
-			if !seen[k] {
-				seen[k] = true
-				keys = append(keys, k)
-			}
-		}
-	}
-	sort.Strings(keys)
-	return keys
 }
 
 // secretEnvFields lists the env entries whose values come from a Secret,
