@@ -65,8 +65,8 @@ func (p *Pipeline) imageUses(ws []*Workload, rep *Report) ([]imageUse, []string)
 			continue
 		}
 		for _, c := range cs {
-			ref := stringField(c.Node, "image")
-			if _, err := name.ParseReference(ref); err != nil {
+			ref, ok := c.Image()
+			if _, err := name.ParseReference(ref); !ok || err != nil {
 				continue // validate reported it
 			}
 			uses = append(uses, imageUse{w: w, c: c, ref: ref})

@@ -102,6 +102,21 @@ func (c Container) Field(rel ...string) string {
 	return strings.Join(append([]string{c.Path}, rel...), ".")
 }
 
+// Image returns the container's image reference, and false when its image
+// field is missing or not a string (validate reports those; nothing may
+// resolve them: `image: 12345` must not become docker.io/library/12345).
+func (c Container) Image() (string, bool) {
+	f := c.Node.Field("image")
+	if f == nil || f.Value == nil {
+		return "", false
+	}
+	y := f.Value.YNode()
+	if y.Kind != yaml.ScalarNode || y.Tag != yaml.NodeTagString || y.Value == "" {
+		return "", false
+	}
+	return y.Value, true
+}
+
 // ContainersIn returns the containers of the given lists, in list order.
 func (w Workload) ContainersIn(lists ...string) ([]Container, error) {
 	var out []Container
