@@ -16,6 +16,7 @@ import (
 	"github.com/klauspost/compress/gzip"
 	"github.com/klauspost/compress/zstd"
 	"golang.org/x/sync/errgroup"
+	"golang.org/x/sync/singleflight"
 )
 
 // Defaults of Hasher and Limits.
@@ -88,8 +89,9 @@ type Hasher struct {
 	// Cache, when set, keeps root hashes by layer digest (kind CacheKind).
 	// A failure to store one is reported on Progress, not returned.
 	Cache Cache
-	// Jobs is the number of layers RootHashes hashes at once. By default,
-	// DefaultJobs.
+	// Jobs is the number of layers the Hasher hashes at once, across all
+	// its callers (one budget, however many images are inspected in
+	// parallel). By default, DefaultJobs.
 	Jobs int
 	// Limits guard against decompression bombs.
 	Limits Limits
@@ -100,6 +102,21 @@ type Hasher struct {
 	TempDir string
 
 	mu sync.Mutex // serializes writes to Progress
+
+	budgetOnce sync.Once
+	budget     chan struct{}      // Jobs tokens, shared by every hash
+	flight     singleflight.Group // one hash per digest at a time
+}
+
+// acquire takes one of the Jobs tokens, or fails when ctx ends first.
+func (h *Hasher) acquire(ctx context.Context) (release func(), err error) {
+	h.budgetOnce.Do(func() { h.budget = make(chan struct{}, orDefault(h.Jobs, DefaultJobs)) })
+	select {
+	case h.budget <- struct{}{}:
+		return func() { <-h.budget }, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
 }
 
 // RootHashes returns the root hashes of ls, in the same order, hashing up to
@@ -161,10 +178,19 @@ func (h *Hasher) RootHash(ctx context.Context, l v1.Layer) (string, error) {
 			return s, nil
 		}
 	}
-	s, err := h.hash(ctx, l, d)
+	// Images that share a layer, inspected at once, hash it once.
+	v, err, _ := h.flight.Do(d.String(), func() (any, error) {
+		release, err := h.acquire(ctx)
+		if err != nil {
+			return "", err
+		}
+		defer release()
+		return h.hash(ctx, l, d)
+	})
 	if err != nil {
 		return "", fmt.Errorf("hashing layer %s: %w", d, err)
 	}
+	s := v.(string)
 	if h.Cache != nil {
 		if err := h.Cache.Put(CacheKind, d.String(), s); err != nil {
 			h.printf("warning: caching the root hash of layer %s: %v\n", d, err)
