@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"os"
+	"time"
 
 	"cocofy.dev/cocofy/internal/cache"
 	"cocofy.dev/cocofy/internal/layerhash"
@@ -27,21 +28,21 @@ func RegistryDeps(ctx context.Context, c *Config, progress io.Writer) (Deps, err
 	imgs := c.Spec.Images
 	// One cache for the run, so that a cache that cannot be written is
 	// reported once.
-	checks := cache.Default()
-	checks.Log = progress
+	dir := cache.Default()
+	dir.Log = progress
 	if progress == io.Discard || progress == nil {
-		checks.Log = warnings
+		dir.Log = warnings
 	}
 	var reg *registry.Client
 	if imgs.LockMode != string(lockfile.Use) {
-		o := registry.Options{Insecure: imgs.InsecureRegistries, Cache: checks}
+		o := registry.Options{Insecure: imgs.InsecureRegistries, Cache: dir, IdleTimeout: idleTimeout}
 		if c.Spec.AttachPolicy() {
-			o.Hasher = &layerhash.Hasher{Cache: checks, Progress: progress}
+			o.Hasher = &layerhash.Hasher{Cache: dir, Progress: progress}
 		}
 		reg = registry.New(o)
 	}
 	if imgs.LockFile == "" {
-		return Deps{Deps: pipeline.Deps{Resolver: reg, Inspector: reg, Checks: checks}}, nil
+		return Deps{Deps: pipeline.Deps{Resolver: reg, Inspector: reg, Checks: dir}}, nil
 	}
 	var up lockfile.Upstream
 	if reg != nil {
@@ -52,8 +53,12 @@ func RegistryDeps(ctx context.Context, c *Config, progress io.Writer) (Deps, err
 		return Deps{}, err
 	}
 	src.NeedRootHashes = c.Spec.AttachPolicy()
-	return Deps{Deps: pipeline.Deps{Resolver: src, Inspector: src, Checks: checks}, Commit: src.Commit}, nil
+	return Deps{Deps: pipeline.Deps{Resolver: src, Inspector: src, Checks: dir}, Commit: src.Commit}, nil
 }
+
+// idleTimeout is how long a registry response body may send nothing;
+// zero means registry.DefaultIdleTimeout. Tests shorten it.
+var idleTimeout time.Duration
 
 // warnings is where RegistryDeps reports cache problems when progress
 // lines are off. Tests replace it.

@@ -1,6 +1,9 @@
 package fn
 
-import "io"
+import (
+	"io"
+	"time"
+)
 
 // SetWarnings makes RegistryDeps report cache problems on w when progress
 // lines are off, until the returned function restores os.Stderr.
@@ -8,4 +11,12 @@ func SetWarnings(w io.Writer) (restore func()) {
 	old := warnings
 	warnings = w
 	return func() { warnings = old }
+}
+
+// SetIdleTimeout sets how long a registry response body may send nothing,
+// until the returned function restores the default.
+func SetIdleTimeout(d time.Duration) (restore func()) {
+	old := idleTimeout
+	idleTimeout = d
+	return func() { idleTimeout = old }
 }

@@ -3,6 +3,7 @@ package fn_test
 import (
 	"net/http"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -73,6 +74,40 @@ func TestWrongHeadDigestIsCaught(t *testing.T) {
 	failure(t, reg, twoContainers(reg.Ref("shop/web:2"), reg.Ref("shop/web:1")), "head-wrong-digest",
 		"A registry (or proxy) whose HEAD answer names a wrong Docker-Content-Digest: the manifest it serves refutes it",
 		"the registry's HEAD answer names digest "+absent+", but the manifest it serves has digest sha256:", "--config", registryConfig)
+}
+
+// A layer download that stalls after its headers fails after the idle
+// timeout, naming the container, instead of hanging the render.
+func TestStalledLayerDownloadFails(t *testing.T) {
+	t.Setenv("DOCKER_CONFIG", t.TempDir())
+	t.Setenv("COCOFY_CACHE_DIR", t.TempDir())
+	t.Cleanup(fn.SetIdleTimeout(time.Second))
+	reg := registrytest.Start(t)
+	reg.Push(t, "shop/good:1", registrytest.Image(t, "good", "linux/amd64", v1.Config{}))
+	stalled := registrytest.Image(t, "stalled", "linux/amd64", v1.Config{}, bigLayer(t))
+	reg.Push(t, "shop/stalled:1", stalled)
+	digest, blob := layerBlob(t, stalled)
+	release := make(chan struct{})
+	t.Cleanup(func() { close(release) })
+	reg.SetFault(func(w http.ResponseWriter, r *http.Request) bool {
+		if r.Method != http.MethodGet || !strings.HasSuffix(r.URL.Path, "/blobs/"+digest) {
+			return false
+		}
+		w.Header().Set("Content-Length", strconv.Itoa(len(blob)))
+		w.WriteHeader(http.StatusOK)
+		_, _ = w.Write(blob[:len(blob)/2])
+		w.(http.Flusher).Flush()
+		select { // then nothing, until the client gives up
+		case <-r.Context().Done():
+		case <-release:
+		}
+		return true
+	})
+	start := time.Now()
+	failure(t, reg, twoContainers(reg.Ref("shop/good:1"), reg.Ref("shop/stalled:1")), "layer-stalled",
+		"A layer download that stalls mid-blob (headers sent, then nothing): it fails after the idle timeout (30 s; 1 s here)",
+		"/blobs/"+digest+": the download stalled: no data for 1s", "--config", vnConfig(t))
+	assert.Assert(t, time.Since(start) < 30*time.Second, "took %s", time.Since(start))
 }
 
 // An image config without os or architecture says so.

@@ -9,7 +9,8 @@
 // manifest and config fetched is checked against its digest by
 // go-containerregistry; a digest already written in a reference is verified
 // against the registry, and the digest a HEAD answer names is confirmed by
-// the manifest itself.
+// the manifest itself. A response body that stops sending fails after an
+// idle timeout.
 package registry
 
 import (
@@ -70,6 +71,9 @@ type Options struct {
 	// ResponseTimeout bounds the wait for each response's headers; zero
 	// means DefaultResponseTimeout.
 	ResponseTimeout time.Duration
+	// IdleTimeout bounds the wait for the next bytes of a response body
+	// (a stalled download); zero means DefaultIdleTimeout.
+	IdleTimeout time.Duration
 	// Cache keeps platform facts between runs; nil means none.
 	Cache FactsCache
 	// Hasher, when set, fills each layer's root hash (needed for CCE
@@ -91,7 +95,11 @@ func New(o Options) *Client {
 		}
 		rt = newTransport(timeout)
 	}
-	rt = &plainHTTPGuard{next: rt, insecure: o.Insecure}
+	idle := o.IdleTimeout
+	if idle == 0 {
+		idle = DefaultIdleTimeout
+	}
+	rt = &plainHTTPGuard{next: &idleBodies{next: rt, timeout: idle}, insecure: o.Insecure}
 	p, err := remote.NewPuller(
 		remote.WithAuthFromKeychain(kc),
 		remote.WithTransport(rt),

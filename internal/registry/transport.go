@@ -2,11 +2,13 @@ package registry
 
 import (
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/url"
 	"slices"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/v1/remote"
@@ -17,6 +19,9 @@ const (
 	// DefaultResponseTimeout bounds the wait for a response's headers; a
 	// registry that accepts the connection and then hangs fails after it.
 	DefaultResponseTimeout = 30 * time.Second
+	// DefaultIdleTimeout bounds the wait for the next bytes of a response
+	// body; a download that stalls fails after it.
+	DefaultIdleTimeout = 30 * time.Second
 	// maxRetryAfter is the longest Retry-After cocofy honours; a longer
 	// one fails at once with the registry's answer.
 	maxRetryAfter = 20 * time.Second
@@ -106,4 +111,71 @@ func (g *plainHTTPGuard) allowed(u *url.URL) bool {
 	}
 	ip := net.ParseIP(host)
 	return ip != nil && ip.IsLoopback()
+}
+
+// idleBodies makes each response body fail when a read gets no byte for
+// timeout: the response-header timeout does not cover a registry, proxy or
+// blob store that sends headers and then stalls mid-body.
+type idleBodies struct {
+	next    http.RoundTripper
+	timeout time.Duration
+}
+
+func (t *idleBodies) RoundTrip(req *http.Request) (*http.Response, error) {
+	resp, err := t.next.RoundTrip(req)
+	if err != nil || resp.Body == nil || resp.Body == http.NoBody || t.timeout <= 0 {
+		return resp, err
+	}
+	u := *req.URL
+	u.User = nil
+	if u.RawQuery != "" {
+		u.RawQuery = "REDACTED" // signed blob URLs carry tokens
+	}
+	b := &idleBody{rc: resp.Body, timeout: t.timeout, what: req.Method + " " + u.String()}
+	b.timer = time.AfterFunc(t.timeout, func() {
+		b.fired.Store(true)
+		_ = b.rc.Close() // unblocks the read
+	})
+	b.timer.Stop()
+	resp.Body = b
+	return resp, nil
+}
+
+// idleBody is a response body whose reads fail after timeout without a
+// byte. Time between reads does not count: the reader may be slow.
+type idleBody struct {
+	rc      io.ReadCloser
+	timeout time.Duration
+	what    string // method and URL, for the error
+	timer   *time.Timer
+	fired   atomic.Bool
+	err     error // sticky, once stalled
+}
+
+func (b *idleBody) Read(p []byte) (int, error) {
+	if b.err != nil {
+		return 0, b.err
+	}
+	b.timer.Reset(b.timeout)
+	n, err := b.rc.Read(p)
+	if !b.timer.Stop() || b.fired.Load() {
+		b.err = &StalledError{What: b.what, Idle: b.timeout}
+		return n, b.err
+	}
+	return n, err
+}
+
+func (b *idleBody) Close() error {
+	b.timer.Stop()
+	return b.rc.Close()
+}
+
+// StalledError is a response body that sent nothing for Idle.
+type StalledError struct {
+	What string // "GET <url>", the query string redacted
+	Idle time.Duration
+}
+
+func (e *StalledError) Error() string {
+	return fmt.Sprintf("%s: the download stalled: no data for %s", e.What, e.Idle)
 }
