@@ -30,6 +30,7 @@ import (
 	"strings"
 	"sync"
 
+	"cocofy.dev/cocofy/internal/atomicfile"
 	"cocofy.dev/cocofy/internal/image"
 )
 
@@ -223,18 +224,7 @@ func write(f string, b []byte) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("cache: cannot write to %s: %w", dir, err)
 	}
-	tmp, err := os.CreateTemp(dir, ".tmp-*")
-	if err != nil {
-		return fmt.Errorf("cache: cannot write to %s: %w", dir, unwrapPath(err))
-	}
-	_, werr := tmp.Write(b)
-	cerr := tmp.Close()
-	if err := errors.Join(werr, cerr); err != nil {
-		_ = os.Remove(tmp.Name())
-		return fmt.Errorf("cache: cannot write %s: %w", f, unwrapPath(err))
-	}
-	if err := os.Rename(tmp.Name(), f); err != nil {
-		_ = os.Remove(tmp.Name())
+	if err := atomicfile.Write(f, b, 0o644); err != nil {
 		return fmt.Errorf("cache: cannot write %s: %w", f, unwrapPath(err))
 	}
 	return nil

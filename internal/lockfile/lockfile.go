@@ -12,7 +12,6 @@ import (
 	"io"
 	"io/fs"
 	"os"
-	"path/filepath"
 	"reflect"
 	"regexp"
 	"sort"
@@ -21,6 +20,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"cocofy.dev/cocofy/internal/atomicfile"
 	"cocofy.dev/cocofy/internal/image"
 )
 
@@ -444,24 +444,8 @@ func (s *Source) Commit() error {
 	if old, err := os.ReadFile(s.path); err == nil && bytes.Equal(old, b) {
 		return nil
 	}
-	if err := os.MkdirAll(filepath.Dir(s.path), 0o755); err != nil {
-		return fmt.Errorf("lock file: %w", err)
-	}
-	tmp, err := os.CreateTemp(filepath.Dir(s.path), ".lock-*")
-	if err != nil {
-		return fmt.Errorf("lock file: %w", err)
-	}
-	_, werr := tmp.Write(b)
-	if err := errors.Join(werr, tmp.Close()); err != nil {
-		_ = os.Remove(tmp.Name())
+	if err := atomicfile.Write(s.path, b, 0o644); err != nil {
 		return fmt.Errorf("lock file %s: %w", s.path, err)
-	}
-	if err := os.Chmod(tmp.Name(), 0o644); err != nil {
-		return fmt.Errorf("lock file: %w", err)
-	}
-	if err := os.Rename(tmp.Name(), s.path); err != nil {
-		_ = os.Remove(tmp.Name())
-		return fmt.Errorf("lock file: %w", err)
 	}
 	return nil
 }
