@@ -1,7 +1,10 @@
 package fn_test
 
 import (
+	"encoding/base64"
+	"fmt"
 	"net/http"
+	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -54,6 +57,38 @@ func failure(t *testing.T, reg *registrytest.Registry, in, name, desc, want stri
 	msg := strings.ReplaceAll(r.stderr+"cocofy: "+r.err.Error()+"\n", reg.Host, "REGISTRY")
 	golden.Assert(t, "# "+desc+"\n"+msg, filepath.Join("registry", "errors", name+".golden"))
 	return r.stderr
+}
+
+// A registry that echoes the request's Authorization header in an error
+// body gets no credential printed.
+func TestEchoedCredentialsAreNotPrinted(t *testing.T) {
+	t.Setenv("COCOFY_CACHE_DIR", "off")
+	const user, pass = "ci", "hunter2-token"
+	reg := registrytest.Start(t, registrytest.WithBasicAuth(user, pass))
+	reg.Push(t, "shop/good:1", registrytest.Image(t, "good", "linux/amd64", v1.Config{}))
+	reg.Push(t, "shop/echo:1", registrytest.Image(t, "echo", "linux/amd64", v1.Config{}))
+	reg.SetFault(func(w http.ResponseWriter, r *http.Request) bool {
+		if r.Method != http.MethodGet || !strings.Contains(r.URL.Path, "/shop/echo/manifests/") {
+			return false
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusForbidden)
+		fmt.Fprintf(w, `{"errors":[{"code":"DENIED","message":%q}]}`, "denied "+r.Header.Get("Authorization")+" for "+user+":"+pass)
+		return true
+	})
+	dc := t.TempDir()
+	blob := base64.StdEncoding.EncodeToString([]byte(user + ":" + pass))
+	assert.NilError(t, os.WriteFile(filepath.Join(dc, "config.json"), []byte(`{"auths":{"`+reg.Host+`":{"auth":"`+blob+`"}}}`), 0o600))
+	t.Setenv("DOCKER_CONFIG", dc)
+
+	for _, cfg := range []string{vnConfig(t), registryConfig} {
+		stderr := failure(t, reg, twoContainers(reg.Ref("shop/good:1"), reg.Ref("shop/echo:1")), "credentials-echoed",
+			"A registry that echoes the request's credentials in a 403 body (here the basic auth header of the docker config): every credential is scrubbed",
+			"DENIED: denied Basic REDACTED for REDACTED", "--config", cfg)
+		for _, s := range []string{pass, blob} {
+			assert.Assert(t, !strings.Contains(stderr, s), "%q printed:\n%s", s, stderr)
+		}
+	}
 }
 
 // A HEAD answer with a wrong Docker-Content-Digest does not pin the image

@@ -2,7 +2,9 @@
 // registries with go-containerregistry.
 //
 // Credentials come from the keychain (docker config and its credential
-// helpers, which covers `az acr login`); they are never printed. Plain HTTP is
+// helpers, which covers `az acr login`); they are never printed: every
+// credential handed out or sent, and the bearer tokens obtained with them,
+// is scrubbed from error text, whatever a registry echoes back. Plain HTTP is
 // used only for loopback hosts and for hosts listed as insecure (a guard on
 // the transport refuses the fallback go-containerregistry also allows for
 // *.local and RFC 1918 addresses). Every
@@ -42,6 +44,8 @@ type Client struct {
 	cache FactsCache
 	// hasher, when set, computes each layer's dm-verity root hash.
 	hasher LayerHasher
+	// secrets are scrubbed from every error text.
+	secrets *secrets
 }
 
 // LayerHasher computes dm-verity root hashes of layers, in order
@@ -83,7 +87,7 @@ type Options struct {
 
 // New returns a Client.
 func New(o Options) *Client {
-	c := &Client{insecure: o.Insecure, cache: o.Cache, hasher: o.Hasher}
+	c := &Client{insecure: o.Insecure, cache: o.Cache, hasher: o.Hasher, secrets: &secrets{}}
 	kc, rt := o.Keychain, o.Transport
 	if kc == nil {
 		kc = Keychain()
@@ -100,8 +104,9 @@ func New(o Options) *Client {
 		idle = DefaultIdleTimeout
 	}
 	rt = &plainHTTPGuard{next: &idleBodies{next: rt, timeout: idle}, insecure: o.Insecure}
+	rt = recordAuthorization{next: rt, s: c.secrets}
 	p, err := remote.NewPuller(
-		remote.WithAuthFromKeychain(kc),
+		remote.WithAuthFromKeychain(recordingKeychain{kc: kc, s: c.secrets}),
 		remote.WithTransport(rt),
 		// Three tries over about 3.5 s for 408, 429 and 5xx answers and
 		// temporary network errors.
@@ -148,13 +153,13 @@ func (c *Client) Resolve(ctx context.Context, ref string) (image.Pin, error) {
 		}
 	}
 	if err != nil {
-		return image.Pin{}, fmt.Errorf("resolving %s: %w", ref, Redact(explain(err, r)))
+		return image.Pin{}, fmt.Errorf("resolving %s: %w", ref, c.secrets.err(explain(err, r)))
 	}
 	// For a tag, go-containerregistry computes the digest of the manifest
 	// it gets; for a digest, it checks it.
 	got, err := c.puller.Get(ctx, r)
 	if err != nil {
-		return image.Pin{}, fmt.Errorf("resolving %s: the registry's HEAD answer names digest %s, but getting the manifest failed: %w", ref, desc.Digest, Redact(explain(err, r)))
+		return image.Pin{}, fmt.Errorf("resolving %s: the registry's HEAD answer names digest %s, but getting the manifest failed: %w", ref, desc.Digest, c.secrets.err(explain(err, r)))
 	}
 	if got.Digest != desc.Digest {
 		return image.Pin{}, fmt.Errorf("resolving %s: the registry's HEAD answer names digest %s, but the manifest it serves has digest %s (a registry or proxy sending a wrong Docker-Content-Digest, or a tag that moved meanwhile)", ref, desc.Digest, got.Digest)
@@ -183,7 +188,7 @@ func (c *Client) Inspect(ctx context.Context, ref, platform string) (image.Facts
 	}
 	f, err := c.inspect(ctx, r, *want)
 	if err != nil {
-		return image.Facts{}, fmt.Errorf("inspecting %s: %w", ref, Redact(err))
+		return image.Facts{}, fmt.Errorf("inspecting %s: %w", ref, c.secrets.err(err))
 	}
 	f.Ref, f.Platform = ref, platform
 	return f, nil
