@@ -23,6 +23,12 @@ const (
 	// signals [] or [stop signal], minimum_svn "1", pause container without
 	// a name, /etc/resolv.conf mounted last.
 	Format1 = "1.x"
+	// Format12 is confcom 1.2.3 to 1.2.7 (1.2.7 is of September 2025): as
+	// Format1, but the pause container is named pause-container and
+	// /etc/resolv.conf is mounted after the container's own mounts and
+	// before the other VN2 default mounts, even when a volume is mounted
+	// there too. testdata/format_1_2/README.md gives the sources.
+	Format12 = "1.2"
 )
 
 // Fragment is a policy fragment import (confcom --include-fragments).
@@ -35,7 +41,8 @@ type Fragment struct {
 
 // Options select the policy format and confcom's command-line switches.
 type Options struct {
-	// Format is Format2 ("2.x", the default when empty) or Format1 ("1.x").
+	// Format is Format2 ("2.x", the default when empty), Format12 ("1.2")
+	// or Format1 ("1.x").
 	Format string
 	// Debug is --debug-mode: /bin/sh and /bin/bash may be exec'd in every
 	// container, and stack dumps and runtime logging are allowed.
@@ -50,7 +57,8 @@ type Options struct {
 	// infrastructure fragment is not imported.
 	ExcludeDefaultFragments bool
 	// InfraSVN is --infrastructure-svn: the infrastructure fragment's
-	// minimum_svn (digits). By default "4" for Format2 and "1" for Format1.
+	// minimum_svn (digits). By default "4" for Format2 and "1" for Format12
+	// and Format1.
 	InfraSVN string
 	// Fragments are imported after the infrastructure fragment.
 	Fragments []Fragment
@@ -160,6 +168,7 @@ type profile struct {
 	pauseSignals     []int
 	debugExecStdio   bool // debug exec processes carry allow_stdio_access
 	resolvConfLast   bool // /etc/resolv.conf after the VN2 default mounts, never skipped
+	resolvConfAlways bool // /etc/resolv.conf before them even when a volume is mounted there
 	dedupeExec       bool
 }
 
@@ -178,6 +187,15 @@ func profileFor(format string) (profile, error) {
 			debugExecStdio:   true,
 			dedupeExec:       true,
 		}, nil
+	case Format12:
+		return profile{
+			apiVersion:       "0.10.0",
+			template:         regoTemplate1,
+			infraSVN:         "1",
+			pauseName:        true,
+			pauseSignals:     []int{},
+			resolvConfAlways: true,
+		}, nil
 	case Format1:
 		return profile{
 			apiVersion:     "0.10.0",
@@ -187,7 +205,7 @@ func profileFor(format string) (profile, error) {
 			resolvConfLast: true,
 		}, nil
 	}
-	return profile{}, fmt.Errorf("format %q: %w (want %q or %q)", format, ErrUnsupported, Format2, Format1)
+	return profile{}, fmt.Errorf("format %q: %w (want %q, %q or %q)", format, ErrUnsupported, Format2, Format12, Format1)
 }
 
 // fragments returns the fragment imports as confcom prints them: each reduced
@@ -324,8 +342,10 @@ rw_mount_device := data.framework.rw_mount_device
 
 reason := {"errors": data.framework.errors}`
 
-// regoTemplate1 is confcom 1.x's template: framework_version is fixed text
-// and there is no rw_mount_device.
+// regoTemplate1 is confcom 1.x's template (Format1 and Format12):
+// framework_version is fixed text and there is no rw_mount_device. It is
+// byte for byte data/customer_rego_policy.txt of confcom 1.2.0 to 1.2.7
+// (1,222 bytes, no trailing newline).
 const regoTemplate1 = `package policy
 
 import future.keywords.every

@@ -533,7 +533,7 @@ func (g *generator) mounts(c, containerSC *yaml.Node, fail func(string, error)) 
 	if g.prof.resolvConfLast {
 		ms = append(append(ms, defaults...), resolv)
 	} else {
-		if !slices.ContainsFunc(ms, func(m mount) bool { return m.path == resolv.path }) {
+		if g.prof.resolvConfAlways || !slices.ContainsFunc(ms, func(m mount) bool { return m.path == resolv.path }) {
 			ms = append(ms, resolv)
 		}
 		ms = append(ms, defaults...)
