@@ -161,9 +161,9 @@ func (c *Config) Validate() error {
 		bad("spec.policy", "is only used with target virtual-node, got target %q", s.Target)
 	}
 	switch s.Policy.Format {
-	case "2.x", "1.x":
+	case "2.x", "1.2", "1.x":
 	default:
-		bad("spec.policy.format", "must be 2.x or 1.x, got %q", s.Policy.Format)
+		bad("spec.policy.format", "must be 2.x, 1.2 or 1.x, got %q", s.Policy.Format)
 	}
 	switch s.Policy.Compat {
 	case pipeline.CompatGuest, pipeline.CompatConfcom:

@@ -69,8 +69,9 @@ type PolicyOptions struct {
 	// Attach computes and attaches the policy. By default on for target
 	// virtual-node; off runs the pods on standard (not confidential) ACI.
 	Attach *bool `yaml:"attach,omitempty" json:"attach,omitempty"`
-	// Format is "2.x" (default: confcom 2.2+, api 0.11.0) or "1.x"
-	// (confcom 1.x, api 0.10.0), for key-release policies made with 1.x.
+	// Format is "2.x" (default: confcom 2.2+, api 0.11.0), "1.2" (confcom
+	// 1.2.3 to 1.2.7, api 0.10.0) or "1.x" (confcom 1.x, api 0.10.0, pause
+	// container without a name), for key-release policies made with 1.x.
 	Format string `yaml:"format,omitempty" json:"format,omitempty"`
 	// AllowStdio lets the containers' stdout/stderr reach the host (kubectl
 	// logs). Off by default: logs can leak secrets out of the enclave.

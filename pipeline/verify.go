@@ -246,12 +246,17 @@ func containerFields(w *Workload) map[string]string {
 
 var apiVersionLine = regexp.MustCompile(`(?m)^api_version := "([^"]*)"`)
 
-// policyFormat tells the confcom format of a policy from its api_version.
+// policyFormat tells the confcom format of a policy from its api_version
+// and, for 0.10.0, its pause container (the last one): confcom 1.2 names it
+// pause-container, 1.x does not.
 func policyFormat(rego string) string {
-	if m := apiVersionLine.FindStringSubmatch(rego); m != nil && m[1] == "0.10.0" {
-		return ccpolicy.Format1
+	if m := apiVersionLine.FindStringSubmatch(rego); m == nil || m[1] != "0.10.0" {
+		return ccpolicy.Format2
 	}
-	return ccpolicy.Format2
+	if cs, err := ccpolicy.Containers(rego); err == nil && len(cs) > 0 && cs[len(cs)-1]["name"] == "pause-container" {
+		return ccpolicy.Format12
+	}
+	return ccpolicy.Format1
 }
 
 // checkGenerated runs the enforcer on the policies cocofy just generated,
