@@ -34,6 +34,18 @@ import (
 	"cocofy.dev/cocofy/internal/image"
 )
 
+// Store keeps small JSON values by kind and key: the one cache interface of
+// cocofy's stages (layer root hashes, passed enforcer replays). Dir
+// implements it; tests use maps.
+type Store interface {
+	// Get reads the entry kind/key into v and reports whether it was there.
+	Get(kind, key string, v any) bool
+	// Put stores v as kind/key.
+	Put(kind, key string, v any) error
+}
+
+var _ Store = Dir{}
+
 // Dir is a cache folder. The zero value caches nothing.
 type Dir struct {
 	Path string

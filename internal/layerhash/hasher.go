@@ -17,6 +17,8 @@ import (
 	"github.com/klauspost/compress/zstd"
 	"golang.org/x/sync/errgroup"
 	"golang.org/x/sync/singleflight"
+
+	"cocofy.dev/cocofy/internal/cache"
 )
 
 // Defaults of Hasher and Limits.
@@ -71,14 +73,8 @@ func (l Limits) withDefaults() Limits {
 	return l
 }
 
-// Cache keeps root hashes by layer digest. cocofy's internal/cache.Dir
-// implements it.
-type Cache interface {
-	// Get reads the entry kind/key into v and reports whether it was there.
-	Get(kind, key string, v any) bool
-	// Put stores v as kind/key.
-	Put(kind, key string, v any) error
-}
+// Cache keeps root hashes by layer digest (kind CacheKind).
+type Cache = cache.Store
 
 // Hasher computes the root hashes of image layers. It reads each layer's
 // compressed blob and verifies its digest while streaming it, decompresses
