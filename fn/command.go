@@ -130,9 +130,10 @@ func (o *rootOptions) run(ctx context.Context, stdin io.Reader, stdout, stderr i
 	if err != nil {
 		return fmt.Errorf("reading stdin: %w", err)
 	}
-	rw := &kio.ByteReadWriter{Reader: bytes.NewReader(in), KeepReaderAnnotations: true}
-	items, err := rw.Read()
-	isRL := err == nil && rw.WrappingKind == kio.ResourceListKind
+	rw, items, isRL, err := readResourceList(in, stderr)
+	if err != nil {
+		return err
+	}
 	cfg, err := o.config(rw, isRL)
 	if err != nil {
 		return err

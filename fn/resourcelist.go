@@ -1,6 +1,7 @@
 package fn
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -11,6 +12,51 @@ import (
 
 	"cocofy.dev/cocofy/pipeline"
 )
+
+// readResourceList reads in as a ResourceList when it is one: a single
+// document (empty ones aside) of kind ResourceList. It returns the items
+// and a ByteReadWriter that writes them back wrapped, with the input's
+// functionConfig and results. For anything else it returns isRL false and
+// no error: the input is a plain stream, read by the postrender package.
+//
+// The ResourceList is checked as a whole before anything reads it:
+// duplicate keys (kyaml would read the first of two items keys), aliases
+// past their limit, and items that are not a list of objects (kyaml would
+// take a map's keys and values for items) are errors naming the field.
+func readResourceList(in []byte, stderr io.Writer) (rw *kio.ByteReadWriter, items []*yaml.RNode, isRL bool, err error) {
+	rw = &kio.ByteReadWriter{KeepReaderAnnotations: true}
+	if !bytes.Contains(in, []byte(kio.ResourceListKind)) {
+		// Cannot be one; a kind spelled with escapes is refused later.
+		return rw, nil, false, nil
+	}
+	docs, err := (&kio.ByteReader{Reader: bytes.NewReader(in), DisableUnwrapping: true, OmitReaderAnnotations: true}).Read()
+	if err != nil || len(docs) != 1 || docs[0].YNode().Kind != yaml.MappingNode || docs[0].GetKind() != kio.ResourceListKind {
+		// A plain stream; a ResourceList among other documents is
+		// refused by the pipeline.
+		return rw, nil, false, nil
+	}
+	rl := docs[0]
+	rep := &pipeline.Report{}
+	if !pipeline.CheckYAML([]*yaml.RNode{rl}, rep) {
+		for _, res := range rep.Results {
+			fmt.Fprintln(stderr, pipeline.Line(res))
+		}
+		return nil, nil, true, pipeline.ErrFailed
+	}
+	rw.WrappingKind, rw.WrappingAPIVersion = kio.ResourceListKind, rl.GetApiVersion()
+	if f := rl.Field("functionConfig"); f != nil && !yaml.IsMissingOrNull(f.Value) {
+		rw.FunctionConfig = f.Value
+	}
+	if f := rl.Field("results"); f != nil && !yaml.IsMissingOrNull(f.Value) {
+		rw.Results = f.Value
+	}
+	if f := rl.Field("items"); f != nil {
+		for _, it := range f.Value.Content() { // a sequence: CheckYAML made sure
+			items = append(items, yaml.NewRNode(it))
+		}
+	}
+	return rw, items, true, nil
+}
 
 // runResourceList runs the pipeline over a ResourceList's items and writes
 // the ResourceList, with results, to out. On error it writes nothing to out

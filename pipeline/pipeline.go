@@ -2,6 +2,7 @@ package pipeline
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -51,8 +52,14 @@ func New(opts Options, deps Deps) (*Pipeline, error) {
 
 // Run edits nodes in place and returns what it did. When any result is an
 // error it returns ErrFailed; the nodes may then be half edited and must
-// not be written.
+// not be written. Before any stage looks at them, the nodes are checked as
+// YAML (see CheckYAML) and their aliases and merge keys expanded, so that
+// every stage reads the objects Kubernetes will; a ResourceList among them
+// is refused.
 func (p *Pipeline) Run(ctx context.Context, nodes []*yaml.RNode) (*Report, error) {
+	if rep := (&Report{}); !readable(nodes, rep) {
+		return rep, ErrFailed
+	}
 	if p.verifyOnly {
 		return p.verifyAll(ctx, nodes)
 	}
@@ -142,4 +149,437 @@ func checkObjects(nodes []*yaml.RNode, rep *Report) {
 			rep.Add(framework.Error, &ref, strings.Join(missing, ", "), "document %d: not a Kubernetes object: %s missing", i+1, strings.Join(missing, " and "))
 		}
 	}
+}
+
+// Limits on what YAML aliases may add to an input once expanded: at most
+// aliasFactor times the input's size, but always aliasMin and never more
+// than aliasMax. Sizes count each node as nodeCost bytes (about what a
+// parsed node takes in memory) plus its value, so that a billion small
+// nodes count as much as a billion bytes.
+const (
+	aliasFactor = 10
+	aliasMin    = 1 << 20
+	aliasMax    = 64 << 20
+	nodeCost    = 160
+	sizeCap     = 1 << 62
+)
+
+// readable checks nodes with CheckYAML and refuses a ResourceList among
+// them (in a stream its items would be taken for one unknown object), then
+// expands aliases and merge keys in place. It reports false, with errors in
+// rep, when the nodes must not be read any further.
+func readable(nodes []*yaml.RNode, rep *Report) bool {
+	ok := true
+	for i, n := range nodes {
+		if n.YNode().Kind == yaml.MappingNode && stringField(n, "kind") == kio.ResourceListKind {
+			rep.Add(framework.Error, nil, "", "document %d is a ResourceList, and a ResourceList must be the whole input (as kpt and kustomize send it): "+
+				"here other documents, or a --- after it, make the input a YAML stream, in which its items would not be read", i+1)
+			ok = false
+		}
+	}
+	if !ok {
+		return false
+	}
+	docs, ok := checkYAML(nodes, rep)
+	if !ok {
+		return false
+	}
+	for _, d := range docs {
+		if !d.expand {
+			continue
+		}
+		if err := nodes[d.index].DeAnchor(); err != nil {
+			rep.Add(framework.Error, d.ref, "", "document %d: expanding YAML aliases and merge keys: %v", d.index+1, err)
+			ok = false
+		}
+	}
+	return ok
+}
+
+// CheckYAML reports, as errors in rep, what would let cocofy read nodes
+// differently from Kubernetes or without bound: a key given twice in a
+// mapping (cocofy reads the first value, other readers the last), a YAML
+// alias that contains itself, aliases that would expand the input past
+// its limit (ten times its size, at least 1 MiB, at most 64 MiB), and the
+// items of a List that are not a list of objects. Each error names the
+// document, the object (kind, namespace and name) and the field. It
+// expands nothing, and reports whether the nodes may be read.
+func CheckYAML(nodes []*yaml.RNode, rep *Report) bool {
+	_, ok := checkYAML(nodes, rep)
+	return ok
+}
+
+// yamlDoc is what checkYAML learns about one document.
+type yamlDoc struct {
+	index int
+	root  *yaml.Node
+	ref   *Ref
+	// literal is the document's size with aliases not expanded.
+	literal int64
+	// aliases are the document's alias nodes, in document order.
+	aliases []*yaml.Node
+	// expand is set when the document has aliases or merge keys.
+	expand bool
+}
+
+func checkYAML(nodes []*yaml.RNode, rep *Report) ([]*yamlDoc, bool) {
+	ok := true
+	docs := make([]*yamlDoc, 0, len(nodes))
+	var literal int64
+	for i, n := range nodes {
+		d := &yamlDoc{index: i, root: n.YNode(), ref: objectRef(n.YNode())}
+		w := &yamlWalker{d: d, rep: rep, ok: true}
+		w.walkDoc()
+		ok = ok && w.ok
+		literal = satAdd(literal, d.literal)
+		docs = append(docs, d)
+	}
+	if !ok {
+		return nil, false
+	}
+	budget := min(max(aliasFactor*min(literal, sizeCap/aliasFactor), aliasMin), aliasMax)
+	s := sizer{memo: map[*yaml.Node]int64{}, visiting: map[*yaml.Node]bool{}}
+	var extra int64
+	for _, d := range docs {
+		for _, a := range d.aliases {
+			size, err := s.size(a.Alias)
+			if err != nil {
+				l := d.locate(a)
+				rep.Add(framework.Error, l.ref, l.path, "%s: YAML alias *%s %v", l.where, a.Value, err)
+				return nil, false
+			}
+			extra = satAdd(extra, max(0, size-nodeCost-int64(len(a.Value))))
+			if extra > budget {
+				l := d.locate(a)
+				rep.Add(framework.Error, l.ref, l.path,
+					"%s: YAML aliases (counted up to this *%s) would expand the input by more than %d MiB, its limit: aliases may add %d times the input's size, at least %d MiB and at most %d MiB; nothing was expanded",
+					l.where, a.Value, budget>>20, aliasFactor, aliasMin>>20, aliasMax>>20)
+				return nil, false
+			}
+		}
+	}
+	return docs, true
+}
+
+// location names a node for a message: its object, where that object is
+// in the input, and the node's field path in the object.
+type location struct {
+	ref         *Ref
+	where, path string
+}
+
+// locate finds where alias node a is in the document.
+func (d *yamlDoc) locate(a *yaml.Node) location {
+	w := &yamlWalker{d: d, find: a}
+	w.walkDoc()
+	if w.found == nil {
+		return location{ref: d.ref, where: fmt.Sprintf("document %d", d.index+1)}
+	}
+	return *w.found
+}
+
+// yamlWalker walks one document: it adds up its literal size, records its
+// aliases, and reports duplicate keys, bad merge keys and List items that
+// are not a list of objects. With find set it only looks for that node.
+// The field path is kept as a stack and spelled out only for a message.
+type yamlWalker struct {
+	d   *yamlDoc
+	rep *Report
+	ok  bool
+	// ref and where name the object being walked: the document, or an
+	// item of a List in it.
+	ref   *Ref
+	where string
+	path  []pathElem
+
+	find  *yaml.Node
+	found *location
+}
+
+// pathElem is a mapping key, or an entry of a sequence: [name=x] for an
+// entry with a name, else [index].
+type pathElem struct {
+	key     string
+	isEntry bool
+	entry   *yaml.Node
+	index   int
+}
+
+func (w *yamlWalker) walkDoc() {
+	w.ref, w.where = w.d.ref, describe(fmt.Sprintf("document %d", w.d.index+1), w.d.root)
+	w.walk(w.d.root)
+}
+
+// fieldPath spells out the current path, e.g. spec.containers[name=app].image.
+func (w *yamlWalker) fieldPath() string {
+	var b strings.Builder
+	for _, e := range w.path {
+		if e.isEntry {
+			b.WriteString(selector(e.entry, e.index))
+			continue
+		}
+		if b.Len() > 0 {
+			b.WriteByte('.')
+		}
+		b.WriteString(e.key)
+	}
+	return b.String()
+}
+
+// fail reports an error at the current path (never while looking for a node).
+func (w *yamlWalker) fail(format string, args ...any) {
+	w.ok = false
+	if w.find == nil {
+		w.rep.Add(framework.Error, w.ref, w.fieldPath(), "%s: "+format, append([]any{w.where}, args...)...)
+	}
+}
+
+func (w *yamlWalker) walk(n *yaml.Node) {
+	if n == nil || w.found != nil {
+		return
+	}
+	if w.find == nil {
+		w.d.literal = satAdd(w.d.literal, nodeCost+int64(len(n.Value)))
+	}
+	switch n.Kind {
+	case yaml.DocumentNode:
+		for _, c := range n.Content {
+			w.walk(c)
+		}
+	case yaml.SequenceNode:
+		for i, c := range n.Content {
+			w.path = append(w.path, pathElem{isEntry: true, entry: c, index: i})
+			w.walk(c)
+			w.path = w.path[:len(w.path)-1]
+		}
+	case yaml.AliasNode:
+		if w.find == n {
+			w.found = &location{ref: w.ref, where: w.where, path: w.fieldPath()}
+		}
+		if w.find == nil {
+			w.d.expand = true
+			w.d.aliases = append(w.d.aliases, n)
+		}
+	case yaml.MappingNode:
+		w.walkMap(n)
+	}
+}
+
+func (w *yamlWalker) walkMap(n *yaml.Node) {
+	list := isListObject(n)
+	var seen map[string]bool // for large maps; small ones are scanned
+	if w.find == nil && len(n.Content) > 32 {
+		seen = make(map[string]bool, len(n.Content)/2)
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := n.Content[i], n.Content[i+1]
+		key := keyString(k)
+		w.path = append(w.path, pathElem{key: key})
+		if w.find == nil {
+			if k.Tag == yaml.MergeTag {
+				w.d.expand = true
+				if !mergeable(v) {
+					w.fail("a merge key needs a map, an alias of a map, or a list of those; got %s", kindName(v))
+				}
+			}
+			dup := false
+			if seen != nil {
+				dup, seen[key] = seen[key], true
+			} else {
+				dup = hasKey(n.Content[:i], key)
+			}
+			if dup {
+				w.fail("duplicate key %q: cocofy reads the first value, other YAML readers may read the last; remove one", key)
+			}
+		}
+		w.walk(k)
+		if list && key == "items" {
+			w.walkItems(v)
+		} else {
+			w.walk(v)
+		}
+		w.path = w.path[:len(w.path)-1]
+	}
+}
+
+// hasKey reports whether the keys and values in content have key.
+func hasKey(content []*yaml.Node, key string) bool {
+	for i := 0; i+1 < len(content); i += 2 {
+		if keyString(content[i]) == key {
+			return true
+		}
+	}
+	return false
+}
+
+// walkItems walks the items of a List: each item is an object of its own.
+func (w *yamlWalker) walkItems(items *yaml.Node) {
+	switch {
+	case items.Kind == yaml.SequenceNode:
+	case items.Kind == yaml.ScalarNode && items.Tag == yaml.NodeTagNull:
+		w.walk(items)
+		return
+	default:
+		w.fail("must be a list of objects, got %s", kindName(items))
+		return
+	}
+	if w.find == nil {
+		w.d.literal = satAdd(w.d.literal, nodeCost)
+	}
+	for i, it := range items.Content {
+		w.path = append(w.path, pathElem{isEntry: true, index: i})
+		switch {
+		case it.Kind != yaml.MappingNode:
+			w.fail("a List item must be an object (a map with apiVersion and kind), got %s", kindName(it))
+		case stringField(yaml.NewRNode(it), "kind") == kio.ResourceListKind:
+			w.fail("a ResourceList cannot be a List item (it is the function protocol's wrapper, not a resource)")
+		default:
+			ref, where, path := w.ref, w.where, w.path
+			w.ref = objectRef(it)
+			w.where = describe(fmt.Sprintf("%s, %s[%d]", where, fieldOf(path), i), it)
+			w.path = nil
+			w.walk(it)
+			w.ref, w.where, w.path = ref, where, path
+		}
+		w.path = w.path[:len(w.path)-1]
+	}
+}
+
+// fieldOf spells out a path without its last element.
+func fieldOf(path []pathElem) string {
+	return (&yamlWalker{path: path[:len(path)-1]}).fieldPath()
+}
+
+// mergeable reports a merge key's value that Kubernetes' YAML reader
+// accepts: a map, an alias of a map, or a list of those.
+func mergeable(v *yaml.Node) bool {
+	isMap := func(n *yaml.Node) bool {
+		if n.Kind == yaml.AliasNode && n.Alias != nil {
+			n = n.Alias
+		}
+		return n.Kind == yaml.MappingNode
+	}
+	if v.Kind != yaml.SequenceNode {
+		return isMap(v)
+	}
+	for _, c := range v.Content {
+		if !isMap(c) {
+			return false
+		}
+	}
+	return true
+}
+
+// sizer computes the size of nodes with their aliases expanded.
+type sizer struct {
+	memo     map[*yaml.Node]int64
+	visiting map[*yaml.Node]bool
+}
+
+var errAliasLoop = errors.New("refers to a node that contains it")
+
+func (s *sizer) size(n *yaml.Node) (int64, error) {
+	if n == nil {
+		return 0, nil
+	}
+	if n.Kind == yaml.AliasNode {
+		return s.size(n.Alias)
+	}
+	if len(n.Content) == 0 {
+		return nodeCost + int64(len(n.Value)), nil
+	}
+	if v, ok := s.memo[n]; ok {
+		return v, nil
+	}
+	if s.visiting[n] {
+		return 0, errAliasLoop
+	}
+	s.visiting[n] = true
+	total := int64(nodeCost)
+	for _, c := range n.Content {
+		cs, err := s.size(c)
+		if err != nil {
+			return 0, err
+		}
+		total = satAdd(total, cs)
+	}
+	delete(s.visiting, n)
+	s.memo[n] = total
+	return total, nil
+}
+
+func satAdd(a, b int64) int64 {
+	if a > sizeCap-b {
+		return sizeCap
+	}
+	return a + b
+}
+
+// isListObject reports a List as kubectl reads one: kind List, or a kind
+// ending in List (PodList, DeploymentList, ResourceList) with items.
+func isListObject(n *yaml.Node) bool {
+	if n.Kind != yaml.MappingNode {
+		return false
+	}
+	rn := yaml.NewRNode(n)
+	kind := stringField(rn, "kind")
+	return kind == "List" || strings.HasSuffix(kind, "List") && rn.Field("items") != nil
+}
+
+// objectRef names an object for results: nil when it has no kind and name.
+func objectRef(n *yaml.Node) *Ref {
+	if n.Kind != yaml.MappingNode {
+		return nil
+	}
+	rn := yaml.NewRNode(n)
+	if stringField(rn, "kind") == "" {
+		return nil
+	}
+	ref := refOf(rn)
+	if ref.Name == "" {
+		return nil
+	}
+	return &ref
+}
+
+// describe gives where, plus the object's kind when it has no name.
+// Documents are counted as kyaml reads them: empty ones are left out.
+func describe(where string, n *yaml.Node) string {
+	if objectRef(n) != nil || n.Kind != yaml.MappingNode {
+		return where
+	}
+	if kind := stringField(yaml.NewRNode(n), "kind"); kind != "" {
+		return where + " (" + kind + ")"
+	}
+	return where
+}
+
+// keyString gives a mapping key as readers compare keys; an alias key is
+// compared by what it refers to.
+func keyString(k *yaml.Node) string {
+	if k.Kind == yaml.AliasNode && k.Alias != nil {
+		k = k.Alias
+	}
+	if k.Kind == yaml.ScalarNode {
+		return k.Value
+	}
+	return fmt.Sprintf("<%s key at line %d>", kindName(k), k.Line)
+}
+
+// selector gives a list entry's path element: [name=x] for an entry with a
+// name, as results name containers, else [i].
+func selector(n *yaml.Node, i int) string {
+	if n != nil && n.Kind == yaml.MappingNode {
+		if name := stringField(yaml.NewRNode(n), "name"); name != "" {
+			return "[name=" + name + "]"
+		}
+	}
+	return "[" + itoa(i) + "]"
+}
+
+func joinPath(path, key string) string {
+	if path == "" {
+		return key
+	}
+	return path + "." + key
 }
