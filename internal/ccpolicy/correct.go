@@ -356,31 +356,56 @@ func groupMatches(entry any, g guest.IDName) bool {
 	return false
 }
 
-// mounts: a mount's read-only flag comes from readOnly only.
+// mounts: a mount's read-only flag comes from readOnly only. For each
+// mount the guest is asked for, some policy mount at that destination must
+// have its options (an unused extra policy mount is harmless); else the
+// first one at that destination gets them.
 func (c *corrector) mounts(pc map[string]any, gc guest.Container, spec podspec.Container, path string) {
 	ms, _ := pc["mounts"].([]any)
-	for i, m := range ms {
-		pm, _ := m.(map[string]any)
-		dst, _ := pm["destination"].(string)
-		j := slices.IndexFunc(gc.Mounts, func(g guest.Mount) bool { return g.Destination == dst })
-		opts, _ := pm["options"].([]string)
-		if j < 0 || len(opts) == 0 || slices.Equal(opts, gc.Mounts[j].Options) {
+	at := func(dst string, opts []string) (first int, match bool) {
+		first = -1
+		for i, m := range ms {
+			pm, _ := m.(map[string]any)
+			if d, _ := pm["destination"].(string); d != dst {
+				continue
+			}
+			if first < 0 {
+				first = i
+			}
+			if o, _ := pm["options"].([]string); slices.Equal(o, opts) {
+				return first, true
+			}
+		}
+		return first, false
+	}
+	for _, g := range gc.Mounts {
+		i, match := at(g.Destination, g.Options)
+		if match || i < 0 {
 			continue
 		}
+		pm, _ := ms[i].(map[string]any)
 		corrected := map[string]any{}
 		for k, v := range pm {
 			corrected[k] = v
 		}
-		corrected["options"] = slices.Clone(gc.Mounts[j].Options)
+		corrected["options"] = slices.Clone(g.Options)
 		field := "volumeMounts"
-		if k := slices.IndexFunc(spec.VolumeMounts, func(v podspec.VolumeMount) bool { return v.MountPath == dst }); k >= 0 {
+		if k := slices.IndexFunc(spec.VolumeMounts, func(v podspec.VolumeMount) bool { return v.MountPath == g.Destination }); k >= 0 {
 			field += "[name=" + spec.VolumeMounts[k].Name + "]"
 		}
 		c.corrections = append(c.corrections, Correction{Path: path + "." + field, Field: "mounts",
 			Confcom: jsonText(pm), Cocofy: jsonText(corrected),
-			Detail: "the kubelet mounts " + dst + " read-write: only readOnly makes a mount read-only"})
+			Detail: "the kubelet mounts " + g.Destination + " " + mode(g.Options) + ": only readOnly makes a mount read-only"})
 		ms[i] = corrected
 	}
+}
+
+// mode is "read-only" or "read-write" for mount options.
+func mode(opts []string) string {
+	if slices.Contains(opts, "ro") {
+		return "read-only"
+	}
+	return "read-write"
 }
 
 // jsonText is v as compact JSON, for messages.

@@ -231,3 +231,17 @@ func TestNamespacedObjects(t *testing.T) {
 	assert.Assert(t, slices.Contains(gs[len(gs)-len(gs)].Env, "COLOR=blue") || slices.ContainsFunc(gs, func(c guest.Container) bool { return slices.Contains(c.Env, "COLOR=blue") }))
 	assert.NilError(t, replay(t, p, gs))
 }
+
+// A pod that mounts its own /etc/resolv.conf: formats 1.x and 1.2 also list
+// the default mount there; an unused extra policy mount is harmless, so
+// there is nothing to correct.
+func TestOwnResolvConfNeedsNoCorrection(t *testing.T) {
+	doc := genPod(rand.New(rand.NewPCG(7, 8)), "volumeMounts: [{name: config, mountPath: /etc/resolv.conf}]", "")
+	for _, format := range []string{Format2, Format1, Format12} {
+		nodes := readStream(t, []byte(doc+"---\n"+guestObjects))
+		pods := inputs(t, nodes)
+		p, err := Generate(pods[0], guestImages, podspec.ObjectsFrom(nodes), Options{Format: format})
+		assert.NilError(t, err)
+		assert.Equal(t, len(p.Corrections), 0, "%s: %v", format, p.Corrections)
+	}
+}
