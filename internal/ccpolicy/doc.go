@@ -6,8 +6,13 @@
 // --virtual-node-yaml` writes for the same pod template and images, because
 // the SEV-SNP HOST_DATA of the pod is the sha256 of those bytes and key
 // release policies bind to it. The default format is confcom 2.2 and later
-// (api 0.11.0); Options.Format "1.x" reproduces confcom 1.x (api 0.10.0)
-// for policies already in clusters.
+// (api 0.11.0); Options.Format "1.2" reproduces confcom 1.2.3 to 1.2.7 and
+// "1.x" confcom 1.0.x (api 0.10.0), for policies already in clusters.
+//
+// That is Options.Compat "confcom". By default (CompatGuest) Generate then
+// corrects confcom's policy where the guest would deny a container or drop
+// its variables, with internal/guest's description of what the guest
+// receives; Quirks lists the fields, docs/policy.md the evidence.
 //
 // What it does not do:
 //   - It does not read registries or hash layers: the caller passes each
@@ -20,15 +25,16 @@
 //   - It does not support confcom's sidecar images, the --prerelease-policy-api
 //     template, fragments covering containers, or Windows.
 //
-// confcom's quirks are reproduced on purpose, because the hash must match:
+// In confcom's reading, its quirks are reproduced on purpose, because the
+// hash must match:
 // workingDir and envFrom are ignored, Kubernetes capability names are used
 // verbatim, every volume is an emptyDir mount, a configMap, secret,
 // downwardAPI or projected volume is read-only whatever readOnly says,
 // unquoted YAML scalars are read as YAML 1.1 (PyYAML) and printed with
 // Python's str(), and the JSON is written the way Python's json.dumps does.
 //
-// Input carries kyaml nodes rather than a typed pod model, although the
-// house style keeps YAML out of internal packages: confcom's rules depend on
-// the YAML itself (case-insensitive keys, YAML 1.1 scalars, quoting), which
-// a typed model would lose.
+// confcom's reading walks the pod's kyaml node (podspec.Pod.Template) rather
+// than the typed view: confcom's rules depend on the YAML itself
+// (case-insensitive keys, YAML 1.1 scalars, quoting), which a typed model
+// would lose.
 package ccpolicy
