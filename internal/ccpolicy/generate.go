@@ -154,42 +154,104 @@ func (g *generator) containers() ([]any, error) {
 	return append(out, g.pause()), nil
 }
 
-// container derives one user container.
+// container derives one user container: which image, then the fields in
+// confcom's order.
 func (g *generator) container(c *yaml.Node, path string) (map[string]any, error) {
+	ref, facts, name, err := g.image(c, path)
+	if err != nil {
+		return nil, err
+	}
 	var errs []error
 	fail := func(field string, err error) {
 		errs = append(errs, g.fail(path+field, err))
 	}
+	env, envErrs := g.envRules(c, name, ref, facts, path, fail)
+	errs = append(errs, envErrs...)
+	command := g.command(c, facts, fail)
+	sec := g.security(c, facts, fail)
+	mounts := g.mounts(c, sec.containerSC, fail)
+	execs := g.execProcesses(c, fail)
+	signals, err := g.signals(facts.Config.StopSignal)
+	if err != nil {
+		fail(".image", fmt.Errorf("%q: %w", ref, err))
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
 
+	workingDir := facts.Config.WorkingDir
+	if workingDir == "" {
+		workingDir = "/"
+	}
+	layers := make([]string, len(facts.Layers))
+	for i, l := range facts.Layers {
+		layers[i] = l.RootHash
+	}
+	envJSON := make([]any, len(env))
+	for i, r := range env {
+		envJSON[i] = map[string]any{"pattern": r.pattern, "required": false, "strategy": r.strategy}
+	}
+	m := map[string]any{
+		"allow_elevated":         sec.privileged,
+		"allow_stdio_access":     !g.opts.DisableStdio,
+		"capabilities":           sec.capabilities,
+		"command":                command,
+		"env_rules":              envJSON,
+		"exec_processes":         execs,
+		"id":                     ref,
+		"layers":                 layers,
+		"mounts":                 mounts,
+		"name":                   name,
+		"no_new_privileges":      !sec.escalation,
+		"seccomp_profile_sha256": sec.seccomp,
+		"signals":                signals,
+		"user":                   sec.user,
+		"working_dir":            workingDir,
+	}
+	if g.opts.OmitID {
+		delete(m, "id")
+		if name == ref {
+			delete(m, "name")
+		}
+	}
+	return m, nil
+}
+
+// image returns a container's image reference, its facts and the
+// container's name (the image when it has none).
+func (g *generator) image(c *yaml.Node, path string) (ref string, facts image.Facts, name string, err error) {
 	img := py(getCI(c, "image"))
 	if img.kind != pyStr || img.s == "" {
-		return nil, g.fail(path+".image", fmt.Errorf("%w: missing", ErrInvalid))
+		return "", facts, "", g.fail(path+".image", fmt.Errorf("%w: missing", ErrInvalid))
 	}
-	ref := img.s
+	ref = img.s
 	if isSidecar(ref) {
-		return nil, g.fail(path+".image", fmt.Errorf("%q is an ACI sidecar image: %w", ref, ErrUnsupported))
+		return "", facts, "", g.fail(path+".image", fmt.Errorf("%q is an ACI sidecar image: %w", ref, ErrUnsupported))
 	}
 	facts, ok := g.images[ref]
 	switch {
 	case !ok:
-		return nil, g.fail(path+".image", fmt.Errorf("%q: %w", ref, ErrNoImageFacts))
+		return "", facts, "", g.fail(path+".image", fmt.Errorf("%q: %w", ref, ErrNoImageFacts))
 	case !facts.HasRootHashes():
-		return nil, g.fail(path+".image", fmt.Errorf("%q: %w: a layer has no dm-verity root hash", ref, ErrNoImageFacts))
+		return "", facts, "", g.fail(path+".image", fmt.Errorf("%q: %w: a layer has no dm-verity root hash", ref, ErrNoImageFacts))
 	case facts.OS != "linux" || facts.Architecture != "amd64":
-		return nil, g.fail(path+".image", fmt.Errorf("%q: %w: platform %s/%s, want linux/amd64", ref, ErrUnsupported, facts.OS, facts.Architecture))
+		return "", facts, "", g.fail(path+".image", fmt.Errorf("%q: %w: platform %s/%s, want linux/amd64", ref, ErrUnsupported, facts.OS, facts.Architecture))
 	}
-	name := ref
+	name = ref
 	if n := py(getCI(c, "name")); n.truthy() {
 		if n.kind != pyStr {
-			return nil, g.fail(path+".name", fmt.Errorf("%w: not a string", ErrInvalid))
+			return "", facts, "", g.fail(path+".name", fmt.Errorf("%w: not a string", ErrInvalid))
 		}
 		name = n.s
 	}
+	return ref, facts, name, nil
+}
 
-	// Environment: the YAML env, workload identity, the image's env, then
-	// the rules confcom injects into every VN2 container.
-	env, envErrs := g.env(c, name, path)
-	errs = append(errs, envErrs...)
+// envRules are the YAML env, workload identity, the image's env, then the
+// rules confcom injects into every VN2 container, each name once.
+// The YAML env's errors are returned; the image's go to fail.
+func (g *generator) envRules(c *yaml.Node, name, ref string, facts image.Facts, path string, fail func(string, error)) ([]envRule, []error) {
+	env, errs := g.env(c, name, path)
 	if g.wi {
 		for _, n := range []string{"AZURE_CLIENT_ID", "AZURE_TENANT_ID", "AZURE_FEDERATED_TOKEN_FILE", "AZURE_AUTHORITY_HOST"} {
 			env = append(env, envRule{n + "=.+", "re2"})
@@ -212,8 +274,12 @@ func (g *generator) container(c *yaml.Node, path string) (map[string]any, error)
 			env = append(env, envRule{r.name + "=" + r.value, r.strategy})
 		}
 	}
+	return env, errs
+}
 
-	// Command: Kubernetes command/args over the image's Entrypoint/Cmd.
+// command is Kubernetes' command/args over the image's Entrypoint/Cmd, as
+// confcom reads them (never nil).
+func (g *generator) command(c *yaml.Node, facts image.Facts, fail func(string, error)) []string {
 	command, err := stringList(getCI(c, "command"))
 	if err != nil {
 		fail(".command", err)
@@ -231,81 +297,44 @@ func (g *generator) container(c *yaml.Node, path string) (map[string]any, error)
 	default:
 		command = append(slices.Clone(facts.Config.Entrypoint), facts.Config.Cmd...)
 	}
-
-	// Security context: a shallow merge, container keys winning.
-	containerSC := getCI(c, "securityContext")
-	sc := mergeMaps(g.podSC, containerSC)
-	privileged, err := privilegedOf(sc)
-	if err != nil {
-		fail(".securityContext.privileged", err)
-	}
-
-	mounts := g.mounts(c, containerSC, fail)
-	execs := g.execProcesses(c, fail)
-
-	user, err := userOf(sc, facts.Config.User)
-	if err != nil {
-		fail(".securityContext", err)
-	}
-	caps, err := capabilitiesOf(sc, privileged)
-	if err != nil {
-		fail(".securityContext.capabilities", err)
-	}
-	seccomp, err := seccompOf(sc)
-	if err != nil {
-		fail(".securityContext.seccompProfile", err)
-	}
-	escalation, err := allowPrivilegeEscalationOf(sc)
-	if err != nil {
-		fail(".securityContext.allowPrivilegeEscalation", err)
-	}
-	signals, err := g.signals(facts.Config.StopSignal)
-	if err != nil {
-		fail(".image", fmt.Errorf("%q: %w", ref, err))
-	}
-	if len(errs) > 0 {
-		return nil, errors.Join(errs...)
-	}
-
-	workingDir := facts.Config.WorkingDir
-	if workingDir == "" {
-		workingDir = "/"
-	}
-	layers := make([]string, len(facts.Layers))
-	for i, l := range facts.Layers {
-		layers[i] = l.RootHash
-	}
 	if command == nil {
 		command = []string{}
 	}
-	envJSON := make([]any, len(env))
-	for i, r := range env {
-		envJSON[i] = map[string]any{"pattern": r.pattern, "required": false, "strategy": r.strategy}
+	return command
+}
+
+// securityFields are what confcom reads from the merged securityContext.
+type securityFields struct {
+	containerSC  *yaml.Node
+	privileged   bool
+	escalation   bool
+	user         map[string]any
+	capabilities map[string]any
+	seccomp      string
+}
+
+// security reads the pod and container securityContext, shallowly merged
+// with the container's keys winning.
+func (g *generator) security(c *yaml.Node, facts image.Facts, fail func(string, error)) securityFields {
+	f := securityFields{containerSC: getCI(c, "securityContext")}
+	sc := mergeMaps(g.podSC, f.containerSC)
+	var err error
+	if f.privileged, err = privilegedOf(sc); err != nil {
+		fail(".securityContext.privileged", err)
 	}
-	m := map[string]any{
-		"allow_elevated":         privileged,
-		"allow_stdio_access":     !g.opts.DisableStdio,
-		"capabilities":           caps,
-		"command":                command,
-		"env_rules":              envJSON,
-		"exec_processes":         execs,
-		"id":                     ref,
-		"layers":                 layers,
-		"mounts":                 mounts,
-		"name":                   name,
-		"no_new_privileges":      !escalation,
-		"seccomp_profile_sha256": seccomp,
-		"signals":                signals,
-		"user":                   user,
-		"working_dir":            workingDir,
+	if f.user, err = userOf(sc, facts.Config.User); err != nil {
+		fail(".securityContext", err)
 	}
-	if g.opts.OmitID {
-		delete(m, "id")
-		if name == ref {
-			delete(m, "name")
-		}
+	if f.capabilities, err = capabilitiesOf(sc, f.privileged); err != nil {
+		fail(".securityContext.capabilities", err)
 	}
-	return m, nil
+	if f.seccomp, err = seccompOf(sc); err != nil {
+		fail(".securityContext.seccompProfile", err)
+	}
+	if f.escalation, err = allowPrivilegeEscalationOf(sc); err != nil {
+		fail(".securityContext.allowPrivilegeEscalation", err)
+	}
+	return f
 }
 
 // envRule is one env_rules entry; required is always false for user containers.
