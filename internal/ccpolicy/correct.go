@@ -171,9 +171,15 @@ func (c *corrector) command(pc map[string]any, gc guest.Container, spec podspec.
 		runtime = append(runtime, guest.RuntimeRefs(arg)...)
 	}
 	if len(runtime) > 0 {
+		hint := ""
+		if slices.ContainsFunc(spec.Env, func(e podspec.EnvVar) bool {
+			return slices.Contains(runtime, e.Name) && e.ValueFrom != nil && e.ValueFrom.FieldRef != nil && e.ValueFrom.FieldRef.FieldPath == "metadata.namespace"
+		}) {
+			hint = "; for metadata.namespace, set the workload's namespace or spec.namespace in cocofy's config"
+		}
 		c.errs = append(c.errs, &FieldError{Workload: c.pod.Ref(), Field: path + "." + field, Err: fmt.Errorf(
-			"%w: $(%s) is known only at run time, and the CCE policy matches commands exactly, so the guest would deny the container; read the variable inside the container instead (e.g. command: [sh, -c, 'exec app --flag=\"$%s\"'])",
-			ErrUnsupported, strings.Join(runtime, "), $("), runtime[0])})
+			"%w: $(%s) is known only at run time, and the CCE policy matches commands exactly, so the guest would deny the container; read the variable inside the container instead (e.g. command: [sh, -c, 'exec app --flag=\"$%s\"'])%s",
+			ErrUnsupported, strings.Join(runtime, "), $("), runtime[0], hint)})
 		return
 	}
 	c.set(pc, "command", slices.Clone(gc.Command), Correction{Path: path + "." + field,

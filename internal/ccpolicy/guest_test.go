@@ -212,6 +212,12 @@ func TestRuntimeReferenceInCommand(t *testing.T) {
 	assert.NilError(t, err)
 	assert.Assert(t, strings.Contains(p.Rego, `"--id=$(POD_NAME)"`))
 
+	// Without a namespace, metadata.namespace is known only at run time.
+	doc = strings.Replace(genPod(rand.New(rand.NewPCG(3, 4)), "env: [{name: NS, valueFrom: {fieldRef: {fieldPath: metadata.namespace}}}]\nargs: [\"--ns=$(NS)\"]", ""), "namespace: shop", "namespace: \"\"", 1)
+	_, _, err = generateGuest(t, doc, CompatGuest)
+	assert.ErrorContains(t, err, `args: not supported: $(NS) is known only at run time`)
+	assert.ErrorContains(t, err, `set the workload's namespace or spec.namespace in cocofy's config`)
+
 	// In an env value the rule stays a pattern.
 	doc = genPod(rand.New(rand.NewPCG(3, 4)), "env: [{name: IP, valueFrom: {fieldRef: {fieldPath: status.podIP}}}, {name: ADDR, value: \"$(IP):8080\"}]", "")
 	p, gs, err := generateGuest(t, doc, CompatGuest)
