@@ -193,6 +193,51 @@ func TestHardenedChartVirtualNode(t *testing.T) {
 	assert.Equal(t, strings.Count(r.stderr, "verified: the enforcer allows every container"), 3, r.stderr)
 }
 
+// Six pods shaped like popular public charts (a PostgreSQL StatefulSet, an
+// ingress controller, Redis with a config file, a cert-manager-style
+// controller, a hook Job, a web server with an init container and a log
+// agent): $(VAR) references are expanded as the kubelet does, the policies
+// are accepted by cocofy verify; with compat confcom the text stays as
+// written.
+func TestPopularChartShapes(t *testing.T) {
+	plain := mustRun(t, root, nil, "", tool(t, "helm"), "template", "pop", "e2e/testdata/charts/popular")
+	r := run(t, root, nil, plain, cocofy(t), "--config", "examples/hardened.yaml")
+	assert.NilError(t, r.err, r.stderr)
+	out := r.stdout
+	assert.Equal(t, strings.Count(out, "microsoft.containerinstance.virtualnode.ccepolicy:"), 6, out)
+	for _, want := range []string{
+		`the kubelet expands $(POD_NAMESPACE)`,
+		`"--cluster-resource-namespace=shop"`,
+		`"--publish-service=shop/pop-ingress"`,
+		`the kubelet expands $(REDIS_PORT)`,
+		`the kubelet expands $(TARGET_VERSION)`,
+		`"-c","exec postgres -c listen_addresses=*"`,
+	} {
+		assert.Assert(t, strings.Contains(r.stderr, want), "missing %q in\n%s", want, r.stderr)
+	}
+	v := run(t, root, nil, out, cocofy(t), "verify", "--config", "examples/hardened.yaml")
+	assert.NilError(t, v.err, v.stderr)
+	assert.Equal(t, strings.Count(v.stderr, "verified: the enforcer allows every container"), 6, v.stderr)
+
+	// compat confcom: confcom's text, refused by the guest, with a warning
+	// per refused container under check: warn.
+	cfg := filepath.Join(t.TempDir(), "confcom.yaml")
+	assert.NilError(t, os.WriteFile(cfg, []byte(`apiVersion: cocofy.dev/v1alpha1
+kind: Cocofy
+spec:
+  target: virtual-node
+  namespace: shop
+  policy: {compat: confcom, check: warn}
+  images: {lockFile: `+filepath.Join(root, "examples", "images.lock.yaml")+`, lockMode: use}
+`), 0o644))
+	r = run(t, root, nil, plain, cocofy(t), "--config", cfg)
+	assert.NilError(t, r.err, r.stderr)
+	assert.Assert(t, strings.Count(r.stderr, "warning: ") >= 6, r.stderr)
+	assert.Assert(t, strings.Contains(r.stderr, "this is confcom's policy"), r.stderr)
+	policies := mustRun(t, root, nil, r.stdout, cocofy(t), "policy")
+	assert.Assert(t, strings.Contains(policies, `--cluster-resource-namespace=$(POD_NAMESPACE)`), policies)
+}
+
 func TestHelm3InstallDryRun(t *testing.T) {
 	api := startFakeAPI(t)
 	out := mustRun(t, root, []string{"KUBECONFIG=" + api.kubeconfig, "HELM_CACHE_HOME=" + t.TempDir(), "HELM_CONFIG_HOME=" + t.TempDir()}, "",
