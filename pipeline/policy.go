@@ -37,6 +37,10 @@ func (p *Pipeline) attachPolicies(ctx context.Context, nodes []*yaml.RNode, ws [
 			reportPolicyErrors(rep, w, err)
 			continue
 		}
+		if size := annotationsSize(w, pol); size > maxAnnotationsSize {
+			rep.Error(w, w.Field("metadata", "annotations", AnnotationCCEPolicy), "the CCE policy makes the pod template's annotations %d bytes, more than the %d bytes Kubernetes accepts for all annotations of an object: the API server would reject it (long env values, e.g. from ConfigMaps, are the usual cause)", size, maxAnnotationsSize)
+			continue
+		}
 		for _, c := range pol.Corrections {
 			rep.Info(w, c.Path, "%s", c.Message())
 		}
@@ -53,6 +57,23 @@ func (p *Pipeline) attachPolicies(ctx context.Context, nodes []*yaml.RNode, ws [
 		p.writePolicy(w, policies[i], rep)
 	}
 	return nil
+}
+
+// maxAnnotationsSize is what the API server accepts for all annotations of
+// one object together (k8s.io/apimachinery/pkg/api/validation's
+// TotalAnnotationSizeLimitB; importing it would pull in more modules).
+const maxAnnotationsSize = 256 << 10
+
+// annotationsSize is the size of the pod template's annotations once pol is
+// attached, counted as the API server counts them (keys plus values).
+func annotationsSize(w *Workload, pol ccpolicy.Policy) int {
+	size := 0
+	for k, v := range w.Template.GetAnnotations() {
+		if k != AnnotationCCEPolicy && k != AnnotationCCEPolicySHA256 {
+			size += len(k) + len(v)
+		}
+	}
+	return size + len(AnnotationCCEPolicy) + len(pol.Annotation()) + len(AnnotationCCEPolicySHA256) + len(pol.SHA256)
 }
 
 // podOf is a workload's pod, as every policy stage reads it: its template,

@@ -45,7 +45,14 @@ func (p *Pipeline) verifyAll(ctx context.Context, nodes []*yaml.RNode) (*Report,
 		if err != nil {
 			return rep, fmt.Errorf("select.labelSelector: %w", err)
 		}
-		if ok && w.Template.GetAnnotations()[AnnotationCCEPolicy] != "" {
+		if !ok {
+			continue
+		}
+		if v, has := w.Template.GetAnnotations()[AnnotationCCEPolicy]; has {
+			if strings.TrimSpace(v) == "" {
+				rep.Error(w, w.Field("metadata", "annotations", AnnotationCCEPolicy), "the CCE policy annotation is empty: there is no policy to verify, and the pod would not run as a confidential pod with the policy you expect")
+				continue
+			}
 			ws = append(ws, w)
 		}
 	}

@@ -8,6 +8,7 @@ import (
 	"os"
 	"strings"
 	"testing"
+	"time"
 
 	"gotest.tools/v3/assert"
 	"sigs.k8s.io/kustomize/kyaml/kio"
@@ -199,4 +200,33 @@ func TestVerifyFormat1(t *testing.T) {
 	lines, err = verifyStream(t, strings.Replace(out, "--port=8080", "--port=9090", 1))
 	assert.ErrorIs(t, err, pipeline.ErrFailed)
 	assert.Assert(t, contains(lines, "drift: the attached policy does not match the pod spec: containers[name=app].command differ"), strings.Join(lines, "\n"))
+}
+
+// A policy that would make the annotations too large for the API server is
+// an error naming the workload and the size; nothing is written.
+func TestPolicyOverAnnotationLimit(t *testing.T) {
+	in := strings.Replace(vnDeployment, "        env:\n", "        env:\n        - {name: BIG, value: \""+strings.Repeat("x", 200<<10)+"\"}\n", 1)
+	out, lines, err := runPipeline(t, vnOptions(), in)
+	assert.ErrorIs(t, err, pipeline.ErrFailed)
+	assert.Assert(t, !strings.Contains(out, pipeline.AnnotationCCEPolicy))
+	assert.Assert(t, contains(lines, "error: Deployment shop/web: spec.template.metadata.annotations."+pipeline.AnnotationCCEPolicy+": the CCE policy makes the pod template's annotations"), strings.Join(lines, "\n"))
+	assert.Assert(t, contains(lines, "more than the 262144 bytes Kubernetes accepts"), strings.Join(lines, "\n"))
+}
+
+// verify: an empty annotation is an error, and a policy that computes is
+// refused before evaluation, quickly.
+func TestVerifyEmptyAndComputingPolicies(t *testing.T) {
+	withPolicy := func(b64 string) string {
+		return strings.Replace(vnDeployment, "      labels: {app: web}", "      labels: {app: web}\n      annotations:\n        "+pipeline.AnnotationCCEPolicy+": '"+b64+"'", 1)
+	}
+	lines, err := verifyStream(t, withPolicy(""))
+	assert.ErrorIs(t, err, pipeline.ErrFailed)
+	assert.Assert(t, contains(lines, "the CCE policy annotation is empty"), strings.Join(lines, "\n"))
+
+	hostile := "package policy\n\nimport future.keywords.in\n\ncontainers := [x | some x in numbers.range(1, 100000000000)]\nmount_device := {\"allowed\": true}\n"
+	start := time.Now()
+	lines, err = verifyStream(t, withPolicy(base64.StdEncoding.EncodeToString([]byte(hostile))))
+	assert.ErrorIs(t, err, pipeline.ErrFailed)
+	assert.Assert(t, time.Since(start) < 10*time.Second, "took %s", time.Since(start))
+	assert.Assert(t, contains(lines, "policy is not plain data; cocofy does not evaluate it: rule containers (line 5): [x | some x in numbers.range(1, 100000000000)] is computed, not data"), strings.Join(lines, "\n"))
 }

@@ -13,6 +13,12 @@ var (
 	// nor a legacy JSON policy.
 	ErrUnparsable = errors.New("policy cannot be loaded")
 
+	// ErrNotData is returned for a policy that computes (a rule body, a
+	// function, a comprehension): verify evaluates only policies made of
+	// data, as generated, allow-all and debug policies are, because the
+	// guest's interpreter has no deadline.
+	ErrNotData = errors.New("policy is not plain data; cocofy does not evaluate it")
+
 	// ErrDenied is wrapped by [Err] when the guest would refuse a container.
 	ErrDenied = errors.New("policy denies the container")
 

@@ -57,6 +57,9 @@ func newGuest(policyText string) (*uvm, error) {
 		// policy to check.
 		return nil, fmt.Errorf("%w: empty policy", ErrUnparsable)
 	}
+	if err := checkShape(policyText); err != nil {
+		return nil, err
+	}
 	// The guest receives the annotation value, base64 of the policy text.
 	encoded := base64.StdEncoding.EncodeToString([]byte(policyText))
 	// maxErrorMessageLength 0: the guest truncates decisions to 3 KiB for

@@ -1,0 +1,76 @@
+package verify
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+
+	"github.com/open-policy-agent/opa/v1/ast"
+)
+
+// MaxPolicySize bounds the policy text verify evaluates: Kubernetes allows
+// 256 KiB for all annotations of an object together.
+const MaxPolicySize = 256 << 10
+
+// checkShape refuses, before any evaluation, a policy that is not plain
+// data: hcsshim's interpreter evaluates without a deadline, so a rule with
+// a body, a function, a comprehension or a call could run for minutes and
+// take gigabytes (a CI check must not). Generated, allow-all and debug
+// policies are data plus references to hcsshim's data.framework and
+// data.api; a legacy JSON policy is data.
+func checkShape(policyText string) error {
+	if len(policyText) > MaxPolicySize {
+		return fmt.Errorf("%w: %d bytes, more than the %d Kubernetes allows for all annotations", ErrUnparsable, len(policyText), MaxPolicySize)
+	}
+	if json.Valid([]byte(policyText)) {
+		return nil
+	}
+	mod, err := ast.ParseModuleWithOpts("policy.rego", policyText, ast.ParserOptions{RegoVersion: ast.RegoV0})
+	if err != nil {
+		return fmt.Errorf("%w: %w", ErrUnparsable, err)
+	}
+	for _, imp := range mod.Imports {
+		if !strings.HasPrefix(imp.Path.String(), "future.keywords") {
+			return fmt.Errorf("%w: import %s: only future.keywords imports are evaluated", ErrNotData, imp.Path)
+		}
+	}
+	for _, r := range mod.Rules {
+		if err := dataRule(r); err != nil {
+			return fmt.Errorf("%w: rule %s (line %d): %s", ErrNotData, r.Head.Ref(), r.Location.Row, err)
+		}
+	}
+	return nil
+}
+
+// dataRule accepts "name := value" where value is data, possibly holding
+// references into data.framework or data.api.
+func dataRule(r *ast.Rule) error {
+	switch {
+	case len(r.Head.Args) > 0:
+		return fmt.Errorf("a function")
+	case r.Else != nil:
+		return fmt.Errorf("an else branch")
+	case !(len(r.Body) == 1 && r.Body[0].String() == "true"):
+		return fmt.Errorf("a rule body")
+	case r.Head.Value == nil || r.Head.Key != nil:
+		return fmt.Errorf("not a single value")
+	}
+	var bad error
+	ast.WalkTerms(r.Head.Value, func(t *ast.Term) bool {
+		if bad != nil {
+			return true
+		}
+		switch v := t.Value.(type) {
+		case ast.Ref:
+			if !v.HasPrefix(ast.MustParseRef("data.framework")) && !v.HasPrefix(ast.MustParseRef("data.api")) {
+				bad = fmt.Errorf("a reference to %s", v)
+			}
+			return true
+		case ast.Call, *ast.ArrayComprehension, *ast.ObjectComprehension, *ast.SetComprehension, ast.Var:
+			bad = fmt.Errorf("%s is computed, not data", t)
+			return true
+		}
+		return false
+	})
+	return bad
+}
