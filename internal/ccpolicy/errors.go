@@ -1,6 +1,10 @@
 package ccpolicy
 
-import "errors"
+import (
+	"errors"
+
+	"cocofy.dev/cocofy/internal/guest"
+)
 
 // Sentinel errors. Generate wraps them with the workload, the field path and
 // the subject, so callers can branch with errors.Is and users still read the
@@ -15,7 +19,8 @@ var (
 	// image, or the entry has no dm-verity root hash for some layer. confcom
 	// silently drops such a container; cocofy refuses instead, because a
 	// policy without the container would block it at run time.
-	ErrNoImageFacts = errors.New("no image facts")
+	// It is guest.ErrNoFacts: one sentinel for both readings of a pod.
+	ErrNoImageFacts = guest.ErrNoFacts
 
 	// ErrUnsupported marks input that confcom either rejects or handles in a
 	// way cocofy does not reproduce (sidecar images, Localhost seccomp
