@@ -193,7 +193,7 @@ const CheckCacheKind = "enforcer"
 // checkVersion changes whenever the replay itself (hcsshim's version or
 // internal/guest's model and internal/verify's guest steps) changes, so that
 // older entries no longer count.
-const checkVersion = "hcsshim v0.14.1; verify 2"
+const checkVersion = "hcsshim v0.14.1; verify 3"
 
 // checkKey is "sha256:" + the hash of what decides a replay.
 func checkKey(rego string, cs []guest.Container) string {

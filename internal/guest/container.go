@@ -1,6 +1,10 @@
 package guest
 
-import "slices"
+import (
+	"slices"
+
+	oci "github.com/opencontainers/runtime-spec/specs-go"
+)
 
 // Container is what the ACI guest is asked to run for one container of a
 // pod: the fields of the OCI spec that the policy constrains. [FromPod]
@@ -49,16 +53,11 @@ type Container struct {
 	Unresolved []string
 }
 
-// Mount is one OCI mount of the container spec as ACI sends it. Sources that
-// start with "sandbox://" are rewritten below the sandbox mounts directory,
-// the way the guest does before it consults the policy.
-type Mount struct {
-	Destination string
-	Source      string
-	// Type is the mount type. By default, "bind".
-	Type    string
-	Options []string
-}
+// Mount is one OCI mount of the container spec as ACI sends it (the OCI
+// runtime-spec type). Sources that start with "sandbox://" are rewritten
+// below the sandbox mounts directory, the way the guest does before it
+// consults the policy. An empty Type is "bind".
+type Mount = oci.Mount
 
 // IDName is a user or group as the guest reports it to the enforcer: the
 // numeric id and the name from the image's /etc/passwd or /etc/group. Either
@@ -68,10 +67,9 @@ type IDName struct {
 	Name string
 }
 
-// Capabilities are the five Linux capability sets, with CAP_ names.
-type Capabilities struct {
-	Bounding, Effective, Inheritable, Permitted, Ambient []string
-}
+// Capabilities are the five Linux capability sets, with CAP_ names (the OCI
+// runtime-spec type).
+type Capabilities = oci.LinuxCapabilities
 
 // DefaultCapabilities returns the capability sets the runtime gives a
 // container without capabilities in its securityContext: containerd's

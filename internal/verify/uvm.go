@@ -128,13 +128,7 @@ func (g *uvm) run(ctx context.Context, c guest.Container, sandbox bool) Decision
 	if caps == nil {
 		caps = guest.DefaultCapabilities(c.Privileged)
 	}
-	ociCaps := &oci.LinuxCapabilities{
-		Bounding:    caps.Bounding,
-		Effective:   caps.Effective,
-		Inheritable: caps.Inheritable,
-		Permitted:   caps.Permitted,
-		Ambient:     caps.Ambient,
-	}
+	ociCaps := caps
 	keepEnv, keepCaps, _, err := g.enforcer.EnforceCreateContainerPolicy(ctx, g.sandboxID, id,
 		c.Command, c.Env, wd, g.specMounts(c, sandbox), c.Privileged, c.NoNewPrivileges,
 		toIDName(user), toIDNames(groups), umask, ociCaps, c.SeccompProfileSHA256)
