@@ -394,7 +394,7 @@ func (w *yamlWalker) walkMap(n *yaml.Node) {
 		}
 		w.walk(k)
 		if list && key == "items" {
-			w.walkItems(v)
+			w.walkItems(v, n)
 		} else {
 			w.walk(v)
 		}
@@ -412,8 +412,8 @@ func hasKey(content []*yaml.Node, key string) bool {
 	return false
 }
 
-// walkItems walks the items of a List: each item is an object of its own.
-func (w *yamlWalker) walkItems(items *yaml.Node) {
+// walkItems walks the items of list: each item is an object of its own.
+func (w *yamlWalker) walkItems(items, list *yaml.Node) {
 	switch {
 	case items.Kind == yaml.SequenceNode:
 	case items.Kind == yaml.ScalarNode && items.Tag == yaml.NodeTagNull:
@@ -433,6 +433,8 @@ func (w *yamlWalker) walkItems(items *yaml.Node) {
 			w.fail("a List item must be an object (a map with apiVersion and kind), got %s", kindName(it))
 		case stringField(yaml.NewRNode(it), "kind") == kio.ResourceListKind:
 			w.fail("a ResourceList cannot be a List item (it is the function protocol's wrapper, not a resource)")
+		case !typed(it, list):
+			w.fail("a List item must be an object with apiVersion and kind: %s missing", missingTypeMeta(it))
 		default:
 			ref, where, path := w.ref, w.where, w.path
 			w.ref = objectRef(it)
@@ -443,6 +445,30 @@ func (w *yamlWalker) walkItems(items *yaml.Node) {
 		}
 		w.path = w.path[:len(w.path)-1]
 	}
+}
+
+// typed reports whether a List item has an apiVersion and a kind, or
+// neither in a typed list (a PodList's items are Pods, as kubectl reads
+// them).
+func typed(item, list *yaml.Node) bool {
+	rn := yaml.NewRNode(item)
+	kind, apiVersion := stringField(rn, "kind"), stringField(rn, "apiVersion")
+	if kind == "" && apiVersion == "" {
+		return stringField(yaml.NewRNode(list), "kind") != "List"
+	}
+	return kind != "" && apiVersion != ""
+}
+
+// missingTypeMeta names what an object lacks of apiVersion and kind.
+func missingTypeMeta(n *yaml.Node) string {
+	rn := yaml.NewRNode(n)
+	var missing []string
+	for _, f := range []string{"apiVersion", "kind"} {
+		if stringField(rn, f) == "" {
+			missing = append(missing, f)
+		}
+	}
+	return strings.Join(missing, " and ")
 }
 
 // fieldOf spells out a path without its last element.

@@ -166,22 +166,28 @@ func isLocalConfig(n *yaml.RNode) bool {
 func FindWorkloads(nodes []*yaml.RNode, extra []WorkloadPath, rep *Report) []Workload {
 	paths := append(slices.Clone(extra), BuiltinWorkloadPaths...)
 	var out []Workload
-	var visit func(n *yaml.RNode, within string)
-	visit = func(n *yaml.RNode, within string) {
+	var visit func(n *yaml.RNode, within string, implied Ref)
+	visit = func(n *yaml.RNode, within string, implied Ref) {
 		if n.YNode().Kind != yaml.MappingNode || isLocalConfig(n) {
 			return
 		}
-		wp, ok := matchPath(n, paths)
-		if !ok && isList(n) {
-			visitItems(n, within, visit, rep)
+		ref := refOf(n)
+		ref.Within = within
+		if ref.Kind == "" && ref.APIVersion == "" {
+			// An item of a typed list as the API server sends it: a
+			// PodList's items are Pods (apimachinery infers the same).
+			ref.Kind, ref.APIVersion = implied.Kind, implied.APIVersion
+		}
+		wp, ok := matchPath(ref, paths)
+		if !ok && isList(ref.Kind, n) {
+			visitItems(n, ref, visit, rep)
 			return
 		}
 		if !ok {
-			warnLookalike(n, within, rep)
+			warnLookalike(n, ref, rep)
 			return
 		}
-		w := Workload{Resource: n, Ref: refOf(n), TemplatePath: wp.Template}
-		w.Ref.Within = within
+		w := Workload{Resource: n, Ref: ref, TemplatePath: wp.Template}
 		tmpl, err := n.Pipe(yaml.Lookup(wp.Template...))
 		if err != nil || tmpl == nil || tmpl.YNode().Kind != yaml.MappingNode {
 			rep.Error(&w, strings.Join(wp.Template, "."), "pod template missing or not a map")
@@ -206,7 +212,7 @@ func FindWorkloads(nodes []*yaml.RNode, extra []WorkloadPath, rep *Report) []Wor
 		out = append(out, w)
 	}
 	for _, n := range nodes {
-		visit(n, "")
+		visit(n, "", Ref{})
 	}
 	return out
 }
@@ -215,8 +221,7 @@ func FindWorkloads(nodes []*yaml.RNode, extra []WorkloadPath, rep *Report) []Wor
 // List, or any kind ending in List (PodList, DeploymentList, a CRD's
 // FooList) with an items field. A ResourceList is the function protocol's
 // wrapper, never a resource: it is refused before workloads are looked for.
-func isList(n *yaml.RNode) bool {
-	kind := n.GetKind()
+func isList(kind string, n *yaml.RNode) bool {
 	if kind == kio.ResourceListKind {
 		return false
 	}
@@ -224,10 +229,10 @@ func isList(n *yaml.RNode) bool {
 }
 
 // visitItems visits the items of list n; items that are not a list of
-// objects are an error naming the list and the field.
-func visitItems(n *yaml.RNode, within string, visit func(*yaml.RNode, string), rep *Report) {
-	ref := refOf(n)
-	ref.Within = within
+// objects are an error naming the list and the field. An item with
+// neither kind nor apiVersion in a typed list (PodList) is of the list's
+// kind without "List", in the list's apiVersion, as kubectl reads it.
+func visitItems(n *yaml.RNode, ref Ref, visit func(*yaml.RNode, string, Ref), rep *Report) {
 	f := n.Field("items")
 	if f == nil || yaml.IsMissingOrNull(f.Value) {
 		return
@@ -236,19 +241,34 @@ func visitItems(n *yaml.RNode, within string, visit func(*yaml.RNode, string), r
 		rep.Add(framework.Error, &ref, "items", "must be a list of objects, got %s", kindName(f.Value.YNode()))
 		return
 	}
+	implied := Ref{Kind: strings.TrimSuffix(ref.Kind, "List"), APIVersion: ref.APIVersion}
 	for i, it := range f.Value.Content() {
 		if it.Kind != yaml.MappingNode {
 			rep.Add(framework.Error, &ref, fmt.Sprintf("items[%d]", i), "a List item must be an object (a map with apiVersion and kind), got %s", kindName(it))
 			continue
 		}
-		visit(yaml.NewRNode(it), fmt.Sprintf("%s/%s items[%d]", ref.Kind, ref.Name, i))
+		item := yaml.NewRNode(it)
+		kind, apiVersion := stringField(item, "kind"), stringField(item, "apiVersion")
+		if kind == "" && apiVersion == "" {
+			kind, apiVersion = implied.Kind, implied.APIVersion
+		}
+		if kind == "" || apiVersion == "" {
+			var missing []string
+			for _, f := range []struct{ name, value string }{{"apiVersion", apiVersion}, {"kind", kind}} {
+				if f.value == "" {
+					missing = append(missing, f.name)
+				}
+			}
+			rep.Add(framework.Error, &ref, fmt.Sprintf("items[%d]", i), "a List item must be an object with apiVersion and kind: %s missing", strings.Join(missing, " and "))
+			continue
+		}
+		visit(item, fmt.Sprintf("%s/%s items[%d]", ref.Kind, ref.Name, i), implied)
 	}
 }
 
-func matchPath(n *yaml.RNode, paths []WorkloadPath) (WorkloadPath, bool) {
-	kind, apiVersion := n.GetKind(), n.GetApiVersion()
+func matchPath(ref Ref, paths []WorkloadPath) (WorkloadPath, bool) {
 	for _, p := range paths {
-		if p.Kind == kind && (p.APIVersion == "" || p.APIVersion == apiVersion) {
+		if p.Kind == ref.Kind && (p.APIVersion == "" || p.APIVersion == ref.APIVersion) {
 			return p, true
 		}
 	}
@@ -258,11 +278,9 @@ func matchPath(n *yaml.RNode, paths []WorkloadPath) (WorkloadPath, bool) {
 // warnLookalike warns about an object of an unknown kind that has a pod
 // template where Kubernetes workloads keep one: its pods would escape
 // cocofy unless its kind is added to workloadPaths.
-func warnLookalike(n *yaml.RNode, within string, rep *Report) {
+func warnLookalike(n *yaml.RNode, ref Ref, rep *Report) {
 	for _, p := range [][]string{{"spec", "template", "spec", "containers"}, {"spec", "jobTemplate", "spec", "template", "spec", "containers"}} {
 		if c, _ := n.Pipe(yaml.Lookup(p...)); c != nil {
-			ref := refOf(n)
-			ref.Within = within
 			tmpl := strings.Join(p[:len(p)-2], ", ")
 			rep.Add("warning", &ref, strings.Join(p, "."),
 				"kind %s is not a known workload, so its pods were left unchanged; if it creates pods, add {apiVersion: %s, kind: %s, template: [%s]} to spec.workloadPaths",
