@@ -14,6 +14,7 @@ import (
 	"sigs.k8s.io/kustomize/kyaml/kio"
 	"sigs.k8s.io/kustomize/kyaml/yaml"
 
+	"cocofy.dev/cocofy/internal/podspec"
 	"cocofy.dev/cocofy/pipeline"
 )
 
@@ -100,23 +101,8 @@ func prettyRego(text string) string {
 // secretValues returns the values of every Secret in nodes.
 func secretValues(nodes []*yaml.RNode) map[string]bool {
 	out := map[string]bool{}
-	for _, n := range nodes {
-		if n.GetKind() != "Secret" {
-			continue
-		}
-		for _, v := range n.GetDataMap() {
-			if b, err := base64.StdEncoding.DecodeString(v); err == nil && len(b) > 0 {
-				out[string(b)] = true
-			}
-		}
-		if sd, _ := n.Pipe(yaml.Lookup("stringData")); sd != nil {
-			_ = sd.VisitFields(func(f *yaml.MapNode) error {
-				if v := f.Value.YNode().Value; v != "" {
-					out[v] = true
-				}
-				return nil
-			})
-		}
+	for _, v := range podspec.ObjectsFrom(nodes).SecretValues() {
+		out[v] = true
 	}
 	return out
 }

@@ -86,6 +86,10 @@ func (o Objects) SecretData(ns, name string) (data map[string]string, ok bool) {
 	if n == nil {
 		return nil, false
 	}
+	return secretData(n), true
+}
+
+func secretData(n *yaml.Node) map[string]string {
 	r := yaml.NewRNode(n)
 	out := map[string]string{}
 	for k, v := range r.GetDataMap() {
@@ -99,5 +103,19 @@ func (o Objects) SecretData(ns, name string) (data map[string]string, ok bool) {
 			return nil
 		})
 	}
-	return out, true
+	return out
+}
+
+// SecretValues returns every non-empty value of every Secret, in no
+// particular order: what `cocofy policy` redacts.
+func (o Objects) SecretValues() []string {
+	var out []string
+	for _, obj := range o.secrets {
+		for _, v := range secretData(obj.node) {
+			if v != "" {
+				out = append(out, v)
+			}
+		}
+	}
+	return out
 }
