@@ -178,12 +178,19 @@ func (c *corrector) command(pc map[string]any, gc guest.Container, spec podspec.
 			hint = "; for metadata.namespace, set the workload's namespace or spec.namespace in cocofy's config"
 		}
 		c.errs = append(c.errs, &FieldError{Workload: c.pod.Ref(), Field: path + "." + field, Err: fmt.Errorf(
-			"%w: $(%s) is known only at run time, and the CCE policy matches commands exactly, so the guest would deny the container; read the variable inside the container instead (e.g. command: [sh, -c, 'exec app --flag=\"$%s\"'])%s",
-			ErrUnsupported, strings.Join(runtime, "), $("), runtime[0], hint)})
+			"%w: $(%s) %s known only at run time, and the CCE policy matches commands exactly, so the guest would deny the container; read the variable inside the container instead (e.g. command: [sh, -c, 'exec app --flag=\"$%s\"'])%s",
+			ErrUnsupported, strings.Join(runtime, "), $("), isAre(len(runtime)), runtime[0], hint)})
 		return
 	}
 	c.set(pc, "command", slices.Clone(gc.Command), Correction{Path: path + "." + field,
 		Detail: "the kubelet expands " + strings.Join(references(slices.Concat(spec.Command, spec.Args)), ", ")})
+}
+
+func isAre(n int) string {
+	if n == 1 {
+		return "is"
+	}
+	return "are"
 }
 
 var referenceRE = regexp.MustCompile(`\$\$|\$\([^)]*\)`)
@@ -237,12 +244,13 @@ func (c *corrector) env(pc map[string]any, gc guest.Container, spec podspec.Cont
 // missingEnvFrom: the variables of an envFrom source that is not in the
 // stream cannot be listed, and the guest would drop them.
 func (c *corrector) missingEnvFrom(what, path string) {
-	msg := fmt.Sprintf("%s is not in the input: its variables cannot be listed in the CCE policy, so the guest would start the container without them", strings.TrimPrefix(what, "envFrom "))
+	source := strings.TrimPrefix(what, "envFrom ")
+	consequence := "its variables cannot be listed in the CCE policy, so the guest would start the container without them"
 	if !c.opts.WildcardMissingRefs {
-		c.errs = append(c.errs, &FieldError{Workload: c.pod.Ref(), Field: path + ".envFrom", Err: fmt.Errorf("%w: %s; add it to the input, or set policy.wildcardMissingRefs to accept that", ErrNotFound, msg)})
+		c.errs = append(c.errs, &FieldError{Workload: c.pod.Ref(), Field: path + ".envFrom", Err: fmt.Errorf("%s %w: %s; add it to the input, or set policy.wildcardMissingRefs to accept that", source, ErrNotFound, consequence)})
 		return
 	}
-	c.notes = append(c.notes, Note{Path: path + ".envFrom", Message: msg + " (policy.wildcardMissingRefs is set)"})
+	c.notes = append(c.notes, Note{Path: path + ".envFrom", Message: source + " is not in the input: " + consequence + " (policy.wildcardMissingRefs is set)"})
 }
 
 // envCause names the spec field that sets variable name, and why confcom's
