@@ -6,7 +6,10 @@
 // This package does no I/O.
 package image
 
-import "context"
+import (
+	"context"
+	"slices"
+)
 
 // DefaultPlatform is the platform whose manifest is recorded for a multi-arch
 // image. Confidential ACI and AKS pod sandboxing run linux/amd64.
@@ -40,6 +43,78 @@ type Layer struct {
 	// made from the uncompressed layer tar, as hcsshim's
 	// tar2ext4.ConvertAndComputeRootDigest computes it.
 	RootHash string `json:"rootHash,omitempty"`
+	// EtcGroup is what the layer does to the image's /etc/group, read while
+	// its root hash was computed. Nil when that is not known: facts cached
+	// or locked by an older cocofy, or a layer that was not hashed.
+	EtcGroup *EtcGroup `json:"etcGroup,omitempty"`
+}
+
+// EtcGroup is what one layer does to the image's /etc/group, the file in
+// which the Confidential ACI guest looks up each additional GID of a
+// container (fsGroup, supplementalGroups): hcsshim, since PR #2465, fails to
+// create a container whose additional GID the file does not define exactly
+// once.
+type EtcGroup struct {
+	// Change is EtcGroupKept, EtcGroupWritten, EtcGroupRemoved or
+	// EtcGroupUnknown.
+	Change string `json:"change"`
+	// GIDs are the group IDs the layer's file defines, sorted, when Change
+	// is EtcGroupWritten: the third field of each line, read as the guest
+	// reads it (moby/sys/user: blank and # lines skipped, a field that is
+	// not a number is 0). A GID on several lines is listed as often.
+	GIDs []uint32 `json:"gids,omitempty"`
+}
+
+// Values of EtcGroup.Change.
+const (
+	// EtcGroupKept: the layer leaves /etc/group as the layers below have it.
+	EtcGroupKept = "kept"
+	// EtcGroupWritten: the layer has /etc/group, a regular file; GIDs are
+	// the groups it defines.
+	EtcGroupWritten = "written"
+	// EtcGroupRemoved: the layer hides the /etc/group of the layers below
+	// (a whiteout of the file or of /etc, an opaque /etc or /) and has none
+	// of its own.
+	EtcGroupRemoved = "removed"
+	// EtcGroupUnknown: the layer has /etc/group, or /etc, in a form whose
+	// groups cocofy does not read: a link or special file, a file too
+	// large, a GID beyond 32 bits, /etc that is not a directory.
+	EtcGroupUnknown = "unknown"
+)
+
+// Valid reports whether g is an EtcGroup cocofy wrote: a known Change,
+// and GIDs, sorted, only when written.
+func (g *EtcGroup) Valid() bool {
+	switch g.Change {
+	case EtcGroupWritten:
+		return slices.IsSorted(g.GIDs)
+	case EtcGroupKept, EtcGroupRemoved, EtcGroupUnknown:
+		return len(g.GIDs) == 0
+	}
+	return false
+}
+
+// EtcGroup returns the image's /etc/group as its layers leave it: whether
+// the file exists and, if so, the GIDs it defines (as EtcGroup.GIDs lists
+// them). The topmost layer that writes, removes or has an unknown
+// /etc/group decides. ok is false when the facts do not tell: a layer at or
+// above that one has no EtcGroup, or that layer's is EtcGroupUnknown.
+func (f Facts) EtcGroup() (gids []uint32, exists, ok bool) {
+	for i := len(f.Layers) - 1; i >= 0; i-- {
+		g := f.Layers[i].EtcGroup
+		if g == nil || !g.Valid() {
+			return nil, false, false
+		}
+		switch g.Change {
+		case EtcGroupWritten:
+			return g.GIDs, true, true
+		case EtcGroupRemoved:
+			return nil, false, true
+		case EtcGroupUnknown:
+			return nil, false, false
+		}
+	}
+	return nil, false, len(f.Layers) > 0
 }
 
 // Facts is everything cocofy knows about one image on one platform.

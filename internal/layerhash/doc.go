@@ -21,5 +21,16 @@
 // decompression bombs (Limits), hashes layers in parallel and caches results
 // by layer digest.
 //
+// While the converter reads the tar, a second reader follows the same chunks
+// (skipping file data without copying it) with archive/tar, the reader
+// tar2ext4 uses, and records what the layer does to /etc/group
+// (image.EtcGroup): the GIDs of its etc/group (last entry wins, at most
+// MaxEtcGroupSize, parsed as the guest's moby/sys/user parses it), a
+// removal (etc/.wh.group, a whiteout of etc, an opaque etc/ or /), nothing,
+// or a form it does not read (a link, /etc not a directory). The guest
+// looks each additional GID up in the image's /etc/group, and fails the
+// container when it is not there. Hasher caches it with the root hash; a
+// root hash cached by an older cocofy is used without it.
+//
 // The package does not fetch anything: the caller's v1.Layer does.
 package layerhash

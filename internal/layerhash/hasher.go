@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"hash"
@@ -19,6 +20,7 @@ import (
 	"golang.org/x/sync/singleflight"
 
 	"cocofy.dev/cocofy/internal/cache"
+	"cocofy.dev/cocofy/internal/image"
 )
 
 // Defaults of Hasher and Limits.
@@ -29,9 +31,19 @@ const (
 	DefaultRatioAfter      = 1 << 30
 )
 
-// CacheKind is the kind of the Cache entries Hasher reads and writes: the
-// value is the root hash (string) and the key the layer digest.
+// CacheKind is the kind of the Cache entries Hasher reads and writes, keyed
+// by layer digest. The value is a CacheEntry; entries written before
+// CacheEntry existed hold the root hash alone (a string) and are still
+// used, with no EtcGroup.
 const CacheKind = "roothash"
+
+// CacheEntry is the value of a Cache entry: what hashing a layer told.
+type CacheEntry struct {
+	RootHash string `json:"rootHash"`
+	// EtcGroup is what the layer does to /etc/group; nil in entries of an
+	// older cocofy.
+	EtcGroup *image.EtcGroup `json:"etcGroup,omitempty"`
+}
 
 // Limits protect against decompression bombs: layers whose blob is small
 // but which decompress to a huge tar. Zero means the default.
@@ -73,17 +85,20 @@ func (l Limits) withDefaults() Limits {
 	return l
 }
 
-// Cache keeps root hashes by layer digest (kind CacheKind).
+// Cache keeps what hashing told about each layer (CacheEntry) by layer
+// digest (kind CacheKind).
 type Cache = cache.Store
 
 // Hasher computes the root hashes of image layers. It reads each layer's
 // compressed blob and verifies its digest while streaming it, decompresses
 // it (gzip, zstd, or none, told apart by their magic numbers), enforces
-// Limits, and hashes the tar as RootHash does. The zero value is ready to
+// Limits, and hashes the tar as RootHash does, reading what the layer does
+// to /etc/group from the same stream. The zero value is ready to
 // use. A Hasher may be used from several goroutines.
 type Hasher struct {
-	// Cache, when set, keeps root hashes by layer digest (kind CacheKind).
-	// A failure to store one is reported on Progress, not returned.
+	// Cache, when set, keeps root hashes and /etc/group facts by layer
+	// digest (kind CacheKind). A failure to store one is reported on
+	// Progress, not returned.
 	Cache Cache
 	// Jobs is the number of layers the Hasher hashes at once, across all
 	// its callers (one budget, however many images are inspected in
@@ -115,10 +130,25 @@ func (h *Hasher) acquire(ctx context.Context) (release func(), err error) {
 	}
 }
 
-// RootHashes returns the root hashes of ls, in the same order, hashing up to
-// Jobs layers at once, each distinct digest once. It returns the first error
-// and stops the other layers.
+// RootHashes returns the root hashes of ls, in the same order, as Layers
+// does.
 func (h *Hasher) RootHashes(ctx context.Context, ls []v1.Layer) ([]string, error) {
+	facts, err := h.Layers(ctx, ls)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]string, len(facts))
+	for i, f := range facts {
+		out[i] = f.RootHash
+	}
+	return out, nil
+}
+
+// Layers returns the facts of ls (digest, root hash, and what the layer
+// does to /etc/group when that is known), in the same order, hashing up to
+// Jobs layers at once, each distinct digest once. It returns the first
+// error and stops the other layers.
+func (h *Hasher) Layers(ctx context.Context, ls []v1.Layer) ([]image.Layer, error) {
 	digests := make([]v1.Hash, len(ls))
 	first := map[v1.Hash]int{}
 	for i, l := range ls {
@@ -131,7 +161,7 @@ func (h *Hasher) RootHashes(ctx context.Context, ls []v1.Layer) ([]string, error
 			first[d] = i
 		}
 	}
-	out := make([]string, len(ls))
+	out := make([]image.Layer, len(ls))
 	g, ctx := errgroup.WithContext(ctx)
 	g.SetLimit(orDefault(h.Jobs, DefaultJobs))
 	for i, l := range ls {
@@ -139,8 +169,8 @@ func (h *Hasher) RootHashes(ctx context.Context, ls []v1.Layer) ([]string, error
 			continue
 		}
 		g.Go(func() error {
-			s, err := h.RootHash(ctx, l)
-			out[i] = s
+			f, err := h.Layer(ctx, l)
+			out[i] = f
 			return err
 		})
 	}
@@ -161,38 +191,66 @@ func orDefault(v, def int) int {
 	return def
 }
 
-// RootHash returns the root hash of l, from Cache if it is there. Errors name
-// the layer digest.
+// RootHash returns the root hash of l, as Layer does.
 func (h *Hasher) RootHash(ctx context.Context, l v1.Layer) (string, error) {
+	f, err := h.Layer(ctx, l)
+	return f.RootHash, err
+}
+
+// Layer returns the facts of l: its digest, its root hash, and what it
+// does to /etc/group, read from the same stream (EtcGroup is nil when the
+// root hash comes from a Cache entry of an older cocofy). They come from
+// Cache if they are there. Errors name the layer digest.
+func (h *Hasher) Layer(ctx context.Context, l v1.Layer) (image.Layer, error) {
 	d, err := l.Digest()
 	if err != nil {
-		return "", fmt.Errorf("reading layer digest: %w", err)
+		return image.Layer{}, fmt.Errorf("reading layer digest: %w", err)
 	}
-	if h.Cache != nil {
-		var s string
-		if h.Cache.Get(CacheKind, d.String(), &s) && isRootHash(s) {
-			return s, nil
-		}
+	if e, ok := h.cached(d.String()); ok {
+		return image.Layer{Digest: d.String(), RootHash: e.RootHash, EtcGroup: e.EtcGroup}, nil
 	}
 	// Images that share a layer, inspected at once, hash it once.
 	v, err, _ := h.flight.Do(d.String(), func() (any, error) {
 		release, err := h.acquire(ctx)
 		if err != nil {
-			return "", err
+			return CacheEntry{}, err
 		}
 		defer release()
 		return h.hash(ctx, l, d)
 	})
 	if err != nil {
-		return "", fmt.Errorf("hashing layer %s: %w", d, err)
+		return image.Layer{}, fmt.Errorf("hashing layer %s: %w", d, err)
 	}
-	s := v.(string)
+	e := v.(CacheEntry)
 	if h.Cache != nil {
-		if err := h.Cache.Put(CacheKind, d.String(), s); err != nil {
+		if err := h.Cache.Put(CacheKind, d.String(), e); err != nil {
 			h.printf("warning: caching the root hash of layer %s: %v\n", d, err)
 		}
 	}
-	return s, nil
+	return image.Layer{Digest: d.String(), RootHash: e.RootHash, EtcGroup: e.EtcGroup}, nil
+}
+
+// cached returns the Cache entry of layer digest d, if there is a usable
+// one: a CacheEntry, or a root hash alone (an older cocofy's entry).
+func (h *Hasher) cached(d string) (CacheEntry, bool) {
+	if h.Cache == nil {
+		return CacheEntry{}, false
+	}
+	var raw json.RawMessage
+	if !h.Cache.Get(CacheKind, d, &raw) {
+		return CacheEntry{}, false
+	}
+	var e CacheEntry
+	if json.Unmarshal(raw, &e.RootHash) != nil && json.Unmarshal(raw, &e) != nil {
+		return CacheEntry{}, false
+	}
+	if !isRootHash(e.RootHash) {
+		return CacheEntry{}, false
+	}
+	if e.EtcGroup != nil && !e.EtcGroup.Valid() {
+		e.EtcGroup = nil // not what this cocofy writes: not known
+	}
+	return e, true
 }
 
 func isRootHash(s string) bool {
@@ -207,12 +265,12 @@ func isRootHash(s string) bool {
 	return true
 }
 
-func (h *Hasher) hash(ctx context.Context, l v1.Layer, d v1.Hash) (string, error) {
+func (h *Hasher) hash(ctx context.Context, l v1.Layer, d v1.Hash) (CacheEntry, error) {
 	if d.Algorithm != "sha256" {
-		return "", fmt.Errorf("unsupported digest algorithm %q", d.Algorithm)
+		return CacheEntry{}, fmt.Errorf("unsupported digest algorithm %q", d.Algorithm)
 	}
 	if err := ctx.Err(); err != nil {
-		return "", err
+		return CacheEntry{}, err
 	}
 	size, err := l.Size()
 	if err != nil {
@@ -220,7 +278,7 @@ func (h *Hasher) hash(ctx context.Context, l v1.Layer, d v1.Hash) (string, error
 	}
 	rc, err := l.Compressed()
 	if err != nil {
-		return "", fmt.Errorf("opening blob: %w", err)
+		return CacheEntry{}, fmt.Errorf("opening blob: %w", err)
 	}
 	limits := h.Limits.withDefaults()
 	s := newLayerStream(ctx, rc, d, size, limits)
@@ -232,24 +290,24 @@ func (h *Hasher) hash(ctx context.Context, l v1.Layer, d v1.Hash) (string, error
 	if maxImage < 1<<62 {
 		maxImage *= 2
 	}
-	root, err := hashTar(s, h.TempDir, maxImage, true)
+	root, group, err := hashTar(s, h.TempDir, maxImage, true)
 	if ctx.Err() != nil {
-		return "", ctx.Err()
+		return CacheEntry{}, ctx.Err()
 	}
 	if err != nil {
 		// A blob that is not the layer is the better explanation, if the
 		// layer was read at all.
 		if s.dec != nil {
 			if verr := s.verifyRest(); errors.Is(verr, ErrDigestMismatch) {
-				return "", verr
+				return CacheEntry{}, verr
 			}
 		}
-		return "", err
+		return CacheEntry{}, err
 	}
 	if s.progress != nil {
 		s.progress(s.in, true)
 	}
-	return root, nil
+	return CacheEntry{RootHash: root, EtcGroup: group}, nil
 }
 
 // progress returns a function that prints how far the hashing of layer d

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -21,6 +22,7 @@ import (
 	"gotest.tools/v3/assert"
 
 	"cocofy.dev/cocofy/internal/cache"
+	"cocofy.dev/cocofy/internal/image"
 )
 
 var _ Cache = cache.Dir{}
@@ -213,26 +215,27 @@ func TestHasherLimits(t *testing.T) {
 // mapCache is a Cache in memory.
 type mapCache struct {
 	mu sync.Mutex
-	m  map[string]any
+	m  map[string][]byte // JSON, as cache.Dir keeps it
 }
 
 func (c *mapCache) Get(kind, key string, v any) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	s, ok := c.m[kind+"/"+key].(string)
-	if ok {
-		*v.(*string) = s
-	}
-	return ok
+	b, ok := c.m[kind+"/"+key]
+	return ok && json.Unmarshal(b, v) == nil
 }
 
 func (c *mapCache) Put(kind, key string, v any) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.m == nil {
-		c.m = map[string]any{}
+		c.m = map[string][]byte{}
 	}
-	c.m[kind+"/"+key] = v
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	c.m[kind+"/"+key] = b
 	return nil
 }
 
@@ -254,9 +257,9 @@ func TestHasherCache(t *testing.T) {
 			}
 			d, err := l.Digest()
 			assert.NilError(t, err)
-			var cached string
+			var cached CacheEntry
 			assert.Assert(t, c.Get(CacheKind, d.String(), &cached))
-			assert.Equal(t, cached, want)
+			assert.DeepEqual(t, cached, CacheEntry{RootHash: want, EtcGroup: &image.EtcGroup{Change: image.EtcGroupKept}})
 
 			// An entry that is not a root hash is recomputed.
 			assert.NilError(t, c.Put(CacheKind, d.String(), "not a hash"))

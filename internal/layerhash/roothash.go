@@ -6,9 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sync/atomic"
 
 	"github.com/Microsoft/hcsshim/ext4/dmverity"
 	"github.com/Microsoft/hcsshim/ext4/tar2ext4"
+
+	"cocofy.dev/cocofy/internal/image"
 )
 
 // RootHash returns the dm-verity root hash (lowercase hex, no prefix) of the
@@ -23,24 +26,29 @@ import (
 // waits for a Read in progress to return, and does not read r after it
 // returns.
 func RootHash(r io.Reader) (string, error) {
-	return hashTar(r, "", 0, false)
+	root, _, err := hashTar(r, "", 0, false)
+	return root, err
 }
 
 // hashTar returns the root hash of the tar stream read from src, reading it
-// in a goroutine. If maxImage is positive, it fails (ErrLimit) when the ext4
-// image would be larger. With drain, it reads src to the end even after the end of
-// the tar archive, so that src can check what follows; else it stops early.
+// in a goroutine, and what the layer does to /etc/group (nil if that could
+// not be told), read from the same bytes in another goroutine. If maxImage
+// is positive, it fails (ErrLimit) when the ext4 image would be larger.
+// With drain, it reads src to the end even after the end of the tar
+// archive, so that src can check what follows; else it stops early.
 // Errors from src take precedence over conversion errors, which may just be
 // their echo.
-func hashTar(src io.Reader, tempDir string, maxImage int64, drain bool) (string, error) {
+func hashTar(src io.Reader, tempDir string, maxImage int64, drain bool) (string, *image.EtcGroup, error) {
 	dev, err := newDevice(tempDir)
 	if err != nil {
-		return "", err
+		return "", nil, err
 	}
 	defer dev.Close()
 	dev.max = maxImage
 
-	p := newPipe(src)
+	p, t := newTappedPipe(src)
+	group := make(chan *image.EtcGroup, 1)
+	go func() { group <- scanEtcGroup(t) }()
 	cerr := convert(p, dev)
 	var perr error
 	switch {
@@ -53,21 +61,23 @@ func hashTar(src io.Reader, tempDir string, maxImage int64, drain bool) (string,
 	default:
 		perr = p.stop()
 	}
+	// The pipe is done: the tap has seen every chunk and ends.
+	g := <-group
 	switch {
 	case perr != nil:
-		return "", perr
+		return "", nil, perr
 	case errors.Is(cerr, ErrLimit):
-		return "", cerr
+		return "", nil, cerr
 	case errors.Is(cerr, tar.ErrHeader):
-		return "", fmt.Errorf("%w: %w", ErrNotTar, cerr)
+		return "", nil, fmt.Errorf("%w: %w", ErrNotTar, cerr)
 	case cerr != nil:
-		return "", fmt.Errorf("converting tar to ext4: %w", cerr)
+		return "", nil, fmt.Errorf("converting tar to ext4: %w", cerr)
 	}
 	root, err := dev.RootHash()
 	if err != nil {
-		return "", fmt.Errorf("computing hash tree: %w", err)
+		return "", nil, fmt.Errorf("computing hash tree: %w", err)
 	}
-	return hex.EncodeToString(root), nil
+	return hex.EncodeToString(root), g, nil
 }
 
 // convert runs hcsshim's conversion with the options
@@ -89,36 +99,75 @@ const (
 
 // pipe hands what a goroutine reads from src to its reader, in chunks, so
 // that reading src (decompressing, verifying) runs alongside the ext4
-// conversion.
+// conversion. A tapped pipe (newTappedPipe) also hands every chunk to a
+// second reader, without copying it: a chunk is reused once both readers
+// are done with it.
 type pipe struct {
-	full    chan []byte
-	free    chan []byte
+	full    chan *chunk
+	tap     chan *chunk // the same chunks, for the tap; nil if untapped
+	free    chan *chunk
 	quit    chan struct{}
 	err     error // src's error (nil at EOF); set before full is closed
 	cur     []byte
-	held    []byte // the chunk cur is in, to return to free
+	held    *chunk // the chunk cur is in, to release
 	stopped bool
+}
+
+// chunk is one buffer of a pipe.
+type chunk struct {
+	buf  []byte // chunkSize bytes
+	data []byte // what was read into buf
+	refs atomic.Int32
 }
 
 var errStopped = errors.New("stopped")
 
 func newPipe(src io.Reader) *pipe {
-	p := &pipe{
-		full: make(chan []byte, chunks),
-		free: make(chan []byte, chunks),
-		quit: make(chan struct{}),
-	}
-	for range chunks {
-		p.free <- make([]byte, chunkSize)
-	}
+	p := makePipe(false)
 	go p.fill(src)
 	return p
 }
 
+// newTappedPipe returns a pipe and a second reader of the same bytes. The
+// tap must be read to its end (or drained): the pipe's reader waits for
+// chunks the tap holds.
+func newTappedPipe(src io.Reader) (*pipe, *tap) {
+	p := makePipe(true)
+	go p.fill(src)
+	return p, &tap{p: p}
+}
+
+func makePipe(tapped bool) *pipe {
+	p := &pipe{
+		full: make(chan *chunk, chunks),
+		free: make(chan *chunk, chunks),
+		quit: make(chan struct{}),
+	}
+	if tapped {
+		p.tap = make(chan *chunk, chunks)
+	}
+	for range chunks {
+		p.free <- &chunk{buf: make([]byte, chunkSize)}
+	}
+	return p
+}
+
+// release gives c back to the free list once every reader is done with it.
+func (p *pipe) release(c *chunk) {
+	if c.refs.Add(-1) == 0 {
+		p.free <- c // never blocks: there is room for every chunk
+	}
+}
+
 func (p *pipe) fill(src io.Reader) {
-	defer close(p.full)
+	defer func() {
+		if p.tap != nil {
+			close(p.tap)
+		}
+		close(p.full)
+	}()
 	for {
-		var buf []byte
+		var c *chunk
 		select {
 		case <-p.quit:
 			p.err = errStopped
@@ -126,14 +175,22 @@ func (p *pipe) fill(src io.Reader) {
 		default:
 		}
 		select {
-		case buf = <-p.free:
+		case c = <-p.free:
 		case <-p.quit:
 			p.err = errStopped
 			return
 		}
-		n, err := readFull(src, buf)
+		n, err := readFull(src, c.buf)
 		if n > 0 {
-			p.full <- buf[:n] // never blocks: there are only as many chunks as room
+			c.data = c.buf[:n]
+			// Neither send blocks: there are only as many chunks as room.
+			if p.tap != nil {
+				c.refs.Store(2)
+				p.tap <- c
+			} else {
+				c.refs.Store(1)
+			}
+			p.full <- c
 		}
 		if err != nil {
 			if err != io.EOF {
@@ -162,7 +219,7 @@ func readFull(src io.Reader, buf []byte) (int, error) {
 func (p *pipe) Read(b []byte) (int, error) {
 	for len(p.cur) == 0 {
 		if p.held != nil {
-			p.free <- p.held[:cap(p.held)]
+			p.release(p.held)
 			p.held = nil
 		}
 		c, ok := <-p.full
@@ -172,7 +229,7 @@ func (p *pipe) Read(b []byte) (int, error) {
 			}
 			return 0, io.EOF
 		}
-		p.cur, p.held = c, c
+		p.cur, p.held = c.data, c
 	}
 	n := copy(b, p.cur)
 	p.cur = p.cur[n:]
@@ -187,11 +244,77 @@ func (p *pipe) stop() error {
 		close(p.quit)
 	}
 	for c := range p.full {
-		p.free <- c[:cap(c)]
+		p.release(c)
+	}
+	if p.held != nil {
+		p.release(p.held)
+		p.held = nil
 	}
 	p.cur = nil
 	if errors.Is(p.err, errStopped) {
 		return nil
 	}
 	return p.err
+}
+
+// tap reads the chunks of a tapped pipe. It can skip ahead (Seek from the
+// current position) without copying, so that a tar reader over it reads
+// the headers and skips the files' data.
+type tap struct {
+	p    *pipe
+	cur  []byte
+	held *chunk
+	pos  int64 // bytes read or skipped
+	skip int64 // bytes still to skip
+}
+
+// Read implements io.Reader. It returns io.EOF when the pipe's source
+// ends, fails or is stopped.
+func (t *tap) Read(b []byte) (int, error) {
+	for t.skip > 0 || len(t.cur) == 0 {
+		if n := min(t.skip, int64(len(t.cur))); n > 0 {
+			t.cur = t.cur[n:]
+			t.skip -= n
+			continue
+		}
+		if !t.next() {
+			return 0, io.EOF
+		}
+	}
+	n := copy(b, t.cur)
+	t.cur = t.cur[n:]
+	t.pos += int64(n)
+	return n, nil
+}
+
+// Seek implements io.Seeker for offsets from the current position only,
+// which is how archive/tar skips what it does not read.
+func (t *tap) Seek(offset int64, whence int) (int64, error) {
+	if whence != io.SeekCurrent || offset < 0 {
+		return t.pos, errors.New("tap: can only skip ahead")
+	}
+	t.skip += offset
+	t.pos += offset
+	return t.pos, nil
+}
+
+// next releases the current chunk and takes the next one.
+func (t *tap) next() bool {
+	if t.held != nil {
+		t.p.release(t.held)
+		t.held = nil
+	}
+	c, ok := <-t.p.tap
+	if !ok {
+		return false
+	}
+	t.cur, t.held = c.data, c
+	return true
+}
+
+// drain releases every chunk up to the end of the pipe.
+func (t *tap) drain() {
+	for t.next() {
+	}
+	t.cur = nil
 }

@@ -65,13 +65,38 @@ type config struct {
 type layer struct {
 	Digest   string `yaml:"digest"`
 	RootHash string `yaml:"rootHash,omitempty"`
+	// EtcGroup is optional: lock files of an older cocofy, or written
+	// without hashing, have none, and then nothing is said about the
+	// image's groups.
+	EtcGroup *etcGroup `yaml:"etcGroup,omitempty,flow"`
+}
+
+type etcGroup struct {
+	Change string   `yaml:"change"`
+	GIDs   []uint32 `yaml:"gids,omitempty,flow"`
+}
+
+func toLayer(l image.Layer) layer {
+	out := layer{Digest: l.Digest, RootHash: l.RootHash}
+	if g := l.EtcGroup; g != nil {
+		out.EtcGroup = &etcGroup{Change: g.Change, GIDs: g.GIDs}
+	}
+	return out
+}
+
+func (l layer) facts() image.Layer {
+	out := image.Layer{Digest: l.Digest, RootHash: l.RootHash}
+	if g := l.EtcGroup; g != nil {
+		out.EtcGroup = &image.EtcGroup{Change: g.Change, GIDs: g.GIDs}
+	}
+	return out
 }
 
 func toEntry(f image.Facts) entry {
 	e := entry{Ref: f.Ref, Platform: f.Platform, Digest: f.Digest, ManifestDigest: f.ManifestDigest,
 		OS: f.OS, Architecture: f.Architecture, Config: config(f.Config)}
 	for _, l := range f.Layers {
-		e.Layers = append(e.Layers, layer(l))
+		e.Layers = append(e.Layers, toLayer(l))
 	}
 	return e
 }
@@ -80,7 +105,7 @@ func (e entry) facts() image.Facts {
 	f := image.Facts{Pin: image.Pin{Ref: e.Ref, Digest: e.Digest}, Platform: e.Platform,
 		ManifestDigest: e.ManifestDigest, OS: e.OS, Architecture: e.Architecture, Config: image.Config(e.Config)}
 	for _, l := range e.Layers {
-		f.Layers = append(f.Layers, image.Layer(l))
+		f.Layers = append(f.Layers, l.facts())
 	}
 	return f
 }
@@ -142,6 +167,7 @@ var (
 const (
 	wantDigest   = `want "sha256:" and 64 lowercase hex digits`
 	wantRootHash = "want 64 lowercase hex digits"
+	wantEtcGroup = "want change kept, removed or unknown without gids, or written with gids in ascending order"
 )
 
 // check returns what is wrong with e.
@@ -173,6 +199,9 @@ func (e entry) check() []string {
 		}
 		if l.RootHash != "" && !rootHashRE.MatchString(l.RootHash) {
 			bad = append(bad, fmt.Sprintf("layers[%d].rootHash %q: %s", j, l.RootHash, wantRootHash))
+		}
+		if g := l.EtcGroup; g != nil && !(&image.EtcGroup{Change: g.Change, GIDs: g.GIDs}).Valid() {
+			bad = append(bad, fmt.Sprintf("layers[%d].etcGroup {change: %q, gids: %v}: %s", j, g.Change, g.GIDs, wantEtcGroup))
 		}
 	}
 	return bad

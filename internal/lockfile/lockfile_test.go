@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"gotest.tools/v3/assert"
@@ -64,4 +65,30 @@ images:
 	// Another platform is not the same entry.
 	_, err = s.Inspect(ctx, "example.com:5000/app:1", "linux/arm64")
 	assert.ErrorContains(t, err, "is not in the lock file")
+}
+
+// A layer's /etc/group facts go through the lock file as one flow line;
+// a layer without them (an older lock file) stays unknown.
+func TestEtcGroupRoundTrip(t *testing.T) {
+	h := "1111111111111111111111111111111111111111111111111111111111111111"
+	f := &lockfile.File{Images: []image.Facts{{
+		Pin: image.Pin{Ref: "a:1", Digest: d1}, Platform: "linux/amd64", ManifestDigest: d1,
+		Layers: []image.Layer{
+			{Digest: d2, RootHash: h, EtcGroup: &image.EtcGroup{Change: image.EtcGroupWritten, GIDs: []uint32{0, 1, 1000}}},
+			{Digest: d2, RootHash: h, EtcGroup: &image.EtcGroup{Change: image.EtcGroupRemoved}},
+			{Digest: d2, RootHash: h},
+		},
+	}}}
+	b, err := f.Marshal()
+	assert.NilError(t, err)
+	for _, line := range []string{
+		"        etcGroup: {change: written, gids: [0, 1, 1000]}\n",
+		"        etcGroup: {change: removed}\n",
+	} {
+		assert.Assert(t, strings.Contains(string(b), line), "%q not in\n%s", line, b)
+	}
+	assert.Equal(t, strings.Count(string(b), "etcGroup"), 2, string(b))
+	back, err := lockfile.Load(write(t, string(b)))
+	assert.NilError(t, err)
+	assert.DeepEqual(t, back.Images, f.Images)
 }

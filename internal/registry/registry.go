@@ -264,12 +264,26 @@ func (c *Client) inspect(ctx context.Context, r name.Reference, want v1.Platform
 		if err != nil {
 			return f, err
 		}
-		hashes, err := c.hasher.RootHashes(ctx, layers)
-		if err != nil {
-			return f, err
-		}
-		for i := range f.Layers {
-			f.Layers[i].RootHash = hashes[i]
+		// A hasher that also reads what each layer does to /etc/group
+		// (layerhash.Hasher) fills that in; with another, it stays unknown.
+		if lh, ok := c.hasher.(interface {
+			Layers(context.Context, []v1.Layer) ([]image.Layer, error)
+		}); ok {
+			hashed, err := lh.Layers(ctx, layers)
+			if err != nil {
+				return f, err
+			}
+			for i := range f.Layers {
+				f.Layers[i].RootHash, f.Layers[i].EtcGroup = hashed[i].RootHash, hashed[i].EtcGroup
+			}
+		} else {
+			hashes, err := c.hasher.RootHashes(ctx, layers)
+			if err != nil {
+				return f, err
+			}
+			for i := range f.Layers {
+				f.Layers[i].RootHash = hashes[i]
+			}
 		}
 	}
 	if c.cache != nil {
