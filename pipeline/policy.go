@@ -50,6 +50,7 @@ func (p *Pipeline) attachPolicies(ctx context.Context, nodes []*yaml.RNode, ws [
 		generated, policies = append(generated, w), append(policies, pol)
 	}
 	p.checkGenerated(ctx, generated, policies, objects, facts, rep)
+	p.reportMissingGroups(generated, policies, facts, objects, rep)
 	if rep.HasErrors() {
 		return nil
 	}
