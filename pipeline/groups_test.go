@@ -114,7 +114,7 @@ func TestMissingGroupsAreReported(t *testing.T) {
 	removed := &image.EtcGroup{Change: image.EtcGroupRemoved}
 	got = runGroups(t, groupsDeployment, "1000", written(0, 2000, 3000), removed)
 	assert.Equal(t, len(got), 2, strings.Join(got, "\n"))
-	assert.Equal(t, got[0], `warning: Deployment shop/web: spec.template.spec.securityContext.supplementalGroups[0]: container "app": image `+web+` has no /etc/group, so it has no group 3000`+fails+`add an /etc/group that defines group 3000 to the image, or drop this GID`)
+	assert.Equal(t, got[1], `warning: Deployment shop/web: spec.template.spec.securityContext.supplementalGroups[0]: container "app": image `+web+` has no /etc/group, so it has no group 3000`+fails+`add an /etc/group that defines group 3000 to the image, or drop this GID`)
 	assert.Equal(t, len(runGroups(t, groupsDeployment, "", written(0, 2000, 3000), removed)), 0)
 
 	// A GID on two lines: the guest wants exactly one.

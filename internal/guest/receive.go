@@ -577,7 +577,7 @@ func (b builder) hostname() string {
 
 // user returns the process user and groups: runAsUser and runAsGroup
 // (container over pod), else the image's User; the root group when no group
-// is known; then supplementalGroups and fsGroup.
+// is known; then fsGroup and supplementalGroups.
 func (b builder) user(sc *podspec.SecurityContext, imageUser string) (IDName, []IDName) {
 	psc := b.pod.Spec.SecurityContext
 	if psc == nil {
@@ -606,10 +606,12 @@ func (b builder) user(sc *podspec.SecurityContext, imageUser string) (IDName, []
 		group = idOrName(imgGroup)
 	}
 	groups := []IDName{group}
-	extra := slices.Clone(psc.SupplementalGroups)
+	// The kubelet lists fsGroup first, then supplementalGroups.
+	var extra []int64
 	if psc.FSGroup != nil {
 		extra = append(extra, *psc.FSGroup)
 	}
+	extra = append(extra, psc.SupplementalGroups...)
 	for _, gid := range extra {
 		g := numericIDName(gid)
 		if !slices.Contains(groups, g) {

@@ -221,7 +221,7 @@ func TestFromPodSecurityContext(t *testing.T) {
   containers: [{name: c, image: app, securityContext: {runAsGroup: 5}}]`,
 			want: guest.Container{
 				User:         guest.IDName{ID: "1000"},
-				Groups:       []guest.IDName{{ID: "5"}, {ID: "3000"}, {ID: "2000"}},
+				Groups:       []guest.IDName{{ID: "5"}, {ID: "2000"}, {ID: "3000"}},
 				Capabilities: guest.DefaultCapabilities(false),
 			},
 		},
