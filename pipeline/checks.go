@@ -19,6 +19,7 @@ func (p *Pipeline) check(w *Workload, rep *Report) {
 	if p.opts.Target != TargetContrast {
 		return
 	}
+	p.checkContrastClaims(w, rep)
 	vols, _ := w.Spec.Pipe(yaml.Lookup("volumes"))
 	if vols == nil {
 		return
