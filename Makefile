@@ -7,18 +7,27 @@ KUSTOMIZE := $(TOOLS)/kustomize
 # every generated policy). Without it both are unavailable.
 TAGS    ?= rego
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+# The tools each target runs: hack/install-tools.sh builds only those (or
+# links a fitting one from PATH), after bin/cocofy, so that they reuse the Go
+# build cache it filled. kpt is never built: it is used when on PATH.
+DEMO_TOOLS := helm kustomize
+E2E_TOOLS  := helm helm4 kustomize crane dmverity-vhd
 
 .PHONY: build tools demo test unit e2e fuzz bench check lock-examples clean
 
 build:
 	$(GO) build -tags $(TAGS) -trimpath -ldflags "-X cocofy.dev/cocofy/fn.Version=$(VERSION)" -o bin/cocofy .
 
+# Every tool (make e2e, bench and lock-examples install only theirs).
 tools:
 	bash hack/install-tools.sh
 
 # The main job on the bundled examples, through all three doors, with no
-# registry access: images come from examples/images.lock.yaml.
-demo: build tools
+# registry access: images come from examples/images.lock.yaml. Writes only
+# under out/: the kpt door renders a copy of examples/kpt. Without kpt on
+# PATH that door is skipped, with how to get kpt, and the demo still passes.
+demo: build
+	@bash hack/install-tools.sh $(DEMO_TOOLS)
 	@mkdir -p out
 	$(HELM) template shop examples/chart/shop --post-renderer bin/cocofy \
 		--post-renderer-args --config --post-renderer-args examples/cocofy.yaml > out/helm.yaml
@@ -26,11 +35,17 @@ demo: build tools
 		--post-renderer-args --config --post-renderer-args examples/virtual-node.yaml > out/helm-virtual-node.yaml
 	bin/cocofy policy < out/helm-virtual-node.yaml > out/policies.rego
 	$(KUSTOMIZE) build --enable-alpha-plugins --enable-exec examples/kustomize > out/kustomize.yaml
-	rm -rf out/kpt && cp -r examples/kpt out/kpt
-	cd out/kpt && kpt fn render --allow-exec --truncate-output=false
+	@if command -v kpt >/dev/null; then \
+		echo "rm -rf out/kpt && cp -r examples/kpt out/kpt && cd out/kpt && kpt fn render --allow-exec --truncate-output=false"; \
+		rm -rf out/kpt && cp -r examples/kpt out/kpt && cd out/kpt && kpt fn render --allow-exec --truncate-output=false; \
+	else \
+		echo "demo: kpt is not on PATH, so the kpt door was skipped. To run it, install kpt:"; \
+		echo "      apt-get install google-cloud-cli-kpt (from Google Cloud's apt repository),"; \
+		echo "      or a release binary from https://github.com/kptdev/kpt/releases; then make demo again."; \
+	fi
 	@echo
 	@echo "demo: rendered out/helm.yaml, out/helm-virtual-node.yaml (policies decoded in out/policies.rego),"
-	@echo "      out/kustomize.yaml and out/kpt/ (diff -r examples/kpt out/kpt)"
+	@echo "      out/kustomize.yaml and, with kpt, out/kpt/ (diff -r examples/kpt out/kpt)"
 
 test: check unit e2e fuzz
 
@@ -40,14 +55,16 @@ unit:
 	$(GO) test ./pipeline ./internal/verify -run 'TestWithout'
 
 
-e2e: build tools
+e2e: build
+	bash hack/install-tools.sh $(E2E_TOOLS)
 	COCOFY_BIN=$(CURDIR)/bin/cocofy COCOFY_TOOLS=$(TOOLS) $(GO) test -tags e2e -count=1 ./e2e/...
 
 # A short fuzz pass of each fuzz target.
 fuzz:
 	bash hack/fuzz.sh 10s
 
-bench: build tools
+bench: build
+	bash hack/install-tools.sh dmverity-vhd
 	bash hack/bench.sh
 
 check:
@@ -56,10 +73,18 @@ check:
 	$(GO) vet -tags $(TAGS) ./...
 	$(GO) vet -tags e2e ./e2e/...
 
-# Refresh examples/images.lock.yaml from the demo images on a loopback registry.
-lock-examples: build tools
-	$(TOOLS)/crane registry serve --address 127.0.0.1:5001 & pid=$$!; trap "kill $$pid" EXIT; \
-		sleep 1 && $(GO) run ./hack/demoimages && HELM=$(HELM) bash hack/lock-examples.sh
+# Refresh examples/images.lock.yaml from the demo images on a loopback
+# registry of its own (crane, on a free port).
+lock-examples: build
+	bash hack/install-tools.sh helm crane
+	HELM=$(HELM) CRANE=$(TOOLS)/crane bash hack/lock-examples.sh --serve
 
 clean:
 	rm -rf bin out
+
+# Release files in dist/: cocofy for linux and darwin on amd64 and arm64
+# (darwin without hcsshim's enforcer, which is Linux-only), the Helm 4 plugin
+# archive and SHA256SUMS. See hack/dist.sh.
+.PHONY: dist
+dist:
+	GO=$(GO) VERSION=$(VERSION) bash hack/dist.sh

@@ -6,13 +6,15 @@
 package e2e
 
 import (
+	"bufio"
 	"bytes"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -157,8 +159,11 @@ func TestHardenedChartVirtualNode(t *testing.T) {
 	// Helm 3 does not post-render the pre-install hook.
 	assert.Equal(t, strings.Count(out, "microsoft.containerinstance.virtualnode.ccepolicy:"), 2, out)
 
+	// ... and cocofy verify says so: the hook would run unprotected.
 	r := run(t, root, nil, out, cocofy(t), "verify", "--config", "examples/hardened.yaml")
-	assert.NilError(t, r.err, r.stderr)
+	assert.Assert(t, r.err != nil)
+	assert.Equal(t, r.stdout, "")
+	assert.Assert(t, strings.Contains(r.stderr, "error: Job hd-migrate: spec.template.metadata.annotations.microsoft.containerinstance.virtualnode.ccepolicy: no CCE policy, though the config (target virtual-node) attaches one to every selected pod: render the stream with cocofy before verifying it (a Helm hook: Helm 3 does not post-render hooks; use Helm 4, or helm template | cocofy)"), r.stderr)
 	assert.Equal(t, strings.Count(r.stderr, "verified: the enforcer allows every container"), 2, r.stderr)
 
 	// The corrections, as a plain pipe shows them.
@@ -265,26 +270,110 @@ func TestHelm3Failure(t *testing.T) {
 	assert.Assert(t, strings.Contains(r.stderr, "error: Deployment shop-web: spec.template.spec.containers[name=web].image: localhost:5001/cocofy-demo/web:9.9 is not in the lock file"), r.stderr)
 }
 
-// Helm 4 through the postrenderer/v1 plugin in postrender/, configured by
-// $COCOFY_CONFIG: the same objects as Helm 3.
+// Helm 4 through the postrenderer/v1 plugin in postrender/cocofy, configured
+// by $COCOFY_CONFIG, installed as README says: from the folder or from the
+// `make dist` archive, into a Helm 4 data folder of its own, it installs as
+// plugin folder "cocofy", gives the same objects as Helm 3, and post-renders
+// the pre-install hook that Helm 3 leaves alone. Helm 3 keeps working beside
+// it; with the plugin in Helm 3's own plugin folder, it would not.
 func TestHelm4Plugin(t *testing.T) {
-	plugins := t.TempDir()
-	dir := filepath.Join(plugins, "cocofy")
-	assert.NilError(t, os.MkdirAll(dir, 0o755))
-	manifest, err := os.ReadFile(filepath.Join(root, "postrender", "plugin.yaml"))
-	assert.NilError(t, err)
-	manifest = bytes.Replace(manifest, []byte("- command: cocofy"), []byte("- command: "+cocofy(t)), 1)
-	assert.NilError(t, os.WriteFile(filepath.Join(dir, "plugin.yaml"), manifest, 0o644))
+	helm3, helm4 := tool(t, "helm"), tool(t, "helm4")
+	// Helm's folders all under the test's own, and cocofy on PATH, where the
+	// plugin's command finds it.
+	data, path := t.TempDir(), t.TempDir()
+	assert.NilError(t, os.Symlink(cocofy(t), filepath.Join(path, "cocofy")))
+	helmRun := func(t *testing.T, env []string, name string, args ...string) result {
+		t.Helper()
+		cmd := exec.Command(name, args...)
+		cmd.Dir = root
+		for _, kv := range os.Environ() {
+			if k, _, _ := strings.Cut(kv, "="); !strings.HasPrefix(k, "HELM_") && !strings.HasPrefix(k, "XDG_") && k != "PATH" {
+				cmd.Env = append(cmd.Env, kv)
+			}
+		}
+		cmd.Env = append(cmd.Env, "XDG_DATA_HOME="+data, "XDG_CONFIG_HOME="+t.TempDir(), "XDG_CACHE_HOME="+t.TempDir(),
+			"PATH="+path+string(os.PathListSeparator)+os.Getenv("PATH"),
+			"COCOFY_CACHE_DIR="+t.TempDir(), "DOCKER_CONFIG="+t.TempDir())
+		cmd.Env = append(cmd.Env, env...)
+		var out, errOut bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &out, &errOut
+		err := cmd.Run()
+		return result{out.String(), errOut.String(), err}
+	}
+	mustHelm := func(t *testing.T, env []string, name string, args ...string) result {
+		t.Helper()
+		r := helmRun(t, env, name, args...)
+		assert.NilError(t, r.err, "%s %v\nstderr:\n%s", name, args, r.stderr)
+		return r
+	}
+	job := func(t *testing.T, stream, name string) string {
+		t.Helper()
+		for _, o := range objects(t, stream) {
+			if strings.HasPrefix(o, "apiVersion: batch/v1\nkind: Job\nmetadata:\n  annotations:\n    helm.sh/hook: pre-install\n  name: "+name+"\n") {
+				return o
+			}
+		}
+		t.Fatalf("no pre-install Job %s in\n%s", name, stream)
+		return ""
+	}
+	archiveDir := t.TempDir()
+	archive := strings.TrimSpace(mustRun(t, root, []string{"DIST=" + archiveDir}, "", "bash", "hack/dist.sh", "plugin"))
 
-	env := []string{"HELM_PLUGINS=" + plugins, "COCOFY_CONFIG=" + filepath.Join(root, "examples", "cocofy.yaml")}
-	out := mustRun(t, root, env, "", tool(t, "helm4"), "template", "shop", "examples/chart/shop", "--post-renderer", "cocofy")
-	h3 := mustRun(t, root, nil, "", tool(t, "helm"), helmArgs()...)
-	assert.DeepEqual(t, objects(t, out), objects(t, h3))
+	for _, tc := range []struct{ name, source string }{
+		{"folder", "postrender/cocofy"},
+		{"archive", archive},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h4data := filepath.Join(t.TempDir(), "helm4")
+			h4 := []string{"HELM_DATA_HOME=" + h4data, "COCOFY_CONFIG=" + filepath.Join(root, "examples", "cocofy.yaml")}
+			mustHelm(t, h4, helm4, "plugin", "install", "--verify=false", tc.source)
+			_, err := os.Stat(filepath.Join(h4data, "plugins", "cocofy", "plugin.yaml"))
+			assert.NilError(t, err, "installed as plugin folder cocofy")
+			list := mustHelm(t, h4, helm4, "plugin", "list").stdout
+			assert.Assert(t, strings.Contains(list, "\ncocofy\t") && strings.Contains(list, "\tpostrenderer/v1"), list)
 
-	// Helm 4 hides the plugin's stderr, but the command still fails.
-	r := run(t, root, env, "", tool(t, "helm4"), "template", "shop", "examples/chart/shop", "--post-renderer", "cocofy", "--set", "web.tag=9.9")
-	assert.Assert(t, r.err != nil)
-	assert.Equal(t, r.stdout, "")
+			// Helm 3, with its default plugin folder, does not see it.
+			r := mustHelm(t, nil, helm3, "plugin", "list")
+			assert.Equal(t, r.stderr, "")
+			h3 := mustHelm(t, nil, helm3, helmArgs()...)
+			assert.Assert(t, !strings.Contains(h3.stderr, "failed to load plugins"), h3.stderr)
+
+			out := mustHelm(t, h4, helm4, "template", "shop", "examples/chart/shop", "--post-renderer", "cocofy").stdout
+			assert.DeepEqual(t, objects(t, out), objects(t, h3.stdout))
+
+			// Helm 4 post-renders the pre-install hook; Helm 3 does not.
+			hd := mustHelm(t, h4, helm4, "template", "hd", "examples/chart/hardened", "--post-renderer", "cocofy").stdout
+			hook := job(t, hd, "hd-migrate")
+			assert.Assert(t, strings.Contains(hook, "image: localhost:5001/cocofy-demo/tools:1.0@sha256:50bc3354a8b6b36c3ae3bb4be81df87ada32b931f27bef7c138045ca79c3da5f\n"), hook)
+			assert.Assert(t, strings.Contains(hook, "runtimeClassName: kata-vm-isolation\n"), hook)
+			hd3 := mustHelm(t, nil, helm3, "template", "hd", "examples/chart/hardened", "--post-renderer", "bin/cocofy",
+				"--post-renderer-args", "--config", "--post-renderer-args", "examples/cocofy.yaml").stdout
+			assert.Assert(t, strings.Contains(hd3, "image: localhost:5001/cocofy-demo/api:2.0@sha256:"), "Helm 3 ran cocofy:\n%s", hd3)
+			hook3 := job(t, hd3, "hd-migrate")
+			assert.Assert(t, strings.Contains(hook3, "image: localhost:5001/cocofy-demo/tools:1.0\n"), hook3)
+			assert.Assert(t, !strings.Contains(hook3, "runtimeClassName"), hook3)
+
+			// Helm 4 hides the plugin's stderr, but the command still fails.
+			r = helmRun(t, h4, helm4, "template", "shop", "examples/chart/shop", "--post-renderer", "cocofy", "--set", "web.tag=9.9")
+			assert.Assert(t, r.err != nil)
+			assert.Equal(t, r.stdout, "")
+
+			mustHelm(t, h4, helm4, "plugin", "uninstall", "cocofy")
+			_, err = os.Lstat(filepath.Join(h4data, "plugins", "cocofy"))
+			assert.Assert(t, os.IsNotExist(err), "uninstalled: %v", err)
+		})
+	}
+
+	// Why Helm 4 gets a data folder of its own: Helm 4 installs into
+	// $HELM_DATA_HOME/plugins whatever HELM_PLUGINS says, and there Helm 3
+	// cannot read the plugin, warns on every command and loads no plugin.
+	mustHelm(t, []string{"HELM_PLUGINS=" + t.TempDir()}, helm4, "plugin", "install", "postrender/cocofy")
+	_, err := os.Stat(filepath.Join(data, "helm", "plugins", "cocofy", "plugin.yaml"))
+	assert.NilError(t, err, "Helm 4 ignored HELM_PLUGINS")
+	r := mustHelm(t, nil, helm3, "version")
+	assert.Assert(t, strings.Contains(r.stderr, `failed to load plugins`) && strings.Contains(r.stderr, `unknown field "apiVersion"`), r.stderr)
+	r = helmRun(t, nil, helm3, "plugin", "list")
+	assert.Assert(t, r.err != nil, "helm 3 plugin list fails")
 }
 
 // kustomize with cocofy as an exec transformer: golden output, and the same
@@ -416,26 +505,25 @@ func readFile(t *testing.T, path string) string {
 }
 
 // The committed lock file is what the demo images in a real registry give:
-// crane serves them on localhost:5001, hack/demoimages pushes them, and
-// hack/lock-examples.sh rewrites the lock from scratch. An online render
-// (no lock file) equals the offline one.
+// a crane registry of the test's own, on a free loopback port, holds them
+// (hack/demoimages pushes them), and hack/lock-examples.sh rewrites the lock
+// from scratch asking that registry for the localhost:5001 images the
+// examples name. An online render (no lock file) equals the offline one.
 func TestLockFileMatchesRegistry(t *testing.T) {
-	crane := exec.Command(tool(t, "crane"), "registry", "serve", "--address", "127.0.0.1:5001")
-	var craneErr bytes.Buffer
-	crane.Stderr = &craneErr
-	assert.NilError(t, crane.Start())
-	t.Cleanup(func() { _ = crane.Process.Kill(); _ = crane.Wait() })
-	waitForPort(t, "127.0.0.1:5001", &craneErr)
+	reg := startRegistry(t)
+	// What the examples and the lock file name, as this registry knows it.
+	toReg := strings.NewReplacer("localhost:5001/", reg+"/")
+	toNamed := strings.NewReplacer(reg+"/", "localhost:5001/")
 
-	mustRun(t, root, nil, "", "go", "run", "./hack/demoimages")
+	mustRun(t, root, nil, "", "go", "run", "./hack/demoimages", "-registry", reg)
 	lock := filepath.Join(t.TempDir(), "images.lock.yaml")
-	mustRun(t, root, []string{"LOCK=" + lock, "HELM=" + tool(t, "helm")}, "", "bash", "hack/lock-examples.sh")
+	mustRun(t, root, []string{"LOCK=" + lock, "HELM=" + tool(t, "helm"), "REGISTRY=" + reg}, "", "bash", "hack/lock-examples.sh")
 	assert.Equal(t, readFile(t, lock), readFile(t, "examples/images.lock.yaml"))
 
 	// The root hashes are what hcsshim's dmverity-vhd computes from the
 	// same registry.
 	for ref, hashes := range lockedRootHashes(t, lock) {
-		out := mustRun(t, root, nil, "", tool(t, "dmverity-vhd"), "roothash", "-i", ref)
+		out := mustRun(t, root, nil, "", tool(t, "dmverity-vhd"), "roothash", "-i", toReg.Replace(ref))
 		var want []string
 		for i, h := range hashes {
 			want = append(want, fmt.Sprintf("Layer %d root hash: %s", i, h))
@@ -448,9 +536,53 @@ func TestLockFileMatchesRegistry(t *testing.T) {
 	cfg := filepath.Join(t.TempDir(), "online.yaml")
 	assert.NilError(t, os.WriteFile(cfg, []byte(online), 0o644))
 	plain := mustRun(t, root, nil, "", tool(t, "helm"), "template", "shop", "examples/chart/shop")
-	got := mustRun(t, root, nil, plain, cocofy(t), "--config", cfg)
-	assert.Equal(t, got, readFile(t, "e2e/testdata/helm3-template.yaml"))
+	got := mustRun(t, root, nil, toReg.Replace(plain), cocofy(t), "--config", cfg)
+	assert.Equal(t, toNamed.Replace(got), readFile(t, "e2e/testdata/helm3-template.yaml"))
 }
+
+// startRegistry starts `crane registry serve` on a port the kernel picks and
+// returns its address as localhost:PORT. The port is the one crane's own
+// listener reports ("serving on port N"), so what answers there is this
+// crane, never something else left listening on a fixed port such as 5001.
+func startRegistry(t *testing.T) string {
+	t.Helper()
+	crane := exec.Command(tool(t, "crane"), "registry", "serve", "--address", "127.0.0.1:0")
+	stderr, err := crane.StderrPipe()
+	assert.NilError(t, err)
+	assert.NilError(t, crane.Start())
+	t.Cleanup(func() { _ = crane.Process.Kill(); _ = crane.Wait() })
+	port := make(chan string, 1)
+	var log bytes.Buffer
+	var mu sync.Mutex
+	go func() {
+		sc := bufio.NewScanner(stderr)
+		for sc.Scan() {
+			mu.Lock()
+			log.WriteString(sc.Text() + "\n")
+			mu.Unlock()
+			if m := servingOn.FindStringSubmatch(sc.Text()); m != nil {
+				select {
+				case port <- m[1]:
+				default:
+				}
+			}
+		}
+		close(port)
+	}()
+	select {
+	case p, ok := <-port:
+		if ok {
+			return "localhost:" + p
+		}
+	case <-time.After(10 * time.Second):
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	t.Fatalf("crane registry serve did not start: %s", log.String())
+	return ""
+}
+
+var servingOn = regexp.MustCompile(`serving on port (\d+)`)
 
 // lockedRootHashes returns the layer root hashes of each linux/amd64 entry
 // of a lock file.
@@ -477,17 +609,4 @@ func lockedRootHashes(t *testing.T, path string) map[string][]string {
 	}
 	assert.Assert(t, len(out) > 0)
 	return out
-}
-
-func waitForPort(t *testing.T, addr string, log *bytes.Buffer) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for time.Now().Before(deadline) {
-		if c, err := net.Dial("tcp", addr); err == nil {
-			c.Close()
-			return
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	t.Fatalf("nothing listens on %s: %s", addr, log)
 }
