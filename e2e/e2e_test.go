@@ -159,9 +159,12 @@ func TestHardenedChartVirtualNode(t *testing.T) {
 	// Helm 3 does not post-render the pre-install hook.
 	assert.Equal(t, strings.Count(out, "microsoft.containerinstance.virtualnode.ccepolicy:"), 2, out)
 
+	// ... and cocofy verify says so: the hook would run unprotected.
 	r := run(t, root, nil, out, cocofy(t), "verify", "--config", "examples/hardened.yaml")
-	assert.NilError(t, r.err, r.stderr)
-	assert.Equal(t, strings.Count(r.stderr, "verified: the enforcer allows every container"), 2, r.stderr)
+	assert.Assert(t, r.err != nil)
+	assert.Equal(t, r.stdout, "")
+	assert.Assert(t, strings.Contains(r.stderr, "error: Job hd-migrate: spec.template.metadata.annotations.microsoft.containerinstance.virtualnode.ccepolicy: no CCE policy, though the config (target virtual-node) attaches one to every selected pod: render the stream with cocofy before verifying it (a Helm hook: Helm 3 does not post-render hooks; use Helm 4, or helm template | cocofy)"), r.stderr)
+	assert.Equal(t, strings.Count(r.stderr, "error: "), 1, "only the hook is refused:\n%s", r.stderr)
 
 	// The corrections, as a plain pipe shows them.
 	plain := mustRun(t, root, nil, "", tool(t, "helm"), "template", "hd", "examples/chart/hardened")

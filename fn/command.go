@@ -144,7 +144,9 @@ func (o *rootOptions) run(ctx context.Context, stdin io.Reader, stdout, stderr i
 	if o.verify {
 		// Only virtual-node pods carry policies; verify needs their image
 		// facts with layer root hashes whatever the config's target.
-		cfg.Spec.Target, cfg.Spec.Policy.Attach = pipeline.TargetVirtualNode, nil
+		// Pods must carry policies when the config says they get them.
+		attach := cfg.Spec.Target == pipeline.TargetVirtualNode && (cfg.Spec.Policy.Attach == nil || *cfg.Spec.Policy.Attach)
+		cfg.Spec.Target, cfg.Spec.Policy.Attach = pipeline.TargetVirtualNode, &attach
 	}
 	progress := io.Discard
 	if !o.quiet && (o.progress || os.Getenv(EnvProgress) == "1" || isTerminal(stderr)) {

@@ -37,7 +37,7 @@ func (p *Pipeline) Verifier() *Pipeline {
 func (p *Pipeline) verifyAll(ctx context.Context, nodes []*yaml.RNode) (*Report, error) {
 	rep := &Report{}
 	checkObjects(nodes, rep)
-	var ws []*Workload
+	var ws, empty, missing []*Workload
 	all := FindWorkloads(nodes, p.opts.WorkloadPaths, rep)
 	for i := range all {
 		w := &all[i]
@@ -48,12 +48,14 @@ func (p *Pipeline) verifyAll(ctx context.Context, nodes []*yaml.RNode) (*Report,
 		if !ok {
 			continue
 		}
-		if v, has := w.Template.GetAnnotations()[AnnotationCCEPolicy]; has {
-			if strings.TrimSpace(v) == "" {
-				rep.Error(w, w.Field("metadata", "annotations", AnnotationCCEPolicy), "the CCE policy annotation is empty: there is no policy to verify, and the pod would not run as a confidential pod with the policy you expect")
-				continue
-			}
+		v, has := w.Template.GetAnnotations()[AnnotationCCEPolicy]
+		switch {
+		case has && strings.TrimSpace(v) == "":
+			empty = append(empty, w)
+		case has:
 			ws = append(ws, w)
+		case p.opts.AttachPolicy():
+			missing = append(missing, w)
 		}
 	}
 	if len(ws) == 0 {
@@ -65,10 +67,27 @@ func (p *Pipeline) verifyAll(ctx context.Context, nodes []*yaml.RNode) (*Report,
 			p.verifyWorkload(ctx, w, nodes, facts, rep)
 		}
 	}
+	reportMissingPolicies(empty, missing, rep)
 	if rep.HasErrors() {
 		return rep, ErrFailed
 	}
 	return rep, nil
+}
+
+// reportMissingPolicies reports the workloads whose policy annotation is
+// empty, and, when the config attaches policies, those without one: a
+// stream that was not rendered by cocofy must not pass the gate.
+func reportMissingPolicies(empty, missing []*Workload, rep *Report) {
+	for _, w := range empty {
+		rep.Error(w, w.Field("metadata", "annotations", AnnotationCCEPolicy), "the CCE policy annotation is empty: there is no policy to verify, and the pod would not run as a confidential pod with the policy you expect")
+	}
+	for _, w := range missing {
+		hint := ""
+		if _, hook := w.Resource.GetAnnotations()["helm.sh/hook"]; hook {
+			hint = " (a Helm hook: Helm 3 does not post-render hooks; use Helm 4, or helm template | cocofy)"
+		}
+		rep.Error(w, w.Field("metadata", "annotations", AnnotationCCEPolicy), "no CCE policy, though the config (target virtual-node) attaches one to every selected pod: render the stream with cocofy before verifying it%s", hint)
+	}
 }
 
 // inspectAll gets the facts of every image of ws, reporting failures on

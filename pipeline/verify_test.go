@@ -230,3 +230,11 @@ func TestVerifyEmptyAndComputingPolicies(t *testing.T) {
 	assert.Assert(t, time.Since(start) < 10*time.Second, "took %s", time.Since(start))
 	assert.Assert(t, contains(lines, "policy is not plain data; cocofy does not evaluate it: rule containers (line 5): [x | some x in numbers.range(1, 100000000000)] is computed, not data"), strings.Join(lines, "\n"))
 }
+
+// With target virtual-node, a selected pod without a policy fails the gate:
+// a stream that was never rendered by cocofy must not pass.
+func TestVerifyUnrenderedStreamFails(t *testing.T) {
+	lines, err := verifyStream(t, vnDeployment)
+	assert.ErrorIs(t, err, pipeline.ErrFailed)
+	assert.Assert(t, contains(lines, "error: Deployment shop/web: spec.template.metadata.annotations."+pipeline.AnnotationCCEPolicy+": no CCE policy, though the config (target virtual-node) attaches one"), strings.Join(lines, "\n"))
+}
