@@ -4,10 +4,13 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
+	"maps"
 	"os"
 	"path/filepath"
 	"reflect"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -232,50 +235,325 @@ func (c *Config) LockFile() string {
 // errors), or a ConfigMap whose data keys are spec fields (kpt fn eval
 // -- target=contrast). dir resolves relative paths. The result is defaulted
 // and validated.
+//
+// The YAML is checked as the input stream is before anything reads it
+// (pipeline.CheckYAML: duplicate keys, aliases past their limit), and
+// every unknown field is named by its path with the closest known field.
 func ParseConfig(data []byte, dir string) (*Config, error) {
-	var head struct {
-		APIVersion string `yaml:"apiVersion"`
-		Kind       string `yaml:"kind"`
+	doc, err := configDocument(data)
+	if err != nil {
+		return nil, err
 	}
-	if err := yaml.Unmarshal(data, &head); err != nil {
-		return nil, fmt.Errorf("reading config: %w", err)
-	}
+	kind := stringValue(yaml.NewRNode(doc).Field("kind"))
 	c := &Config{}
+	var errs []error
 	switch {
-	case head.Kind == "ConfigMap":
-		if err := c.fromConfigMap(data); err != nil {
+	case kind == "ConfigMap":
+		if err := c.fromConfigMap(doc); err != nil {
 			return nil, err
 		}
-	case head.Kind == Kind || head.Kind == "":
-		dec := yaml.NewDecoder(bytes.NewReader(data))
-		dec.KnownFields(true)
-		if err := dec.Decode(c); err != nil {
-			return nil, fmt.Errorf("reading config: %w (accepted kinds: %s %s, or a ConfigMap)", err, APIVersion, Kind)
+	case kind == Kind || kind == "":
+		errs = unknownFields(doc, reflect.TypeOf(c).Elem(), "")
+		if err := doc.Decode(c); err != nil {
+			// A value of the wrong type: reported with the others (the
+			// rest of the config is decoded).
+			var te *yaml.TypeError
+			if !errors.As(err, &te) {
+				return nil, fmt.Errorf("reading config: %w", err)
+			}
+			for _, e := range te.Errors {
+				errs = append(errs, errors.New(namePath(doc, e)))
+			}
 		}
 	default:
-		return nil, fmt.Errorf("reading config: kind %q is not accepted; use apiVersion %s kind %s, or a ConfigMap", head.Kind, APIVersion, Kind)
+		return nil, fmt.Errorf("reading config: kind %q is not accepted; use apiVersion %s kind %s, or a ConfigMap", kind, APIVersion, Kind)
 	}
 	c.dir = dir
 	if err := c.Default(); err != nil {
 		return nil, err
 	}
 	if err := c.Validate(); err != nil {
-		return nil, fmt.Errorf("invalid config:\n%w", err)
+		errs = append(errs, err)
+	}
+	if len(errs) > 0 {
+		return nil, fmt.Errorf("invalid config:\n%w", errors.Join(errs...))
 	}
 	return c, nil
 }
 
-// fromConfigMap maps flat data keys onto spec fields.
-func (c *Config) fromConfigMap(data []byte) error {
+// configDocument parses a config's one document and checks it with the
+// stream's YAML checks. It returns the document's mapping node.
+func configDocument(data []byte) (*yaml.Node, error) {
+	var docs []*yaml.Node
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	for {
+		var n yaml.Node
+		if err := dec.Decode(&n); errors.Is(err, io.EOF) {
+			break
+		} else if err != nil {
+			return nil, fmt.Errorf("reading config: %w", err)
+		}
+		if len(n.Content) > 0 && !yaml.IsYNodeEmptyDoc(&n) {
+			docs = append(docs, n.Content[0])
+		}
+	}
+	switch {
+	case len(docs) == 0:
+		return nil, fmt.Errorf("reading config: it is empty; want apiVersion %s kind %s, or a ConfigMap", APIVersion, Kind)
+	case len(docs) > 1:
+		return nil, fmt.Errorf("reading config: it has %d YAML documents; want one object (apiVersion %s kind %s, or a ConfigMap)", len(docs), APIVersion, Kind)
+	case docs[0].Kind != yaml.MappingNode:
+		return nil, fmt.Errorf("reading config: want an object (apiVersion %s kind %s, or a ConfigMap), got a YAML %s", APIVersion, Kind, nodeKind(docs[0]))
+	}
+	rep := &pipeline.Report{}
+	if !pipeline.CheckYAML([]*yaml.RNode{yaml.NewRNode(docs[0])}, rep) {
+		var errs []error
+		for _, res := range rep.Results {
+			msg := documentPrefix.ReplaceAllString(res.Message, "")
+			if res.Field != nil && res.Field.Path != "" {
+				msg = res.Field.Path + ": " + msg
+			}
+			errs = append(errs, errors.New(msg))
+		}
+		return nil, fmt.Errorf("reading config:\n%w", errors.Join(errs...))
+	}
+	return docs[0], nil
+}
+
+// typeError is how go.yaml.in/yaml/v3 reports a value of the wrong type:
+// line, tag, the value for a scalar, and the Go type.
+var typeError = regexp.MustCompile("^line ([0-9]+): cannot unmarshal !!([a-z]+)(?: `(.*)`)? into (.*)$")
+
+// namePath rewrites a type error's "line N" to the path of the value it
+// is about, when one value on that line fits it.
+func namePath(doc *yaml.Node, msg string) string {
+	m := typeError.FindStringSubmatch(msg)
+	if m == nil {
+		return msg
+	}
+	line, _ := strconv.Atoi(m[1])
+	var found []string
+	var walk func(n *yaml.Node, path string)
+	walk = func(n *yaml.Node, path string) {
+		if n.Line == line && path != "" && strings.TrimPrefix(n.ShortTag(), "!!") == m[2] && (n.Kind != yaml.ScalarNode || n.Value == m[3]) {
+			found = append(found, path)
+		}
+		switch n.Kind {
+		case yaml.MappingNode:
+			for i := 0; i+1 < len(n.Content); i += 2 {
+				walk(n.Content[i+1], joinField(path, n.Content[i].Value))
+			}
+		case yaml.SequenceNode:
+			for i, c := range n.Content {
+				walk(c, fmt.Sprintf("%s[%d]", path, i))
+			}
+		}
+	}
+	walk(doc, "")
+	// A block map or list starts on its first entry's line: of a value and
+	// the values inside it, the innermost is the one that did not fit.
+	all := slices.Clone(found)
+	found = slices.DeleteFunc(found, func(p string) bool {
+		return slices.ContainsFunc(all, func(q string) bool {
+			return strings.HasPrefix(q, p+".") || strings.HasPrefix(q, p+"[")
+		})
+	})
+	if len(found) != 1 {
+		return msg
+	}
+	what := map[string]string{"map": "a map", "seq": "a list"}[m[2]]
+	if m[3] != "" {
+		what = fmt.Sprintf("%q", m[3])
+	} else if what == "" {
+		what = "!!" + m[2]
+	}
+	return fmt.Sprintf("%s: cannot read %s as %s", found[0], what, m[4])
+}
+
+// documentPrefix is how CheckYAML names the document; a config has one.
+var documentPrefix = regexp.MustCompile(`^document [0-9]+( \([^)]*\))?: `)
+
+func nodeKind(n *yaml.Node) string {
+	switch n.Kind {
+	case yaml.SequenceNode:
+		return "list"
+	case yaml.ScalarNode:
+		return "scalar"
+	case yaml.AliasNode:
+		return "alias"
+	}
+	return "node"
+}
+
+// stringValue is a scalar field's value, "" for anything else.
+func stringValue(f *yaml.MapNode) string {
+	if f == nil || f.Value.YNode().Kind != yaml.ScalarNode {
+		return ""
+	}
+	return f.Value.YNode().Value
+}
+
+// unknownFields reports, in document order, every mapping key under n
+// that t (a struct, or what holds one) has no YAML field for, each by its
+// path with the closest known name.
+func unknownFields(n *yaml.Node, t reflect.Type, path string) []error {
+	for n != nil && n.Kind == yaml.AliasNode {
+		n = n.Alias
+	}
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	if n == nil || reflect.PointerTo(t).Implements(reflect.TypeFor[yaml.Unmarshaler]()) {
+		return nil
+	}
+	var errs []error
+	switch {
+	case t.Kind() == reflect.Struct && n.Kind == yaml.MappingNode:
+		fields := yamlFields(t)
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k, v := n.Content[i], n.Content[i+1]
+			if k.Tag == yaml.MergeTag {
+				// << merges maps into this one: their keys are this struct's.
+				vs := []*yaml.Node{v}
+				if v.Kind == yaml.SequenceNode {
+					vs = v.Content
+				}
+				for _, m := range vs {
+					errs = append(errs, unknownFields(m, t, path)...)
+				}
+				continue
+			}
+			key := k.Value
+			if k.Kind == yaml.AliasNode && k.Alias != nil {
+				key = k.Alias.Value
+			}
+			ft, ok := fields.types[key]
+			if !ok {
+				errs = append(errs, unknownField(joinField(path, key), key, fields.names))
+				continue
+			}
+			errs = append(errs, unknownFields(v, ft, joinField(path, key))...)
+		}
+	case (t.Kind() == reflect.Slice || t.Kind() == reflect.Array) && n.Kind == yaml.SequenceNode:
+		for i, c := range n.Content {
+			errs = append(errs, unknownFields(c, t.Elem(), fmt.Sprintf("%s[%d]", path, i))...)
+		}
+	case t.Kind() == reflect.Map && n.Kind == yaml.MappingNode:
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			errs = append(errs, unknownFields(n.Content[i+1], t.Elem(), joinField(path, n.Content[i].Value))...)
+		}
+	}
+	return errs
+}
+
+func joinField(path, key string) string {
+	if path == "" {
+		return key
+	}
+	return path + "." + key
+}
+
+// structFields are a struct's YAML field names, in declaration order, and
+// their types.
+type structFields struct {
+	names []string
+	types map[string]reflect.Type
+}
+
+// yamlFields lists t's fields as go.yaml.in/yaml/v3 names them: the yaml
+// tag's name, else the lowercased Go name; inline structs add theirs.
+func yamlFields(t reflect.Type) structFields {
+	out := structFields{types: map[string]reflect.Type{}}
+	for i := range t.NumField() {
+		f := t.Field(i)
+		if !f.IsExported() {
+			continue
+		}
+		tag := f.Tag.Get("yaml")
+		if tag == "-" {
+			continue
+		}
+		name, opts, _ := strings.Cut(tag, ",")
+		if slices.Contains(strings.Split(opts, ","), "inline") {
+			inner := yamlFields(f.Type)
+			out.names = append(out.names, inner.names...)
+			maps.Copy(out.types, inner.types)
+			continue
+		}
+		if name == "" {
+			name = strings.ToLower(f.Name)
+		}
+		out.names = append(out.names, name)
+		out.types[name] = f.Type
+	}
+	return out
+}
+
+// unknownField says that key (at path) is not one of known, suggesting
+// the closest when one is close.
+func unknownField(path, key string, known []string) error {
+	if s := suggest(key, known); s != "" {
+		return fmt.Errorf("%s: unknown field; did you mean %s?", path, s)
+	}
+	return fmt.Errorf("%s: unknown field (known: %s)", path, strings.Join(known, ", "))
+}
+
+// suggest returns the known name closest to key (case aside, a swap of
+// two letters counting as one edit), or "" when none is within two edits
+// and a third of key's length. Ties go to the earlier name.
+func suggest(key string, known []string) string {
+	best, bestD := "", min(2, len(key)/3+1)+1
+	for _, k := range known {
+		if d := editDistance(strings.ToLower(key), strings.ToLower(k)); d < bestD {
+			best, bestD = k, d
+		}
+	}
+	return best
+}
+
+// editDistance is the optimal string alignment distance between a and b:
+// insertions, deletions, substitutions and swaps of adjacent runes.
+func editDistance(a, b string) int {
+	ra, rb := []rune(a), []rune(b)
+	d := make([][]int, len(ra)+1)
+	for i := range d {
+		d[i] = make([]int, len(rb)+1)
+		d[i][0] = i
+	}
+	for j := range d[0] {
+		d[0][j] = j
+	}
+	for i := 1; i <= len(ra); i++ {
+		for j := 1; j <= len(rb); j++ {
+			cost := 1
+			if ra[i-1] == rb[j-1] {
+				cost = 0
+			}
+			d[i][j] = min(d[i-1][j]+1, d[i][j-1]+1, d[i-1][j-1]+cost)
+			if i > 1 && j > 1 && ra[i-1] == rb[j-2] && ra[i-2] == rb[j-1] {
+				d[i][j] = min(d[i][j], d[i-2][j-2]+1)
+			}
+		}
+	}
+	return d[len(ra)][len(rb)]
+}
+
+// configMapKeys are the data keys a ConfigMap config accepts.
+var configMapKeys = []string{"target", "runtimeClassName", "overwrite", "lockFile", "lockMode", "missing"}
+
+// fromConfigMap maps flat data keys onto spec fields. Problems are
+// reported in the keys' sorted order.
+func (c *Config) fromConfigMap(doc *yaml.Node) error {
 	var cm struct {
 		Data map[string]string `yaml:"data"`
 	}
-	if err := yaml.Unmarshal(data, &cm); err != nil {
+	if err := doc.Decode(&cm); err != nil {
 		return fmt.Errorf("reading config ConfigMap: %w", err)
 	}
 	var errs []error
 	s := &c.Spec
-	for k, v := range cm.Data {
+	for _, k := range slices.Sorted(maps.Keys(cm.Data)) {
+		v := cm.Data[k]
 		switch k {
 		case "target":
 			s.Target = pipeline.Target(v)
@@ -294,7 +572,11 @@ func (c *Config) fromConfigMap(data []byte) error {
 		case "missing":
 			s.Resources.Missing = pipeline.Missing(v)
 		default:
-			errs = append(errs, fmt.Errorf("data.%s: unknown key (accepted: target, runtimeClassName, overwrite, lockFile, lockMode, missing)", k))
+			msg := fmt.Sprintf("data.%s: unknown key", k)
+			if sug := suggest(k, configMapKeys); sug != "" {
+				msg += "; did you mean " + sug + "?"
+			}
+			errs = append(errs, fmt.Errorf("%s (accepted: %s)", msg, strings.Join(configMapKeys, ", ")))
 		}
 	}
 	return errors.Join(errs...)
