@@ -3,13 +3,25 @@ package fn
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
+	"path/filepath"
+	"runtime"
+	"runtime/debug"
+	"slices"
+	"strconv"
+	"strings"
 
 	"github.com/spf13/cobra"
+	"sigs.k8s.io/kustomize/kyaml/fn/framework"
 	"sigs.k8s.io/kustomize/kyaml/kio"
+	"sigs.k8s.io/kustomize/kyaml/yaml"
 
+	"cocofy.dev/cocofy/internal/atomicfile"
+	"cocofy.dev/cocofy/internal/verify"
 	"cocofy.dev/cocofy/pipeline"
 	"cocofy.dev/cocofy/postrender"
 )
@@ -30,57 +42,91 @@ type Deps struct {
 // callers that cannot pass flags (Helm 4 plugins, kpt).
 const EnvProgress = "COCOFY_PROGRESS"
 
-// isTerminal reports whether w is a character device (a terminal).
+// EnvResults names a file for the run's results, like --results, for
+// callers that hide stderr and cannot pass flags (Helm 4 plugins,
+// kustomize).
+const EnvResults = "COCOFY_RESULTS"
+
+// EnvStrict set to 1 fails a run that reported any warning, like --strict.
+const EnvStrict = "COCOFY_STRICT"
+
+// isTerminal reports whether w is a character device (a terminal) other
+// than the null device.
 func isTerminal(w io.Writer) bool {
 	f, ok := w.(*os.File)
 	if !ok {
 		return false
 	}
 	st, err := f.Stat()
-	return err == nil && st.Mode()&os.ModeCharDevice != 0
+	if err != nil || st.Mode()&os.ModeCharDevice == 0 {
+		return false
+	}
+	null, err := os.Stat(os.DevNull)
+	return err != nil || !os.SameFile(st, null)
 }
+
+// stderrIsTerminal decides how much goes to stderr. Tests replace it.
+var stderrIsTerminal = isTerminal
 
 // DepsFunc builds Deps from a config. Tests inject fixed resolvers here.
 // progress receives progress lines on long work (layer hashing): stderr
-// when it is a terminal or --progress is given, else io.Discard.
-type DepsFunc func(ctx context.Context, c *Config, progress io.Writer) (Deps, error)
+// when it is a terminal or --progress is given, else io.Discard. stderr is
+// the command's, for warnings (e.g. about the cache).
+type DepsFunc func(ctx context.Context, c *Config, progress, stderr io.Writer) (Deps, error)
 
 type rootOptions struct {
-	configPath string
-	quiet      bool
-	progress   bool
-	verify     bool // check only (cocofy verify)
-	lock       string
-	lockMode   string
+	configPath  string
+	quiet       bool
+	verbose     bool
+	progress    bool
+	strict      bool
+	resultsPath string
+	verify      bool // check only (cocofy verify)
+	lock        string
+	lockMode    string
+	input       inputOptions
 }
 
 // NewCommand returns cocofy's root command: with no subcommand it reads
-// resources on stdin and writes them, changed, on stdout.
+// resources on stdin (or from files) and writes them, changed, on stdout.
 func NewCommand(deps DepsFunc) *cobra.Command {
 	o := &rootOptions{}
 	cmd := &cobra.Command{
-		Use:   "cocofy",
+		Use:   "cocofy [-f FILE]... [FILE]...",
 		Short: "Make Kubernetes workloads run as confidential or sandboxed containers on Azure",
-		Long: `cocofy reads Kubernetes resources on stdin and writes them on stdout with
-images pinned to digests, the target's runtimeClassName or virtual-node
-placement, requests equal to limits, and (for virtual nodes) the Confidential
-ACI security policy attached.
+		Long: `cocofy reads Kubernetes resources on stdin (or from files and folders given
+with -f or as arguments) and writes them on stdout with images pinned to
+digests, the target's runtimeClassName or virtual-node placement, requests
+equal to limits, and (for virtual nodes) the Confidential ACI security
+policy attached.
 
 A ResourceList in (kpt, kustomize) gives a ResourceList out; a plain YAML
 stream in (Helm --post-renderer) gives a plain stream out. On any error it
-exits 1 and writes nothing to stdout.`,
+exits 1 and writes nothing to stdout.
+
+On a terminal, stderr shows warnings, errors and a summary (-v: every
+result); otherwise every result of a successful plain-stream run, and the
+warnings and errors of a failed one (-q: warnings and errors only).
+Helm 4 plugins and kustomize never show stderr: use --results FILE
+($` + EnvResults + `) to keep the results, and --strict ($` + EnvStrict + `=1) to
+fail on warnings.`,
 		Example: `  helm template web ./chart --post-renderer cocofy --post-renderer-args --config --post-renderer-args cocofy.yaml
+  helm template web ./chart | cocofy --strict --config cocofy.yaml
+  cocofy -f manifests/ --config cocofy.yaml --results results.yaml
   kustomize build --enable-alpha-plugins --enable-exec examples/kustomize
   kpt fn eval pkg --exec cocofy --fn-config cocofy.yaml`,
-		Args:          cobra.NoArgs,
+		Args:          cobra.ArbitraryArgs,
 		SilenceUsage:  true,
 		SilenceErrors: true,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			return o.run(cmd.Context(), cmd.InOrStdin(), cmd.OutOrStdout(), cmd.ErrOrStderr(), deps)
+		Version:       versionString(),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return o.run(cmd, args, deps)
 		},
 	}
+	cmd.SetVersionTemplate("{{.Version}}\n")
+	cmd.SuggestionsMinimumDistance = 2
 	cmd.CompletionOptions.DisableDefaultCmd = true
-	cmd.AddCommand(newPolicyCommand(), newVerifyCommand(deps), newVersionCommand())
+	cmd.AddCommand(newInputPolicyCommand(), newVerifyCommand(deps), newVersionCommand())
 	o.addFlags(cmd)
 	return cmd
 }
@@ -90,56 +136,128 @@ exits 1 and writes nothing to stdout.`,
 func newVerifyCommand(deps DepsFunc) *cobra.Command {
 	o := &rootOptions{verify: true}
 	cmd := &cobra.Command{
-		Use:   "verify",
+		Use:   "verify [-f FILE]... [FILE]...",
 		Short: "Check the CCE policy of every workload with hcsshim's enforcer, and for drift",
 		Long: `verify reads resources like cocofy does (a plain stream or a ResourceList,
-with the same config) and writes them back unchanged, with results. For each
-workload with a ` + pipeline.AnnotationCCEPolicy + ` annotation it
+on stdin or from files, with the same config) and writes them back
+unchanged, with results. For each workload with a
+` + pipeline.AnnotationCCEPolicy + ` annotation it
 replays what the Confidential ACI guest does to start the pod (mount each
 layer, mount the overlay, create each container with the command, env,
 mounts, user and capabilities of the pod spec) with hcsshim's own Rego
 enforcer, and reports every container the guest would deny or change, with
 the framework's reason. It also recomputes the policy from the spec and
-reports the fields that drifted. Allow-all and debug policies are warnings.
-Any error exits 1 with no stdout.
+reports the fields that drifted. Allow-all and debug policies are warnings
+(--strict makes them fail the run). Any error exits 1 with no stdout.
 
 Use it as a kpt validator (exec: "cocofy verify") or a kustomize validator
 (exec args [verify]).`,
-		Example:       `  helm template web ./chart --post-renderer cocofy | cocofy verify --config cocofy.yaml > /dev/null`,
-		Args:          cobra.NoArgs,
+		Example: `  helm template web ./chart --post-renderer cocofy | cocofy verify --config cocofy.yaml > /dev/null
+  cocofy verify --strict --results results.yaml -f rendered/`,
+		Args:          cobra.ArbitraryArgs,
 		SilenceUsage:  true,
 		SilenceErrors: true,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			return o.run(cmd.Context(), cmd.InOrStdin(), cmd.OutOrStdout(), cmd.ErrOrStderr(), deps)
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return o.run(cmd, args, deps)
 		},
 	}
 	o.addFlags(cmd)
 	return cmd
 }
 
+// newInputPolicyCommand is `cocofy policy`, reading files like the others.
+func newInputPolicyCommand() *cobra.Command {
+	in := &inputOptions{}
+	cmd := newPolicyCommand()
+	cmd.Use = "policy [-f FILE]... [FILE]..."
+	cmd.Args = cobra.ArbitraryArgs
+	cmd.PreRunE = func(cmd *cobra.Command, args []string) error {
+		data, err := in.read(cmd, args)
+		if err != nil {
+			return err
+		}
+		cmd.SetIn(bytes.NewReader(data))
+		return nil
+	}
+	in.addFlags(cmd)
+	return cmd
+}
+
 func (o *rootOptions) addFlags(cmd *cobra.Command) {
+	o.input.addFlags(cmd)
 	cmd.Flags().StringVar(&o.configPath, "config", "", "config file (kind Cocofy); default: the ResourceList's functionConfig, then $"+EnvConfig+", then built-in defaults")
 	cmd.Flags().StringVar(&o.lock, "lock", "", "image lock file (overrides spec.images.lockFile)")
 	cmd.Flags().StringVar(&o.lockMode, "lock-mode", "", "auto, use (no network) or update (overrides spec.images.lockMode)")
 	cmd.Flags().BoolVarP(&o.quiet, "quiet", "q", false, "print only warnings and errors on stderr")
+	cmd.Flags().BoolVarP(&o.verbose, "verbose", "v", false, "print every result on stderr, also on a terminal and after a failure")
 	cmd.Flags().BoolVar(&o.progress, "progress", false, "print layer hashing progress on stderr even when it is not a terminal (also $"+EnvProgress+"=1)")
+	cmd.Flags().StringVar(&o.resultsPath, "results", "", "write the run's results to this file as a kpt FunctionResultList, also when it fails (also $"+EnvResults+")")
+	cmd.Flags().BoolVar(&o.strict, "strict", false, "fail (exit 1, no output) when any warning is reported (also $"+EnvStrict+"=1)")
+	cmd.MarkFlagsMutuallyExclusive("quiet", "verbose")
 }
 
-func (o *rootOptions) run(ctx context.Context, stdin io.Reader, stdout, stderr io.Writer, deps DepsFunc) error {
-	in, err := io.ReadAll(stdin)
-	if err != nil {
-		return fmt.Errorf("reading stdin: %w", err)
+// run is one run of the transform or of verify: it reads the input,
+// runs the pipeline, prints the results, writes the results file when
+// asked, and writes the output only when everything succeeded.
+func (o *rootOptions) run(cmd *cobra.Command, args []string, deps DepsFunc) error {
+	ctx, stdout, stderr := cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr()
+	tty := stderrIsTerminal(stderr)
+	rep := &pipeline.Report{}
+	strict, err := o.strictMode()
+	var done *transformed
+	if err == nil {
+		done, err = o.transform(ctx, cmd, args, deps, tty, rep)
 	}
-	rw, items, isRL, err := readResourceList(in, stderr)
+	if n := count(rep, framework.Warning); err == nil && strict != "" && n > 0 {
+		err = fmt.Errorf("%s: %s reported; no output was written", strict, plural(n, "warning", "warnings"))
+	}
+	o.print(stderr, rep, err != nil || done.isRL, tty)
+	if err == nil && done.commit != nil {
+		err = done.commit()
+	}
+	if path := o.results(); path != "" {
+		if werr := writeResults(path, cmd.CommandPath(), rep, err); werr != nil {
+			err = errors.Join(err, fmt.Errorf("--results: %w", werr))
+		}
+	}
 	if err != nil {
 		return err
+	}
+	if tty && !o.quiet {
+		fmt.Fprintln(stderr, o.summary(cmd, rep, done))
+	}
+	_, err = done.out.WriteTo(stdout)
+	return err
+}
+
+// transformed is a successful run, before anything is written.
+type transformed struct {
+	out   *bytes.Buffer
+	nodes []*yaml.RNode
+	isRL  bool
+	// commit writes the updated lock file; may be nil.
+	commit        func() error
+	workloadPaths []pipeline.WorkloadPath
+}
+
+// transform reads the input and runs the pipeline over it, adding its
+// results to rep.
+func (o *rootOptions) transform(ctx context.Context, cmd *cobra.Command, args []string, deps DepsFunc, tty bool, rep *pipeline.Report) (*transformed, error) {
+	in, err := o.input.read(cmd, args)
+	if err != nil {
+		return nil, err
+	}
+	stderr := cmd.ErrOrStderr()
+	rw, items, isRL, err := readResourceList(in, rep)
+	if err != nil {
+		return nil, err
 	}
 	cfg, err := o.config(rw, isRL)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if err := o.override(cfg); err != nil {
-		return err
+		return nil, err
 	}
 	if o.verify {
 		// Only virtual-node pods carry policies; verify needs their image
@@ -149,40 +267,308 @@ func (o *rootOptions) run(ctx context.Context, stdin io.Reader, stdout, stderr i
 		cfg.Spec.Target, cfg.Spec.Policy.Attach = pipeline.TargetVirtualNode, &attach
 	}
 	progress := io.Discard
-	if !o.quiet && (o.progress || os.Getenv(EnvProgress) == "1" || isTerminal(stderr)) {
+	if !o.quiet && (o.progress || os.Getenv(EnvProgress) == "1" || tty) {
 		progress = stderr
 	}
-	d, err := deps(ctx, cfg, progress)
+	d, err := deps(ctx, cfg, progress, stderr)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	p, err := pipeline.New(cfg.Spec, d.Deps)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if o.verify {
 		p, d.Commit = p.Verifier(), nil
 	}
-	out := &bytes.Buffer{}
+	done := &transformed{out: &bytes.Buffer{}, isRL: isRL, commit: d.Commit, workloadPaths: cfg.Spec.WorkloadPaths}
+	var runRep *pipeline.Report
 	if isRL {
-		err = runResourceList(ctx, p, rw, items, out, stderr)
+		done.nodes = items
+		runRep, err = runResourceList(ctx, p, rw, items, done.out)
 	} else {
-		r := &postrender.Renderer{Pipeline: p, Context: ctx, Log: stderr, Quiet: o.quiet}
-		var res *bytes.Buffer
-		if res, err = r.Run(bytes.NewBuffer(in)); err == nil {
-			out = res
+		if done.nodes, err = postrender.Read(bytes.NewReader(in)); err != nil {
+			return nil, err
+		}
+		if len(done.nodes) == 0 {
+			return nil, postrender.ErrEmpty
+		}
+		if runRep, err = p.Run(ctx, done.nodes); err == nil {
+			err = postrender.Write(done.out, done.nodes)
 		}
 	}
+	if runRep != nil {
+		rep.Results = append(rep.Results, runRep.Results...)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return done, nil
+}
+
+// strictMode names what makes warnings fail the run (--strict or
+// $COCOFY_STRICT=1), or is "".
+func (o *rootOptions) strictMode() (string, error) {
+	if o.strict {
+		return "--strict", nil
+	}
+	v := os.Getenv(EnvStrict)
+	if v == "" {
+		return "", nil
+	}
+	b, err := strconv.ParseBool(v)
+	if err != nil {
+		return "", fmt.Errorf("$%s: must be 1 or 0, got %q", EnvStrict, v)
+	}
+	if !b {
+		return "", nil
+	}
+	return "$" + EnvStrict + "=" + v, nil
+}
+
+// print writes the results to stderr: on a terminal warnings and errors
+// (the summary comes after); elsewhere, as Helm 3 shows a failed
+// post-renderer's stderr, every result of a successful plain-stream run
+// and the warnings and errors of a failed one (or of a ResourceList, which
+// carries its results). -q keeps warnings and errors, -v every result.
+func (o *rootOptions) print(stderr io.Writer, rep *pipeline.Report, noInfo, tty bool) {
+	infos := o.verbose || !o.quiet && !tty && !noInfo
+	for _, res := range rep.Results {
+		if (res.Severity == framework.Info || res.Severity == "") && !infos {
+			continue
+		}
+		fmt.Fprintln(stderr, pipeline.Line(res))
+	}
+}
+
+// results is the results file: --results, else $COCOFY_RESULTS.
+func (o *rootOptions) results() string {
+	if o.resultsPath != "" {
+		return o.resultsPath
+	}
+	return os.Getenv(EnvResults)
+}
+
+// ResultList is the results file: kpt's FunctionResultList (kpt fn render
+// --results-dir writes the same), with one item for this run.
+type ResultList struct {
+	APIVersion string           `yaml:"apiVersion"`
+	Kind       string           `yaml:"kind"`
+	Metadata   Metadata         `yaml:"metadata"`
+	ExitCode   int              `yaml:"exitCode"`
+	Items      []FunctionResult `yaml:"items"`
+}
+
+// FunctionResult is one function's run in a ResultList.
+type FunctionResult struct {
+	// Exec is the command, e.g. "cocofy verify".
+	Exec     string            `yaml:"exec,omitempty"`
+	ExitCode int               `yaml:"exitCode"`
+	Results  framework.Results `yaml:"results,omitempty"`
+}
+
+// writeResults writes rep as a ResultList to path, atomically. A failed
+// run's error, when the results do not already say it, is the last result.
+func writeResults(path, exec string, rep *pipeline.Report, runErr error) error {
+	results := slices.Clone(rep.Results)
+	code := 0
+	if runErr != nil {
+		code = 1
+		if !errors.Is(runErr, pipeline.ErrFailed) || !rep.HasErrors() {
+			results = append(results, &framework.Result{Severity: framework.Error, Message: runErr.Error()})
+		}
+	}
+	list := ResultList{
+		APIVersion: "kpt.dev/v1", Kind: "FunctionResultList",
+		Metadata: Metadata{Name: "fnresults"},
+		ExitCode: code,
+		Items:    []FunctionResult{{Exec: exec, ExitCode: code, Results: results}},
+	}
+	b, err := yaml.Marshal(list)
 	if err != nil {
 		return err
 	}
-	if d.Commit != nil {
-		if err := d.Commit(); err != nil {
-			return err
+	return atomicfile.Write(path, b, 0o644)
+}
+
+// summary is the one line a terminal gets after a successful run, e.g.
+// "cocofy: 7 workloads: 3 pinned, 2 policies attached, 1 warning (see --results or -v)".
+func (o *rootOptions) summary(cmd *cobra.Command, rep *pipeline.Report, done *transformed) string {
+	workloads := len(pipeline.FindWorkloads(done.nodes, done.workloadPaths, &pipeline.Report{}))
+	// Workloads with a result of each kind, by the results' messages.
+	kinds := []struct {
+		prefixes []string
+		one, n   string
+	}{
+		{[]string{"pinned ", "verified the digest of "}, "pinned", "pinned"},
+		{[]string{"attached a CCE policy", "replaced the CCE policy", "CCE policy is up to date"}, "policy attached", "policies attached"},
+		{[]string{"verified: the enforcer allows"}, "policy verified", "policies verified"},
+	}
+	var parts []string
+	for _, k := range kinds {
+		seen := map[yaml.ResourceIdentifier]bool{}
+		for _, res := range rep.Results {
+			if res.ResourceRef != nil && slices.ContainsFunc(k.prefixes, func(p string) bool { return strings.HasPrefix(res.Message, p) }) {
+				seen[*res.ResourceRef] = true
+			}
+		}
+		if len(seen) > 0 {
+			parts = append(parts, plural(len(seen), k.one, k.n))
 		}
 	}
-	_, err = out.WriteTo(stdout)
-	return err
+	if n := count(rep, framework.Warning); n > 0 {
+		w := plural(n, "warning", "warnings")
+		if !o.verbose {
+			w += " (see --results or -v)"
+		}
+		parts = append(parts, w)
+	}
+	s := cmd.CommandPath() + ": " + plural(workloads, "workload", "workloads")
+	if len(parts) > 0 {
+		s += ": " + strings.Join(parts, ", ")
+	}
+	return s
+}
+
+func count(rep *pipeline.Report, sev framework.Severity) int {
+	n := 0
+	for _, res := range rep.Results {
+		if res.Severity == sev {
+			n++
+		}
+	}
+	return n
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return strconv.Itoa(n) + " " + many
+}
+
+// inputOptions are where resources are read from: -f and arguments
+// (files, folders of YAML, - for stdin), else stdin.
+type inputOptions struct {
+	filenames []string
+	recursive bool
+}
+
+func (in *inputOptions) addFlags(cmd *cobra.Command) {
+	cmd.Flags().StringArrayVarP(&in.filenames, "filename", "f", nil, "file or folder (its *.yaml, *.yml and *.json files) to read, - for stdin; repeatable, also as arguments; default stdin")
+	cmd.Flags().BoolVarP(&in.recursive, "recursive", "R", false, "read the folders given with -f or as arguments recursively")
+}
+
+// read returns the input: stdin when no file is named, else the named
+// files and folders in order, one YAML stream (a single file is read as
+// it is, so it may be a ResourceList).
+func (in *inputOptions) read(cmd *cobra.Command, args []string) ([]byte, error) {
+	names := append(slices.Clone(in.filenames), args...)
+	if len(names) == 0 {
+		return readStdin(cmd)
+	}
+	var (
+		b     bytes.Buffer
+		stdin bool
+	)
+	add := func(data []byte) {
+		if b.Len() > 0 {
+			if !bytes.HasSuffix(b.Bytes(), []byte("\n")) {
+				b.WriteByte('\n')
+			}
+			b.WriteString("---\n")
+		}
+		b.Write(data)
+	}
+	for i, name := range names {
+		if name == "-" {
+			if stdin {
+				return nil, errors.New("stdin (-) can be read only once")
+			}
+			stdin = true
+			data, err := readStdin(cmd)
+			if err != nil {
+				return nil, err
+			}
+			add(data)
+			continue
+		}
+		files, err := in.files(name)
+		if err != nil {
+			if errors.Is(err, fs.ErrNotExist) && i >= len(in.filenames) {
+				if s := cmd.SuggestionsFor(name); len(s) > 0 {
+					return nil, fmt.Errorf("%w (to run a command: cocofy %s)", err, s[0])
+				}
+			}
+			return nil, err
+		}
+		for _, f := range files {
+			data, err := os.ReadFile(f)
+			if err != nil {
+				return nil, readError(f, err)
+			}
+			add(data)
+		}
+	}
+	return b.Bytes(), nil
+}
+
+// readError is "reading NAME: what went wrong", without the system
+// call's name.
+func readError(name string, err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return fmt.Errorf("reading %s: %w", pe.Path, pe.Err)
+	}
+	return fmt.Errorf("reading %s: %w", name, err)
+}
+
+func readStdin(cmd *cobra.Command) ([]byte, error) {
+	data, err := io.ReadAll(cmd.InOrStdin())
+	if err != nil {
+		return nil, fmt.Errorf("reading stdin: %w", err)
+	}
+	return data, nil
+}
+
+// files is name when it is a file, else the YAML and JSON files in the
+// folder name (sorted; in its subfolders too with -R).
+func (in *inputOptions) files(name string) ([]string, error) {
+	st, err := os.Stat(name)
+	if err != nil {
+		return nil, readError(name, err)
+	}
+	if !st.IsDir() {
+		return []string{name}, nil
+	}
+	var files []string
+	err = filepath.WalkDir(name, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() {
+			if path != name && !in.recursive {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		switch strings.ToLower(filepath.Ext(path)) {
+		case ".yaml", ".yml", ".json":
+			files = append(files, path)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, readError(name, err)
+	}
+	if len(files) == 0 {
+		hint := ""
+		if !in.recursive {
+			hint = " (-R reads its subfolders)"
+		}
+		return nil, fmt.Errorf("reading %s: the folder has no .yaml, .yml or .json file%s", name, hint)
+	}
+	return files, nil
 }
 
 // override applies the --lock and --lock-mode flags to cfg.
@@ -229,13 +615,28 @@ func (o *rootOptions) config(rw *kio.ByteReadWriter, isRL bool) (*Config, error)
 // Version is set at build time with -ldflags "-X cocofy.dev/cocofy/fn.Version=v0.1.0".
 var Version = "dev"
 
+// versionString is what --version and the version command print: the
+// version (else the module version go install recorded), the Go version
+// and platform, and whether hcsshim's enforcer is built in.
+func versionString() string {
+	v := Version
+	if bi, ok := debug.ReadBuildInfo(); ok && v == "dev" && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
+		v = bi.Main.Version
+	}
+	enforcer := "enforcer built in"
+	if !verify.Enabled() {
+		enforcer = "enforcer not built in: virtual-node policies are not checked and verify fails (build with -tags rego)"
+	}
+	return fmt.Sprintf("cocofy %s (%s %s/%s, %s)", v, runtime.Version(), runtime.GOOS, runtime.GOARCH, enforcer)
+}
+
 func newVersionCommand() *cobra.Command {
 	return &cobra.Command{
 		Use:   "version",
-		Short: "Print cocofy's version",
+		Short: "Print cocofy's version, its Go version and whether the enforcer is built in",
 		Args:  cobra.NoArgs,
 		Run: func(cmd *cobra.Command, _ []string) {
-			fmt.Fprintln(cmd.OutOrStdout(), "cocofy", Version)
+			fmt.Fprintln(cmd.OutOrStdout(), versionString())
 		},
 	}
 }

@@ -3,7 +3,6 @@ package fn
 import (
 	"context"
 	"io"
-	"os"
 	"time"
 
 	"cocofy.dev/cocofy/internal/cache"
@@ -22,16 +21,21 @@ import (
 //
 // Cache problems (an entry under the wrong name, a cache that cannot be
 // written) are warnings: on progress when progress lines are on, else on
-// the process's stderr, since a DepsFunc has no other way to the user. The
-// run goes on without the cache.
-func RegistryDeps(ctx context.Context, c *Config, progress io.Writer) (Deps, error) {
+// stderr, the command's. The run goes on without the cache.
+func RegistryDeps(ctx context.Context, c *Config, progress, stderr io.Writer) (Deps, error) {
 	imgs := c.Spec.Images
 	// One cache for the run, so that a cache that cannot be written is
 	// reported once.
 	dir := cache.Default()
 	dir.Log = progress
 	if progress == io.Discard || progress == nil {
-		dir.Log = warnings
+		dir.Log = stderr
+		if warnings != nil {
+			dir.Log = warnings
+		}
+	}
+	if dir.Log == nil {
+		dir.Log = io.Discard
 	}
 	var reg *registry.Client
 	if imgs.LockMode != string(lockfile.Use) {
@@ -60,6 +64,6 @@ func RegistryDeps(ctx context.Context, c *Config, progress io.Writer) (Deps, err
 // zero means registry.DefaultIdleTimeout. Tests shorten it.
 var idleTimeout time.Duration
 
-// warnings is where RegistryDeps reports cache problems when progress
-// lines are off. Tests replace it.
-var warnings io.Writer = os.Stderr
+// warnings, when set, receives the cache problems RegistryDeps would
+// report on stderr. Only tests set it (SetWarnings).
+var warnings io.Writer

@@ -21,7 +21,7 @@ import (
 
 // testDeps pins with fixed digests; references on the host fail.invalid
 // fail like an unreachable registry.
-func testDeps(_ context.Context, _ *fn.Config, _ io.Writer) (fn.Deps, error) {
+func testDeps(_ context.Context, _ *fn.Config, _, _ io.Writer) (fn.Deps, error) {
 	return fn.Deps{Deps: pipelineDeps()}, nil
 }
 

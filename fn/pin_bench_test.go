@@ -49,7 +49,7 @@ func BenchmarkPin(b *testing.B) {
 			ctx := context.Background()
 			b.ResetTimer()
 			for range b.N {
-				d, err := fn.RegistryDeps(ctx, cfg, io.Discard)
+				d, err := fn.RegistryDeps(ctx, cfg, io.Discard, io.Discard)
 				if err != nil {
 					b.Fatal(err)
 				}

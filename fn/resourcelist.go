@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 
-	"sigs.k8s.io/kustomize/kyaml/fn/framework"
 	"sigs.k8s.io/kustomize/kyaml/kio"
 	"sigs.k8s.io/kustomize/kyaml/yaml"
 
@@ -22,8 +21,9 @@ import (
 // The ResourceList is checked as a whole before anything reads it:
 // duplicate keys (kyaml would read the first of two items keys), aliases
 // past their limit, and items that are not a list of objects (kyaml would
-// take a map's keys and values for items) are errors naming the field.
-func readResourceList(in []byte, stderr io.Writer) (rw *kio.ByteReadWriter, items []*yaml.RNode, isRL bool, err error) {
+// take a map's keys and values for items) are errors naming the field,
+// added to rep.
+func readResourceList(in []byte, rep *pipeline.Report) (rw *kio.ByteReadWriter, items []*yaml.RNode, isRL bool, err error) {
 	rw = &kio.ByteReadWriter{KeepReaderAnnotations: true}
 	if !bytes.Contains(in, []byte(kio.ResourceListKind)) {
 		// Cannot be one; a kind spelled with escapes is refused later.
@@ -36,11 +36,7 @@ func readResourceList(in []byte, stderr io.Writer) (rw *kio.ByteReadWriter, item
 		return rw, nil, false, nil
 	}
 	rl := docs[0]
-	rep := &pipeline.Report{}
 	if !pipeline.CheckYAML([]*yaml.RNode{rl}, rep) {
-		for _, res := range rep.Results {
-			fmt.Fprintln(stderr, pipeline.Line(res))
-		}
 		return nil, nil, true, pipeline.ErrFailed
 	}
 	rw.WrappingKind, rw.WrappingAPIVersion = kio.ResourceListKind, rl.GetApiVersion()
@@ -59,38 +55,33 @@ func readResourceList(in []byte, stderr io.Writer) (rw *kio.ByteReadWriter, item
 }
 
 // runResourceList runs the pipeline over a ResourceList's items and writes
-// the ResourceList, with results, to out. On error it writes nothing to out
-// and prints warnings and errors to stderr (kpt shows a failed function's
-// stderr; kustomize ignores results).
-func runResourceList(ctx context.Context, p *pipeline.Pipeline, rw *kio.ByteReadWriter, items []*yaml.RNode, out, stderr io.Writer) error {
+// the ResourceList, with results, to out. It returns the run's results,
+// which the caller prints (kpt shows a failed function's stderr; kustomize
+// ignores results). On error it writes nothing to out.
+func runResourceList(ctx context.Context, p *pipeline.Pipeline, rw *kio.ByteReadWriter, items []*yaml.RNode, out io.Writer) (*pipeline.Report, error) {
 	annos, err := kio.PreprocessResourcesForInternalAnnotationMigration(items)
 	if err != nil {
-		return fmt.Errorf("reading ResourceList: %w", err)
+		return nil, fmt.Errorf("reading ResourceList: %w", err)
 	}
-	rep, runErr := p.Run(ctx, items)
-	for _, res := range rep.Results {
-		if res.Severity != framework.Info {
-			fmt.Fprintln(stderr, pipeline.Line(res))
-		}
-	}
-	if runErr != nil {
-		return runErr
+	rep, err := p.Run(ctx, items)
+	if err != nil {
+		return rep, err
 	}
 	if err := kio.ReconcileInternalAnnotations(items, annos); err != nil {
-		return fmt.Errorf("writing ResourceList: %w", err)
+		return rep, fmt.Errorf("writing ResourceList: %w", err)
 	}
 	if len(rep.Results) > 0 {
 		b, err := yaml.Marshal(rep.Results)
 		if err != nil {
-			return fmt.Errorf("writing results: %w", err)
+			return rep, fmt.Errorf("writing results: %w", err)
 		}
 		if rw.Results, err = yaml.Parse(string(b)); err != nil {
-			return fmt.Errorf("writing results: %w", err)
+			return rep, fmt.Errorf("writing results: %w", err)
 		}
 	}
 	rw.Writer = out
 	if err := rw.Write(items); err != nil {
-		return fmt.Errorf("writing ResourceList: %w", err)
+		return rep, fmt.Errorf("writing ResourceList: %w", err)
 	}
-	return nil
+	return rep, nil
 }

@@ -55,7 +55,7 @@ func (i streamInspector) Inspect(ctx context.Context, ref, platform string) (ima
 
 // streamDeps gives the command services that record what they are asked.
 func streamDeps(calls *streamCalls) fn.DepsFunc {
-	return func(context.Context, *fn.Config, io.Writer) (fn.Deps, error) {
+	return func(context.Context, *fn.Config, io.Writer, io.Writer) (fn.Deps, error) {
 		return fn.Deps{Deps: pipeline.Deps{Resolver: streamResolver{calls}, Inspector: streamInspector{calls}}}, nil
 	}
 }
