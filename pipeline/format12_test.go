@@ -1,3 +1,5 @@
+//go:build linux && rego
+
 package pipeline_test
 
 import (
