@@ -81,3 +81,10 @@ lock-examples: build
 
 clean:
 	rm -rf bin out
+
+# Release files in dist/: cocofy for linux and darwin on amd64 and arm64
+# (darwin without hcsshim's enforcer, which is Linux-only), the Helm 4 plugin
+# archive and SHA256SUMS. See hack/dist.sh.
+.PHONY: dist
+dist:
+	GO=$(GO) VERSION=$(VERSION) bash hack/dist.sh

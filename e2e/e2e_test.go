@@ -270,26 +270,110 @@ func TestHelm3Failure(t *testing.T) {
 	assert.Assert(t, strings.Contains(r.stderr, "error: Deployment shop-web: spec.template.spec.containers[name=web].image: localhost:5001/cocofy-demo/web:9.9 is not in the lock file"), r.stderr)
 }
 
-// Helm 4 through the postrenderer/v1 plugin in postrender/, configured by
-// $COCOFY_CONFIG: the same objects as Helm 3.
+// Helm 4 through the postrenderer/v1 plugin in postrender/cocofy, configured
+// by $COCOFY_CONFIG, installed as README says: from the folder or from the
+// `make dist` archive, into a Helm 4 data folder of its own, it installs as
+// plugin folder "cocofy", gives the same objects as Helm 3, and post-renders
+// the pre-install hook that Helm 3 leaves alone. Helm 3 keeps working beside
+// it; with the plugin in Helm 3's own plugin folder, it would not.
 func TestHelm4Plugin(t *testing.T) {
-	plugins := t.TempDir()
-	dir := filepath.Join(plugins, "cocofy")
-	assert.NilError(t, os.MkdirAll(dir, 0o755))
-	manifest, err := os.ReadFile(filepath.Join(root, "postrender", "plugin.yaml"))
-	assert.NilError(t, err)
-	manifest = bytes.Replace(manifest, []byte("- command: cocofy"), []byte("- command: "+cocofy(t)), 1)
-	assert.NilError(t, os.WriteFile(filepath.Join(dir, "plugin.yaml"), manifest, 0o644))
+	helm3, helm4 := tool(t, "helm"), tool(t, "helm4")
+	// Helm's folders all under the test's own, and cocofy on PATH, where the
+	// plugin's command finds it.
+	data, path := t.TempDir(), t.TempDir()
+	assert.NilError(t, os.Symlink(cocofy(t), filepath.Join(path, "cocofy")))
+	helmRun := func(t *testing.T, env []string, name string, args ...string) result {
+		t.Helper()
+		cmd := exec.Command(name, args...)
+		cmd.Dir = root
+		for _, kv := range os.Environ() {
+			if k, _, _ := strings.Cut(kv, "="); !strings.HasPrefix(k, "HELM_") && !strings.HasPrefix(k, "XDG_") && k != "PATH" {
+				cmd.Env = append(cmd.Env, kv)
+			}
+		}
+		cmd.Env = append(cmd.Env, "XDG_DATA_HOME="+data, "XDG_CONFIG_HOME="+t.TempDir(), "XDG_CACHE_HOME="+t.TempDir(),
+			"PATH="+path+string(os.PathListSeparator)+os.Getenv("PATH"),
+			"COCOFY_CACHE_DIR="+t.TempDir(), "DOCKER_CONFIG="+t.TempDir())
+		cmd.Env = append(cmd.Env, env...)
+		var out, errOut bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &out, &errOut
+		err := cmd.Run()
+		return result{out.String(), errOut.String(), err}
+	}
+	mustHelm := func(t *testing.T, env []string, name string, args ...string) result {
+		t.Helper()
+		r := helmRun(t, env, name, args...)
+		assert.NilError(t, r.err, "%s %v\nstderr:\n%s", name, args, r.stderr)
+		return r
+	}
+	job := func(t *testing.T, stream, name string) string {
+		t.Helper()
+		for _, o := range objects(t, stream) {
+			if strings.HasPrefix(o, "apiVersion: batch/v1\nkind: Job\nmetadata:\n  annotations:\n    helm.sh/hook: pre-install\n  name: "+name+"\n") {
+				return o
+			}
+		}
+		t.Fatalf("no pre-install Job %s in\n%s", name, stream)
+		return ""
+	}
+	archiveDir := t.TempDir()
+	archive := strings.TrimSpace(mustRun(t, root, []string{"DIST=" + archiveDir}, "", "bash", "hack/dist.sh", "plugin"))
 
-	env := []string{"HELM_PLUGINS=" + plugins, "COCOFY_CONFIG=" + filepath.Join(root, "examples", "cocofy.yaml")}
-	out := mustRun(t, root, env, "", tool(t, "helm4"), "template", "shop", "examples/chart/shop", "--post-renderer", "cocofy")
-	h3 := mustRun(t, root, nil, "", tool(t, "helm"), helmArgs()...)
-	assert.DeepEqual(t, objects(t, out), objects(t, h3))
+	for _, tc := range []struct{ name, source string }{
+		{"folder", "postrender/cocofy"},
+		{"archive", archive},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h4data := filepath.Join(t.TempDir(), "helm4")
+			h4 := []string{"HELM_DATA_HOME=" + h4data, "COCOFY_CONFIG=" + filepath.Join(root, "examples", "cocofy.yaml")}
+			mustHelm(t, h4, helm4, "plugin", "install", "--verify=false", tc.source)
+			_, err := os.Stat(filepath.Join(h4data, "plugins", "cocofy", "plugin.yaml"))
+			assert.NilError(t, err, "installed as plugin folder cocofy")
+			list := mustHelm(t, h4, helm4, "plugin", "list").stdout
+			assert.Assert(t, strings.Contains(list, "\ncocofy\t") && strings.Contains(list, "\tpostrenderer/v1"), list)
 
-	// Helm 4 hides the plugin's stderr, but the command still fails.
-	r := run(t, root, env, "", tool(t, "helm4"), "template", "shop", "examples/chart/shop", "--post-renderer", "cocofy", "--set", "web.tag=9.9")
-	assert.Assert(t, r.err != nil)
-	assert.Equal(t, r.stdout, "")
+			// Helm 3, with its default plugin folder, does not see it.
+			r := mustHelm(t, nil, helm3, "plugin", "list")
+			assert.Equal(t, r.stderr, "")
+			h3 := mustHelm(t, nil, helm3, helmArgs()...)
+			assert.Assert(t, !strings.Contains(h3.stderr, "failed to load plugins"), h3.stderr)
+
+			out := mustHelm(t, h4, helm4, "template", "shop", "examples/chart/shop", "--post-renderer", "cocofy").stdout
+			assert.DeepEqual(t, objects(t, out), objects(t, h3.stdout))
+
+			// Helm 4 post-renders the pre-install hook; Helm 3 does not.
+			hd := mustHelm(t, h4, helm4, "template", "hd", "examples/chart/hardened", "--post-renderer", "cocofy").stdout
+			hook := job(t, hd, "hd-migrate")
+			assert.Assert(t, strings.Contains(hook, "image: localhost:5001/cocofy-demo/tools:1.0@sha256:50bc3354a8b6b36c3ae3bb4be81df87ada32b931f27bef7c138045ca79c3da5f\n"), hook)
+			assert.Assert(t, strings.Contains(hook, "runtimeClassName: kata-vm-isolation\n"), hook)
+			hd3 := mustHelm(t, nil, helm3, "template", "hd", "examples/chart/hardened", "--post-renderer", "bin/cocofy",
+				"--post-renderer-args", "--config", "--post-renderer-args", "examples/cocofy.yaml").stdout
+			assert.Assert(t, strings.Contains(hd3, "image: localhost:5001/cocofy-demo/api:2.0@sha256:"), "Helm 3 ran cocofy:\n%s", hd3)
+			hook3 := job(t, hd3, "hd-migrate")
+			assert.Assert(t, strings.Contains(hook3, "image: localhost:5001/cocofy-demo/tools:1.0\n"), hook3)
+			assert.Assert(t, !strings.Contains(hook3, "runtimeClassName"), hook3)
+
+			// Helm 4 hides the plugin's stderr, but the command still fails.
+			r = helmRun(t, h4, helm4, "template", "shop", "examples/chart/shop", "--post-renderer", "cocofy", "--set", "web.tag=9.9")
+			assert.Assert(t, r.err != nil)
+			assert.Equal(t, r.stdout, "")
+
+			mustHelm(t, h4, helm4, "plugin", "uninstall", "cocofy")
+			_, err = os.Lstat(filepath.Join(h4data, "plugins", "cocofy"))
+			assert.Assert(t, os.IsNotExist(err), "uninstalled: %v", err)
+		})
+	}
+
+	// Why Helm 4 gets a data folder of its own: Helm 4 installs into
+	// $HELM_DATA_HOME/plugins whatever HELM_PLUGINS says, and there Helm 3
+	// cannot read the plugin, warns on every command and loads no plugin.
+	mustHelm(t, []string{"HELM_PLUGINS=" + t.TempDir()}, helm4, "plugin", "install", "postrender/cocofy")
+	_, err := os.Stat(filepath.Join(data, "helm", "plugins", "cocofy", "plugin.yaml"))
+	assert.NilError(t, err, "Helm 4 ignored HELM_PLUGINS")
+	r := mustHelm(t, nil, helm3, "version")
+	assert.Assert(t, strings.Contains(r.stderr, `failed to load plugins`) && strings.Contains(r.stderr, `unknown field "apiVersion"`), r.stderr)
+	r = helmRun(t, nil, helm3, "plugin", "list")
+	assert.Assert(t, r.err != nil, "helm 3 plugin list fails")
 }
 
 // kustomize with cocofy as an exec transformer: golden output, and the same
