@@ -17,7 +17,7 @@ func TestWithoutEnforcer(t *testing.T) {
 	out, lines, err := runPipeline(t, vnOptions(), vnDeployment)
 	assert.NilError(t, err, strings.Join(lines, "\n"))
 	assert.Assert(t, strings.Contains(out, pipeline.AnnotationCCEPolicy))
-	assert.Assert(t, contains(lines, "warning: this cocofy was built without hcsshim's enforcer (build tag rego): no CCE policy was checked"), strings.Join(lines, "\n"))
+	assert.Assert(t, contains(lines, "warning: this cocofy was built without hcsshim's enforcer (build tag rego, Linux only): no CCE policy was checked"), strings.Join(lines, "\n"))
 
 	lines, err = verifyStream(t, out)
 	assert.ErrorIs(t, err, pipeline.ErrFailed)

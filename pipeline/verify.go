@@ -296,7 +296,7 @@ func (p *Pipeline) checkGenerated(ctx context.Context, ws []*Workload, policies 
 	}
 	switch {
 	case !verify.Enabled():
-		rep.Add(framework.Warning, nil, "", "this cocofy was built without hcsshim's enforcer (build tag rego): no CCE policy was checked before it was written; build it with make build or go install -tags rego")
+		rep.Add(framework.Warning, nil, "", "this cocofy was built without hcsshim's enforcer (build tag rego, Linux only): no CCE policy was checked before it was written; on Linux build it with make build or go install -tags rego, elsewhere gate the output with cocofy verify on Linux (e.g. in CI)")
 		return
 	case p.opts.Policy.Check == CheckOff:
 		rep.Add(framework.Warning, nil, "", "spec.policy.check is off: no CCE policy was checked with hcsshim's enforcer before it was written")
