@@ -186,7 +186,7 @@ func TestHardenedChartVirtualNode(t *testing.T) {
 	plugins := t.TempDir()
 	dir := filepath.Join(plugins, "cocofy")
 	assert.NilError(t, os.MkdirAll(dir, 0o755))
-	manifest, err := os.ReadFile(filepath.Join(root, "postrender", "plugin.yaml"))
+	manifest, err := os.ReadFile(filepath.Join(root, "postrender", "cocofy", "plugin.yaml"))
 	assert.NilError(t, err)
 	manifest = bytes.Replace(manifest, []byte("- command: cocofy"), []byte("- command: "+cocofy(t)), 1)
 	assert.NilError(t, os.WriteFile(filepath.Join(dir, "plugin.yaml"), manifest, 0o644))
