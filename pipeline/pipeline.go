@@ -11,6 +11,7 @@ import (
 	"sigs.k8s.io/kustomize/kyaml/kio"
 	"sigs.k8s.io/kustomize/kyaml/yaml"
 
+	"cocofy.dev/cocofy/internal/cache"
 	"cocofy.dev/cocofy/internal/image"
 )
 
@@ -26,11 +27,9 @@ type Deps struct {
 	Checks Cache
 }
 
-// Cache keeps small JSON values by kind and digest key.
-type Cache interface {
-	Get(kind, key string, v any) bool
-	Put(kind, key string, v any) error
-}
+// Cache keeps small JSON values by kind and digest key: cocofy's one cache
+// interface.
+type Cache = cache.Store
 
 // Pipeline runs cocofy's stages in order: select workloads, place them
 // (runtimeClassName or virtual node), make requests equal limits, check

@@ -430,75 +430,66 @@ func (g *generator) envVar(v *yaml.Node, name, cname string, c *yaml.Node, field
 	ref := get(v, "valueFrom")
 	switch {
 	case has(ref, "configMapKeyRef"):
-		field += ".valueFrom.configMapKeyRef"
-		r := get(ref, "configMapKeyRef")
-		obj, key := py(get(r, "name")), py(get(r, "key"))
-		if obj.kind != pyStr || key.kind != pyStr {
-			return envRule{}, false, g.fail(field, fmt.Errorf("%w: name and key must be strings", ErrInvalid))
-		}
-		val, found, err := configMapValue(g.objects, g.pod.Namespace, obj.s, key.s)
-		switch {
-		case err != nil:
-			return envRule{}, false, g.fail(field, err)
-		case found:
-			return envRule{name + "=" + val, "string"}, true, nil
-		case g.opts.WildcardMissingRefs:
-			return wildcard, true, nil
-		}
-		return envRule{}, false, g.fail(field, fmt.Errorf("ConfigMap %q %w", obj.s, ErrNotFound))
+		return g.keyRef(get(ref, "configMapKeyRef"), name, field+".valueFrom.configMapKeyRef", configMapValue, "ConfigMap")
 	case has(ref, "secretKeyRef"):
-		field += ".valueFrom.secretKeyRef"
-		r := get(ref, "secretKeyRef")
-		obj, key := py(get(r, "name")), py(get(r, "key"))
-		if obj.kind != pyStr || key.kind != pyStr {
-			return envRule{}, false, g.fail(field, fmt.Errorf("%w: name and key must be strings", ErrInvalid))
-		}
-		val, found, err := secretValue(g.objects, g.pod.Namespace, obj.s, key.s)
-		switch {
-		case err != nil:
-			return envRule{}, false, g.fail(field, err)
-		case found:
-			return envRule{name + "=" + val, "string"}, true, nil
-		case g.opts.WildcardMissingRefs:
-			return wildcard, true, nil
-		}
-		if g.objects.Secret(g.pod.Namespace, obj.s) != nil {
-			return envRule{}, false, g.fail(field, fmt.Errorf("Secret %q has no key %q: %w", obj.s, key.s, ErrNotFound))
-		}
-		return envRule{}, false, g.fail(field, fmt.Errorf("Secret %q %w", obj.s, ErrNotFound))
+		return g.keyRef(get(ref, "secretKeyRef"), name, field+".valueFrom.secretKeyRef", secretValue, "Secret")
 	case has(ref, "fieldRef"):
 		if !py(get(get(ref, "fieldRef"), "fieldPath")).truthy() {
 			return envRule{}, false, nil
 		}
 		return wildcard, true, nil
 	case has(ref, "resourceFieldRef"):
-		field += ".valueFrom.resourceFieldRef"
-		r := get(ref, "resourceFieldRef")
-		if cn := py(get(r, "containerName")); cn.kind != pyStr || cn.s != cname {
-			if g.opts.Compat != CompatConfcom {
-				// confcom cannot read it; the guest's value is written
-				// instead (a correction).
-				return envRule{}, false, nil
-			}
-			got, _ := cn.str()
-			return envRule{}, false, g.fail(field+".containerName", fmt.Errorf("%w: %q is not this container (%q): confcom reads a resourceFieldRef only with containerName set to the container itself; set it, or use policy.compat: guest", ErrUnsupported, got, cname))
-		}
-		res := py(get(r, "resource"))
-		parts := strings.Split(res.s, ".")
-		if res.kind != pyStr || len(parts) != 2 {
-			return envRule{}, false, g.fail(field+".resource", fmt.Errorf("%w: want requests.<name> or limits.<name>", ErrInvalid))
-		}
-		q := py(get(get(get(c, "resources"), parts[0]), parts[1]))
-		if !q.truthy() {
-			return envRule{}, false, nil
-		}
-		if q.kind != pyStr && q.kind != pyInt && q.kind != pyFloat {
-			return envRule{}, false, g.fail(field, fmt.Errorf("%w: resources.%s is a YAML %s", ErrInvalid, res.s, q.kind))
-		}
-		s, _ := q.str()
-		return envRule{name + "=" + s, "string"}, true, nil
+		return g.resourceFieldRef(get(ref, "resourceFieldRef"), name, cname, c, field+".valueFrom.resourceFieldRef")
 	}
 	return envRule{}, false, nil
+}
+
+// keyRef is configMapKeyRef or secretKeyRef: the value from the stream's
+// object (read by lookup), else the wildcard with WildcardMissingRefs.
+func (g *generator) keyRef(r *yaml.Node, name, field string, lookup func(podspec.Objects, string, string, string) (string, bool, error), kind string) (envRule, bool, error) {
+	obj, key := py(get(r, "name")), py(get(r, "key"))
+	if obj.kind != pyStr || key.kind != pyStr {
+		return envRule{}, false, g.fail(field, fmt.Errorf("%w: name and key must be strings", ErrInvalid))
+	}
+	val, found, err := lookup(g.objects, g.pod.Namespace, obj.s, key.s)
+	switch {
+	case err != nil:
+		return envRule{}, false, g.fail(field, err)
+	case found:
+		return envRule{name + "=" + val, "string"}, true, nil
+	case g.opts.WildcardMissingRefs:
+		return envRule{name + "=.*", "re2"}, true, nil
+	case kind == "Secret" && g.objects.Secret(g.pod.Namespace, obj.s) != nil:
+		return envRule{}, false, g.fail(field, fmt.Errorf("Secret %q has no key %q: %w", obj.s, key.s, ErrNotFound))
+	}
+	return envRule{}, false, g.fail(field, fmt.Errorf("%s %q %w", kind, obj.s, ErrNotFound))
+}
+
+// resourceFieldRef is the quantity as written, for the container itself
+// only (confcom needs containerName; in compat guest the guest's value is
+// written instead, as a correction).
+func (g *generator) resourceFieldRef(r *yaml.Node, name, cname string, c *yaml.Node, field string) (envRule, bool, error) {
+	if cn := py(get(r, "containerName")); cn.kind != pyStr || cn.s != cname {
+		if g.opts.Compat != CompatConfcom {
+			return envRule{}, false, nil
+		}
+		got, _ := cn.str()
+		return envRule{}, false, g.fail(field+".containerName", fmt.Errorf("%w: %q is not this container (%q): confcom reads a resourceFieldRef only with containerName set to the container itself; set it, or use policy.compat: guest", ErrUnsupported, got, cname))
+	}
+	res := py(get(r, "resource"))
+	parts := strings.Split(res.s, ".")
+	if res.kind != pyStr || len(parts) != 2 {
+		return envRule{}, false, g.fail(field+".resource", fmt.Errorf("%w: want requests.<name> or limits.<name>", ErrInvalid))
+	}
+	q := py(get(get(get(c, "resources"), parts[0]), parts[1]))
+	if !q.truthy() {
+		return envRule{}, false, nil
+	}
+	if q.kind != pyStr && q.kind != pyInt && q.kind != pyFloat {
+		return envRule{}, false, g.fail(field, fmt.Errorf("%w: resources.%s is a YAML %s", ErrInvalid, res.s, q.kind))
+	}
+	s, _ := q.str()
+	return envRule{name + "=" + s, "string"}, true, nil
 }
 
 // mount is one entry of a container's mounts.
