@@ -96,14 +96,12 @@ func (p *Pipeline) resolveAll(ctx context.Context, refs []string) (map[string]im
 // people; dropTag gives "repo@digest". The registry and repository are kept
 // exactly as written.
 func pinnedRef(ref, digest string, dropTag bool) string {
-	base := ref
-	if i := strings.Index(base, "@"); i >= 0 {
-		base = base[:i]
-	}
+	base, _, _ := strings.Cut(ref, "@") // a digest follows the only '@'
 	if dropTag {
-		slash := strings.LastIndex(base, "/")
-		if colon := strings.LastIndex(base, ":"); colon > slash {
-			base = base[:colon]
+		// go-containerregistry tells a tag from a registry port; the
+		// text before it stays as written.
+		if t, err := name.NewTag(base); err == nil {
+			base = strings.TrimSuffix(base, ":"+t.TagStr())
 		}
 	}
 	return base + "@" + digest
