@@ -41,7 +41,7 @@ func tool(t *testing.T, name string) string {
 	if p, err := exec.LookPath(name); err == nil {
 		return p
 	}
-	t.Fatalf("%s not found in %s or on PATH: run `make tools`", name, dir)
+	t.Fatalf("%s not found in %s or on PATH: run `make tools` (kpt comes from apt: google-cloud-cli-kpt)", name, dir)
 	return ""
 }
 
