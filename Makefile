@@ -88,3 +88,15 @@ clean:
 .PHONY: dist
 dist:
 	GO=$(GO) VERSION=$(VERSION) bash hack/dist.sh
+
+# The kpt container function's image (linux/amd64, runs as 65532, built in
+# Go: no Docker) as an OCI layout in dist/image, from dist/cocofy-linux-amd64
+# built as make dist builds it. Reproducible (file and created times are the
+# last commit's, or SOURCE_DATE_EPOCH). Push it yourself: crane push
+# dist/image REF, or go run ./hack/image -push REF (the same digest). See
+# hack/image and examples/kpt-container.
+.PHONY: image
+image:
+	CGO_ENABLED=0 GOOS=linux GOARCH=amd64 $(GO) build -tags rego -trimpath \
+		-ldflags "-s -w -X cocofy.dev/cocofy/fn.Version=$(VERSION)" -o dist/cocofy-linux-amd64 .
+	$(GO) run ./hack/image -binary dist/cocofy-linux-amd64 -version $(VERSION) -layout dist/image
