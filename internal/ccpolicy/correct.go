@@ -109,7 +109,7 @@ func (c *corrector) correct(policy []any, gs []guest.Container) error {
 		return &FieldError{Workload: c.pod.Ref(), Field: c.pod.SpecPath(), Err: err}
 	}
 	specs := slices.Concat(t.Spec.Containers, t.Spec.InitContainers)
-	lists := slices.Concat(repeat("containers", len(t.Spec.Containers)), repeat("initContainers", len(t.Spec.InitContainers)))
+	lists := slices.Concat(slices.Repeat([]string{"containers"}, len(t.Spec.Containers)), slices.Repeat([]string{"initContainers"}, len(t.Spec.InitContainers)))
 	gs = slices.Concat(gs[len(t.Spec.InitContainers):], gs[:len(t.Spec.InitContainers)])
 	if len(gs) != len(specs) || len(policy) != len(specs)+1 {
 		return fmt.Errorf("%s: %w: %d policy containers for %d pod containers", c.pod.Ref(), ErrInternal, len(policy)-1, len(specs))
@@ -119,15 +119,7 @@ func (c *corrector) correct(policy []any, gs []guest.Container) error {
 		path := fmt.Sprintf("%s.%s[name=%s]", c.pod.SpecPath(), lists[i], spec.Name)
 		c.container(pc, gs[i], spec, path)
 	}
-	return joinErrors(c.errs)
-}
-
-func repeat(s string, n int) []string {
-	out := make([]string, n)
-	for i := range out {
-		out[i] = s
-	}
-	return out
+	return errors.Join(c.errs...)
 }
 
 // container corrects one container's fields.
@@ -429,11 +421,4 @@ func jsonText(v any) string {
 		return fmt.Sprint(v)
 	}
 	return string(b)
-}
-
-func joinErrors(errs []error) error {
-	if len(errs) == 0 {
-		return nil
-	}
-	return errors.Join(errs...)
 }

@@ -2,6 +2,7 @@ package guest
 
 import (
 	"regexp"
+	"slices"
 	"strings"
 )
 
@@ -25,7 +26,7 @@ func Placeholder(name string) string { return placeholderOpen + name + placehold
 func RuntimeRefs(s string) []string {
 	var out []string
 	for _, m := range placeholderRE.FindAllStringSubmatch(s, -1) {
-		if !contains(out, m[1]) {
+		if !slices.Contains(out, m[1]) {
 			out = append(out, m[1])
 		}
 	}
@@ -45,13 +46,4 @@ func Pattern(s string) string {
 	}
 	b.WriteString(regexp.QuoteMeta(s[last:]))
 	return b.String()
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
