@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"regexp"
 	"runtime"
 	"strings"
 
@@ -63,8 +62,9 @@ func (p *Pipeline) verifyAll(ctx context.Context, nodes []*yaml.RNode) (*Report,
 	}
 	facts, ok := p.inspectAll(ctx, ws, rep)
 	if ok {
+		objects := podspec.ObjectsFrom(nodes)
 		for _, w := range ws {
-			p.verifyWorkload(ctx, w, nodes, facts, rep)
+			p.verifyWorkload(ctx, w, objects, facts, rep)
 		}
 	}
 	reportMissingPolicies(empty, missing, rep)
@@ -116,7 +116,7 @@ func (p *Pipeline) inspectAll(ctx context.Context, ws []*Workload, rep *Report) 
 }
 
 // verifyWorkload checks one workload's attached policy.
-func (p *Pipeline) verifyWorkload(ctx context.Context, w *Workload, nodes []*yaml.RNode, facts map[string]image.Facts, rep *Report) {
+func (p *Pipeline) verifyWorkload(ctx context.Context, w *Workload, objects podspec.Objects, facts map[string]image.Facts, rep *Report) {
 	field := w.Field("metadata", "annotations", AnnotationCCEPolicy)
 	attached := w.Template.GetAnnotations()[AnnotationCCEPolicy]
 	rego, err := ccpolicy.Decode(attached)
@@ -137,7 +137,6 @@ func (p *Pipeline) verifyWorkload(ctx context.Context, w *Workload, nodes []*yam
 		rep.Warn(w, field, "a debug policy: %s; never use it in production", strings.Join(class.Signals, ", "))
 	}
 
-	objects := podspec.ObjectsFrom(nodes)
 	pod := p.podOf(w)
 	cs, err := guest.Receive(pod, facts, objects)
 	if err != nil {
@@ -270,16 +269,15 @@ func containerFields(w *Workload) map[string]string {
 	return out
 }
 
-var apiVersionLine = regexp.MustCompile(`(?m)^api_version := "([^"]*)"`)
-
 // policyFormat tells the confcom format of a policy from its api_version
 // and, for 0.10.0, its pause container (the last one): confcom 1.2 names it
 // pause-container, 1.x does not.
 func policyFormat(rego string) string {
-	if m := apiVersionLine.FindStringSubmatch(rego); m == nil || m[1] != "0.10.0" {
+	p, err := ccpolicy.Parse(rego)
+	if err != nil || p.Rules["api_version"] != `"0.10.0"` {
 		return ccpolicy.Format2
 	}
-	if cs, err := ccpolicy.Containers(rego); err == nil && len(cs) > 0 && cs[len(cs)-1]["name"] == "pause-container" {
+	if cs := p.Containers; len(cs) > 0 && cs[len(cs)-1]["name"] == "pause-container" {
 		return ccpolicy.Format12
 	}
 	return ccpolicy.Format1
