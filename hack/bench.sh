@@ -6,4 +6,9 @@ cd "$(dirname "$0")/.."
 rootfs=${COCOFY_ROOTFS:-out/rootfs}
 bash hack/rootfs.sh "$rootfs"
 command -v /usr/bin/time >/dev/null || apt-get install -y -qq time
+# The peers, at their pinned versions: one that cannot be built here is
+# skipped by the harness, which says so in its figures.
+for peer in k8s-digester kbld; do
+	bash hack/install-tools.sh "$peer" || echo "bench: $peer could not be built; the bench runs without it" >&2
+done
 go run ./hack/bench -rootfs "$rootfs" "$@"

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # hack/install-tools.sh [TOOL...]: put the tools that the demo, the e2e tests,
 # the benchmarks or lock-examples drive into bin/tools, only those named
-# (default: all of helm helm4 kustomize crane dmverity-vhd).
+# (default: all of helm helm4 kustomize crane dmverity-vhd; the benchmark's
+# peers k8s-digester and kbld only when named, by make bench).
 #
 # A tool already on PATH whose version fits is linked there instead of built
 # (helm: `helm version --short` v3.9 or later; helm4: v4; kustomize:
@@ -14,6 +15,15 @@
 # cache that `make build` fills too. Versions are the newest that build with
 # Go 1.26 here. kpt is not built: it comes from apt (google-cloud-cli-kpt) or
 # kpt's release binary.
+#
+# The benchmark's peers are built at their pinned versions, never taken from
+# PATH. When `go install mod@version` is refused (a replace directive in the
+# tool's go.mod, say), the exact version is fetched with `go mod download`
+# and built with -mod=mod. The module proxy this project reaches refuses
+# carvel.dev/kbld at every version (403): then kbld is built from a checkout
+# of its tag named by COCOFY_KBLD_SRC (git checkout v0.42.0 of
+# carvel-dev/kbld; its dependencies still come from the proxy), or not at
+# all, and make bench says so and skips it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 dest="$PWD/bin/tools"
@@ -26,8 +36,52 @@ declare -A module=(
 	[kustomize]=sigs.k8s.io/kustomize/kustomize/v5@v5.8.2
 	[crane]=github.com/google/go-containerregistry/cmd/crane@v0.22.1
 	[dmverity-vhd]=github.com/Microsoft/hcsshim/cmd/dmverity-vhd@v0.12.9
+	[k8s-digester]=github.com/google/k8s-digester@v0.1.16
+	[kbld]=carvel.dev/kbld/cmd/kbld@v0.42.0
 )
 all=(helm helm4 kustomize crane dmverity-vhd)
+peers=(k8s-digester kbld)
+
+# modroot MOD@VERSION: the module path of a package path, for the peers.
+modroot() {
+	case $1 in
+	carvel.dev/kbld/*) echo carvel.dev/kbld ;;
+	*) echo "${1%@*}" ;;
+	esac
+}
+
+# build_fallback NAME DIR: build a peer that go install refused, from the
+# exact version from go mod download, else from its COCOFY_<NAME>_SRC
+# checkout, into DIR.
+build_fallback() {
+	local name=$1 out=$2 mod=${module[$1]} root ver pkg src work
+	ver=${mod##*@}
+	pkg=${mod%@*}
+	root=$(modroot "$mod")
+	work=$(mktemp -d)
+	if src=$(go mod download -json "$root@$ver" 2>/dev/null | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p') && [[ -n $src ]]; then
+		echo "install-tools: $name: go install refused; building $root@$ver from go mod download with -mod=mod" >&2
+	else
+		local var=COCOFY_${name^^}_SRC
+		var=${var//-/_}
+		src=${!var:-}
+		if [[ -z $src ]]; then
+			echo "install-tools: $name: the Go module proxy serves no $root@$ver; set $var to a checkout of its $ver tag" >&2
+			rm -rf "$work"
+			return 1
+		fi
+		if [[ -d $src/.git ]] && [[ $(git -C "$src" describe --tags --exact-match 2>/dev/null) != "$ver" ]]; then
+			echo "install-tools: $name: $src is not at tag $ver" >&2
+			rm -rf "$work"
+			return 1
+		fi
+		echo "install-tools: $name: building $root@$ver from $src ($var) with -mod=mod" >&2
+	fi
+	cp -r "$src/." "$work"
+	chmod -R u+w "$work"
+	(cd "$work" && GOFLAGS="-mod=mod -buildvcs=false" go build -trimpath -ldflags "-s -w" -o "$out/$name" "./${pkg#"$root"}")
+	rm -rf "$work"
+}
 
 # fits NAME BINARY: whether BINARY is a version of NAME that the tests and
 # the demo accept.
@@ -47,7 +101,7 @@ candidates() {
 	case $1 in
 	helm) echo helm3 helm ;;
 	helm4) echo helm4 helm ;;
-	dmverity-vhd) ;;
+	dmverity-vhd | k8s-digester | kbld) ;;
 	*) echo "$1" ;;
 	esac
 }
@@ -83,7 +137,14 @@ install() { # name
 	echo "install-tools: building $name from $mod" >&2
 	local tmp start=$SECONDS
 	tmp=$(mktemp -d)
-	GOBIN="$tmp" go install -trimpath -ldflags "-s -w" "$mod"
+	if [[ " ${peers[*]} " == *" $name "* ]]; then
+		GOBIN="$tmp" go install -trimpath -ldflags "-s -w" "$mod" 2>"$tmp.err" ||
+			{ sed 's/^/install-tools: /' "$tmp.err" >&2; rm -f "$tmp"/*; build_fallback "$name" "$tmp"; } ||
+			{ rm -rf "$tmp" "$tmp.err"; return 1; }
+		rm -f "$tmp.err"
+	else
+		GOBIN="$tmp" go install -trimpath -ldflags "-s -w" "$mod"
+	fi
 	mv "$tmp"/* "$dest/$name"
 	rmdir "$tmp"
 	echo "$mod" >"$marker"
@@ -92,6 +153,6 @@ install() { # name
 
 (($#)) || set -- "${all[@]}"
 for name in "$@"; do
-	[[ -n ${module[$name]:-} ]] || { echo "install-tools: unknown tool $name (known: ${all[*]})" >&2; exit 2; }
+	[[ -n ${module[$name]:-} ]] || { echo "install-tools: unknown tool $name (known: ${all[*]} ${peers[*]})" >&2; exit 2; }
 	install "$name"
 done

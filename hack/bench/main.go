@@ -1,11 +1,17 @@
 // Command bench measures cocofy against the physical floor and against the
-// tools users would pick instead, in one run, and prints ratios. `make
+// tools users would pick instead, in one run, and prints ratios and the
+// figures of issue #14 (Performance), each with its goal and verdict. `make
 // bench` runs it; BENCHMARKS.md records its output.
 //
 // The data set is made here, deterministically: a Debian rootfs layer (from
 // `debootstrap --variant=minbase`, tarred with fixed owners and times) and
-// 40 small images in a loopback registry, and a stream of 100 Deployments
-// using those 40 images.
+// 40 small images in a loopback registry with injectable latency, a stream
+// of 100 Deployments using those 40 images, their lock file, and generated
+// streams rendered from that lock file (100 Deployments of 3 images, 5,000
+// workloads, 20 MB and 100 MB).
+//
+//	go run ./hack/bench -only 'pin|peers' -reps 1   # some groups only
+//	go run ./hack/bench -gen-stream 20000000 -o out/stream20.yaml
 package main
 
 import (
@@ -18,12 +24,15 @@ import (
 	"io"
 	"log"
 	"math/rand/v2"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -34,13 +43,27 @@ import (
 )
 
 var (
-	rootfs   = flag.String("rootfs", "out/rootfs", "debootstrap --variant=minbase folder (made by hack/rootfs.sh)")
-	reps     = flag.Int("reps", 5, "repetitions of each measurement")
-	outDir   = flag.String("out", "out/bench", "where results and the plot go")
-	cocofy   = flag.String("cocofy", "bin/cocofy", "cocofy binary")
-	gnuTime  = flag.String("time", "/usr/bin/time", "GNU time, for the peak RSS of each command")
-	dmverity = flag.String("dmverity-vhd", "bin/tools/dmverity-vhd", "dmverity-vhd binary (hcsshim v0.12.9)")
+	rootfs    = flag.String("rootfs", "out/rootfs", "debootstrap --variant=minbase folder (made by hack/rootfs.sh)")
+	reps      = flag.Int("reps", 5, "repetitions of each measurement")
+	bigReps   = flag.Int("big-reps", 2, "repetitions of the 20 MB and 100 MB streams and the 5,000 workloads (at most -reps)")
+	outDir    = flag.String("out", "out/bench", "where results and the plot go")
+	cocofy    = flag.String("cocofy", "bin/cocofy", "cocofy binary")
+	gnuTime   = flag.String("time", "/usr/bin/time", "GNU time, for the peak RSS of each command")
+	dmverity  = flag.String("dmverity-vhd", "bin/tools/dmverity-vhd", "dmverity-vhd binary (hcsshim v0.12.9)")
+	kbld      = flag.String("kbld", "bin/tools/kbld", "kbld binary (peer; hack/install-tools.sh kbld)")
+	digester  = flag.String("k8s-digester", "bin/tools/k8s-digester", "k8s-digester binary (peer; hack/install-tools.sh k8s-digester)")
+	only      = flag.String("only", "", "run only the measurement groups whose name matches this regular expression; groups: "+strings.Join(groupNames, ", "))
+	genSize   = flag.Int64("gen-stream", 0, "write a deterministic pod-sandbox stream of at least this many bytes to -o, with its lock file and config beside it, and exit")
+	genOut    = flag.String("o", "out/bench/stream.yaml", "the stream -gen-stream writes")
+	rssCap    = flag.Int64("rss-cap", 6000, "stop any measured command whose resident memory passes this many MB (10^6 bytes)")
+	onlyRegex *regexp.Regexp
 )
+
+// groupNames are the measurement groups, in the order they run.
+var groupNames = []string{"floor", "dmverity", "render", "pin", "peers", "offline", "vn-ratio", "scale", "rss"}
+
+// want says whether the group runs.
+func want(group string) bool { return onlyRegex == nil || onlyRegex.MatchString(group) }
 
 // harness implements registrytest.TB for a program.
 type harness struct{ cleanups []func() }
@@ -62,6 +85,8 @@ type sample struct {
 	Times   []time.Duration `json:"times"`
 	PeakRSS int64           `json:"peakRSSKiB,omitempty"`
 	Note    string          `json:"note,omitempty"`
+	// Stopped says the command passed -rss-cap and was killed.
+	Stopped bool `json:"stopped,omitempty"`
 }
 
 func (s sample) min() time.Duration { return slices.Min(s.Times) }
@@ -71,80 +96,238 @@ func (s sample) median() time.Duration {
 	return t[len(t)/2]
 }
 
+// Names of the measurements the figures read.
+const (
+	nColdRender  = "render 100 workloads, cold cache"
+	nWarmRender  = "render 100 workloads, warm cache"
+	nPin0        = "pin 100 workloads / 40 images, 0 ms RTT"
+	nPin20       = "pin 100 workloads / 40 images, 20 ms RTT"
+	nKbld0       = "kbld -f, 100 workloads, 0 ms RTT"
+	nKbld20      = "kbld -f, 100 workloads, 20 ms RTT"
+	nDigester0   = "k8s-digester, 100 workloads, 0 ms RTT"
+	nDigester20  = "k8s-digester, 100 workloads, 20 ms RTT"
+	nVN100       = "virtual-node, 100 Deployments / 3 images, lock, cache off"
+	nSandbox100  = "pod-sandbox, 100 Deployments / 3 images, lock, cache off"
+	nScale5000   = "virtual-node, 5,000 workloads, lock, cold cache"
+	nStream20MB  = "pod-sandbox, 20 MB stream, lock, cache off"
+	nStream100MB = "pod-sandbox, 100 MB stream, lock, cache off"
+)
+
+// Stream sizes of the peak RSS figure, in bytes.
+const (
+	size20MB  = 20_000_000
+	size100MB = 100_000_000
+)
+
 func main() {
 	flag.Parse()
 	log.SetFlags(0)
 	log.SetPrefix("bench: ")
+	if *only != "" {
+		onlyRegex = regexp.MustCompile(*only)
+		var none = true
+		for _, g := range groupNames {
+			none = none && !want(g)
+		}
+		if none {
+			log.Fatalf("-only %q matches no group (%s)", *only, strings.Join(groupNames, ", "))
+		}
+	}
 	h := &harness{}
 	defer h.close()
+	if *genSize > 0 {
+		genStream(h, *genSize, *genOut)
+		return
+	}
 	if err := os.MkdirAll(*outDir, 0o755); err != nil {
 		log.Fatal(err)
 	}
 
 	log.Printf("building the data set")
-	debian := rootfsLayer(h)
-	reg := registrytest.Start(h)
-	debianRef := reg.Ref("bench/debian:bookworm")
-	reg.Push(h, "bench/debian:bookworm", registrytest.Image(h, "debian", "linux/amd64", v1.Config{Cmd: []string{"bash"}}, debian))
-	small := smallImages(h, reg)
+	var debian v1.Layer
+	var debianRef string
+	reg, small := registryImages(h)
+	if want("floor") || want("dmverity") {
+		debian = rootfsLayer(h)
+		debianRef = reg.Ref("bench/debian:bookworm")
+		reg.Push(h, "bench/debian:bookworm", registrytest.Image(h, "debian", "linux/amd64", v1.Config{Cmd: []string{"bash"}}, debian))
+		dsz, _ := debian.Size()
+		log.Printf("debian layer: %.1f MB compressed, %.1f MB uncompressed", mb(dsz), mb(uncompressedSize(debian)))
+	}
 	chart := chartStream(small)
 	chartFile := filepath.Join(*outDir, "chart.yaml")
 	must(os.WriteFile(chartFile, []byte(chart), 0o644))
-	dsz, _ := debian.Size()
-	log.Printf("debian layer: %.1f MB compressed, %.1f MB uncompressed; %d small images", mb(dsz), mb(uncompressedSize(debian)), len(small))
+	log.Printf("%d small images in a registry at %s", len(small), reg.Host)
 
 	var results []sample
 	add := func(s sample) {
 		results = append(results, s)
-		log.Printf("%-44s min %8s  median %8s  %s", s.Name, s.min().Round(time.Millisecond), s.median().Round(time.Millisecond), rss(s.PeakRSS))
+		log.Printf("%-58s min %8s  median %8s  %s", s.Name, s.min().Round(time.Millisecond), s.median().Round(time.Millisecond), rss(s.PeakRSS))
+		if s.Note != "" {
+			log.Printf("%-58s (%s)", "", s.Note)
+		}
+	}
+	skipped := map[string]string{} // measurement -> why it did not run
+	has := func(name string) bool {
+		return slices.ContainsFunc(results, func(r sample) bool { return r.Name == name })
 	}
 
-	// 1. The floor: gunzip + sha256 of the uncompressed stream.
-	layers := append([]v1.Layer{debian}, smallLayers(small)...)
-	add(timeIt("floor: gunzip+sha256 (all layers)", func() { floor(layers) }))
-	add(timeIt("floor: gunzip+sha256 (debian layer)", func() { floor(layers[:1]) }))
-
-	// 2. cocofy's layer hashing, cold (no cache), in process.
-	hasher := &layerhash.Hasher{Jobs: 2}
-	add(timeIt("cocofy layerhash cold (all layers)", func() { hashAll(hasher, layers) }))
-	add(timeIt("cocofy layerhash cold (debian layer)", func() { hashAll(hasher, layers[:1]) }))
-
-	// 3. dmverity-vhd vs cocofy on the same images from the registry.
-	if _, err := os.Stat(*dmverity); err == nil {
-		add(timeCmd("dmverity-vhd roothash (debian image)", noEnv, "", *dmverity, "roothash", "-i", debianRef))
-		add(timeCmd("cocofy render, cold cache (debian image)", cold(h), onePod(debianRef), *cocofy, "--quiet", "--config", vnConfig(h)))
-	} else {
-		log.Printf("skipping dmverity-vhd: %s not found (make tools)", *dmverity)
+	// 1. The floor: gunzip + sha256 of the uncompressed stream, and
+	// cocofy's layer hashing, cold (no cache), in process.
+	if want("floor") {
+		layers := append([]v1.Layer{debian}, smallLayers(small)...)
+		add(timeIt("floor: gunzip+sha256 (all layers)", func() { floor(layers) }))
+		add(timeIt("floor: gunzip+sha256 (debian layer)", func() { floor(layers[:1]) }))
+		hasher := &layerhash.Hasher{Jobs: 2}
+		add(timeIt("cocofy layerhash cold (all layers)", func() { hashAll(hasher, layers) }))
+		add(timeIt("cocofy layerhash cold (debian layer)", func() { hashAll(hasher, layers[:1]) }))
 	}
 
-	// 4. The whole chart: cold, warm, and from the lock file offline.
+	// 2. dmverity-vhd vs cocofy on the same images from the registry.
+	if want("dmverity") {
+		if _, err := os.Stat(*dmverity); err == nil {
+			add(timeCmd("dmverity-vhd roothash (debian image)", noEnv, text(""), *dmverity, "roothash", "-i", debianRef))
+			add(timeCmd("cocofy render, cold cache (debian image)", cold(h), text(onePod(debianRef)), *cocofy, "--quiet", "--config", vnConfig(h)))
+		} else {
+			log.Printf("skipping dmverity-vhd: %s not found (make tools)", *dmverity)
+		}
+	}
+
+	// 3. The whole chart from the registry: cold and warm.
 	cfg := vnConfig(h)
-	warm := []string{"COCOFY_CACHE_DIR=" + mkdir(h), "DOCKER_CONFIG=" + mkdir(h)}
-	before := reg.Blobs.Load()
-	coldLog := filepath.Join(*outDir, "render-cold.stderr")
-	must(os.WriteFile(coldLog, []byte(run(coldEnv(h), chart, *cocofy, "--config", cfg)), 0o644))
-	before = reg.Blobs.Load()
-	add(timeCmd("render 100 workloads, cold cache", cold(h), chart, *cocofy, "--quiet", "--config", cfg))
-	coldBlobs := (reg.Blobs.Load() - before) / int64(*reps)
-	run(warm, chart, *cocofy, "--quiet", "--config", cfg) // fill the warm cache
-	before = reg.Blobs.Load()
-	add(timeCmd("render 100 workloads, warm cache", same(warm), chart, *cocofy, "--quiet", "--config", cfg))
-	warmBlobs := (reg.Blobs.Load() - before) / int64(*reps)
-	lock := filepath.Join(mkdir(h), "images.lock.yaml")
-	run(coldEnv(h), chart, *cocofy, "--quiet", "--config", cfg, "--lock", lock, "--lock-mode", "update")
+	var coldBlobs, warmBlobs int64
+	if want("render") {
+		warm := []string{"COCOFY_CACHE_DIR=" + mkdir(h), "DOCKER_CONFIG=" + mkdir(h)}
+		coldLog := filepath.Join(*outDir, "render-cold.stderr")
+		must(os.WriteFile(coldLog, []byte(run(coldEnv(h), text(chart), *cocofy, "--config", cfg)), 0o644))
+		before := reg.Blobs.Load()
+		add(timeCmd(nColdRender, cold(h), text(chart), *cocofy, "--quiet", "--config", cfg))
+		coldBlobs = (reg.Blobs.Load() - before) / int64(*reps)
+		run(warm, text(chart), *cocofy, "--quiet", "--config", cfg) // fill the warm cache
+		before = reg.Blobs.Load()
+		add(timeCmd(nWarmRender, same(warm), text(chart), *cocofy, "--quiet", "--config", cfg))
+		warmBlobs = (reg.Blobs.Load() - before) / int64(*reps)
+	}
 
-	// 5. Pinning alone, at 0 and 20 ms round trip.
+	// 4. Pinning alone, at 0 and 20 ms round trip; the peers side by side
+	// with it, at each latency in turn.
 	pinCfg := writeTemp(h, "apiVersion: cocofy.dev/v1alpha1\nkind: Cocofy\nspec: {target: pod-sandbox}\n")
-	add(timeCmd("pin 100 workloads / 40 images, 0 ms RTT", cold(h), chart, *cocofy, "--quiet", "--config", pinCfg))
-	reg.SetLatency(20 * time.Millisecond)
-	s := timeCmd("pin 100 workloads / 40 images, 20 ms RTT", cold(h), chart, *cocofy, "--quiet", "--config", pinCfg)
 	ideal := 40 * 20 * time.Millisecond / 16
-	s.Note = fmt.Sprintf("ideal %s (40 round trips / 16 at a time)", ideal)
-	add(s)
-	reg.SetLatency(0)
+	peers := []struct{ name, bin, why string }{{"kbld", *kbld, ""}, {"k8s-digester", *digester, ""}}
+	for i := range peers {
+		if _, err := os.Stat(peers[i].bin); err != nil {
+			peers[i].why = fmt.Sprintf("%s not found (hack/install-tools.sh %s)", peers[i].bin, peers[i].name)
+		}
+	}
+	rl := resourceList(chart)
+	if want("pin") || want("peers") {
+		checkPinned("cocofy", output(coldEnv(h), text(chart), *cocofy, "--quiet", "--config", pinCfg))
+		for _, rtt := range []time.Duration{0, 20 * time.Millisecond} {
+			reg.SetLatency(rtt)
+			ms := rtt.Milliseconds()
+			reqs := reg.Requests.Load()
+			s := timeCmd(map[bool]string{true: nPin0, false: nPin20}[rtt == 0], cold(h), text(chart), *cocofy, "--quiet", "--config", pinCfg)
+			s.Note = fmt.Sprintf("%d registry requests a run", (reg.Requests.Load()-reqs)/int64(*reps))
+			if rtt > 0 {
+				s.Note += fmt.Sprintf("; ideal %s (40 round trips / 16 at a time)", ideal)
+			}
+			add(s)
+			if !want("peers") {
+				continue
+			}
+			for _, p := range peers {
+				name := map[string]string{"kbld": nKbld0, "k8s-digester": nDigester0}[p.name]
+				if rtt > 0 {
+					name = map[string]string{"kbld": nKbld20, "k8s-digester": nDigester20}[p.name]
+				}
+				if p.why != "" {
+					skipped[name] = p.why
+					log.Printf("skipping %s: %s", name, p.why)
+					continue
+				}
+				// kbld -f FILE writes the resolved stream on stdout.
+				// k8s-digester is a KRM function: a ResourceList on
+				// stdin, offline (no Kubernetes API server for pull
+				// secrets: its default), as `kpt fn eval --exec
+				// digester` runs it.
+				stdin, args := text(""), []string{"-f", chartFile}
+				if p.name == "k8s-digester" {
+					stdin, args = text(rl), nil
+				}
+				if rtt == 0 {
+					checkPinned(p.name, output(coldEnv(h), stdin, p.bin, args...))
+				}
+				reqs := reg.Requests.Load()
+				s := timeCmd(name, cold(h), stdin, p.bin, args...)
+				s.Note = fmt.Sprintf("%d registry requests a run", (reg.Requests.Load()-reqs)/int64(*reps))
+				add(s)
+			}
+			log.Printf("(%d ms RTT done)", ms)
+		}
+		reg.SetLatency(0)
+	}
 
-	reg.Stop()
-	add(timeCmd("render 100 workloads, lock file, registry stopped", cold(h), chart, *cocofy, "--quiet", "--config", cfg, "--lock", lock, "--lock-mode", "use"))
+	// 5. From the lock file, no registry: every request now fails, and the
+	// renders must make none.
+	var lock, streamLock string
+	if want("offline") || want("vn-ratio") || want("scale") || want("rss") {
+		lock = makeLock(h, reg, small)
+		streamLock = filepath.Join(mkdir(h), "stream.lock.yaml")
+		fixedLock(lock, reg.Host, streamLock)
+		reg.SetFault(func(w http.ResponseWriter, _ *http.Request) bool {
+			http.Error(w, "the bench's registry is off", http.StatusServiceUnavailable)
+			return true
+		})
+	}
+	reqsBefore := reg.Requests.Load()
+	if want("offline") {
+		add(timeCmd("render 100 workloads, lock file, no registry", cold(h), text(chart), *cocofy, "--quiet", "--config", cfg, "--lock", lock, "--lock-mode", "use"))
+	}
+	refs := streamRefs(small, reg.Host)
+	vnLock := func() []string {
+		return []string{"--quiet", "--config", cfg, "--lock", streamLock, "--lock-mode", "use"}
+	}
+	sbLock := func() []string {
+		return []string{"--quiet", "--config", pinCfg, "--lock", streamLock, "--lock-mode", "use"}
+	}
+	off := same([]string{"COCOFY_CACHE_DIR=off", "DOCKER_CONFIG=" + mkdir(h)})
+
+	// 6. Figure 1: virtual-node / pod-sandbox on 100 Deployments of 3
+	// images, each with its own environment, from the lock file, no cache.
+	if want("vn-ratio") {
+		f := filepath.Join(*outDir, "stream-100x3.yaml")
+		writeStream(f, refs[:3], 100, 0)
+		add(timeCmd(nSandbox100, off, file(f), *cocofy, sbLock()...))
+		add(timeCmd(nVN100, off, file(f), *cocofy, vnLock()...))
+	}
+
+	// 7. Figure 4: 5,000 virtual-node workloads from the lock file: the
+	// chart's stream made 50 times longer (40 distinct pods).
+	if want("scale") {
+		f := filepath.Join(*outDir, "stream-5000.yaml")
+		must(os.WriteFile(f, []byte(chartStreamN(refs, 5000)), 0o644))
+		add(timeCmdN(nScale5000, min(*bigReps, *reps), cold(h), file(f), *cocofy, vnLock()...))
+	}
+
+	// 8. Figure 3: peak RSS of 20 MB and 100 MB streams, pod-sandbox, from
+	// the lock file, no cache.
+	if want("rss") {
+		for _, st := range []struct {
+			name string
+			size int64
+		}{{nStream20MB, size20MB}, {nStream100MB, size100MB}} {
+			f := filepath.Join(*outDir, fmt.Sprintf("stream-%dMB.yaml", st.size/1e6))
+			n, written := writeStream(f, refs, -1, st.size)
+			s := timeCmdN(st.name, min(*bigReps, *reps), off, file(f), *cocofy, sbLock()...)
+			s.Note = strings.TrimSuffix(fmt.Sprintf("%d Deployments, %d bytes; %s", n, written, s.Note), "; ")
+			add(s)
+			must(os.Remove(f))
+		}
+	}
+	if n := reg.Requests.Load() - reqsBefore; n != 0 {
+		log.Fatalf("the renders from the lock file sent %d requests to the registry", n)
+	}
+	reg.SetFault(nil)
 
 	get := func(name string) sample {
 		for _, r := range results {
@@ -156,31 +339,142 @@ func main() {
 	}
 	ratio := func(a, b string) string {
 		x, y := get(a).median(), get(b).median()
-		if y == 0 {
+		if y == 0 || x == 0 {
 			return "n/a"
 		}
 		return fmt.Sprintf("%.2f", float64(x)/float64(y))
 	}
+	// The ratios of the measurements above; a row whose measurements did
+	// not run is left out.
 	fmt.Println()
 	fmt.Println("| ratio (medians) | value | target |")
 	fmt.Println("|---|---:|---|")
-	fmt.Printf("| cocofy layer hashing / gunzip+sha256 floor (all layers) | %s | ≤ 1.2 |\n", ratio("cocofy layerhash cold (all layers)", "floor: gunzip+sha256 (all layers)"))
-	fmt.Printf("| cocofy layer hashing / floor (debian layer) | %s | ≤ 1.2 |\n", ratio("cocofy layerhash cold (debian layer)", "floor: gunzip+sha256 (debian layer)"))
-	fmt.Printf("| dmverity-vhd / cocofy (debian image, from registry) | %s | ≥ 2 |\n", ratio("dmverity-vhd roothash (debian image)", "cocofy render, cold cache (debian image)"))
-	fmt.Printf("| warm / cold render (100 workloads) | %s | |\n", ratio("render 100 workloads, warm cache", "render 100 workloads, cold cache"))
-	fmt.Printf("| warm render, ms | %d | < 150 |\n", get("render 100 workloads, warm cache").median().Milliseconds())
-	fmt.Printf("| layer downloads: cold / warm render | %d / %d | warm = 0 |\n", coldBlobs, warmBlobs)
-	fmt.Printf("| pinning at 20 ms / ideal | %.2f | |\n", float64(get("pin 100 workloads / 40 images, 20 ms RTT").median())/float64(ideal))
+	row := func(label, value, target string, need ...string) {
+		for _, n := range need {
+			if !has(n) {
+				return
+			}
+		}
+		fmt.Printf("| %s | %s | %s |\n", label, value, target)
+	}
+	row("cocofy layer hashing / gunzip+sha256 floor (all layers)", ratio("cocofy layerhash cold (all layers)", "floor: gunzip+sha256 (all layers)"), "≤ 1.2", "cocofy layerhash cold (all layers)")
+	row("cocofy layer hashing / floor (debian layer)", ratio("cocofy layerhash cold (debian layer)", "floor: gunzip+sha256 (debian layer)"), "≤ 1.2", "cocofy layerhash cold (debian layer)")
+	row("dmverity-vhd / cocofy (debian image, from registry)", ratio("dmverity-vhd roothash (debian image)", "cocofy render, cold cache (debian image)"), "≥ 2", "dmverity-vhd roothash (debian image)")
+	row("warm / cold render (100 workloads)", ratio(nWarmRender, nColdRender), "", nWarmRender)
+	row("warm render, ms", fmt.Sprint(get(nWarmRender).median().Milliseconds()), "< 150", nWarmRender)
+	row("layer downloads: cold / warm render", fmt.Sprintf("%d / %d", coldBlobs, warmBlobs), "warm = 0", nWarmRender)
+	row("pinning at 20 ms / ideal", fmt.Sprintf("%.2f", float64(get(nPin20).median())/float64(ideal)), "", nPin20)
 	var peak int64
 	for _, r := range results {
-		peak = max(peak, r.PeakRSS)
+		if strings.HasPrefix(r.Name, "cocofy") || strings.HasPrefix(r.Name, "render") || strings.HasPrefix(r.Name, "pin ") || r.Name == nVN100 || r.Name == nSandbox100 {
+			peak = max(peak, r.PeakRSS)
+		}
 	}
-	fmt.Printf("| peak RSS of any cocofy run, MB | %.0f | < 300 |\n", float64(peak)/1024)
+	if peak > 0 {
+		row("peak RSS of any cocofy run on 100 workloads, MB", fmt.Sprintf("%.0f", rssMB(peak)), "< 300")
+	}
+
+	// The figures of issue #14, each with its goal and verdict.
+	var figs []figure
+	fig := func(f figure, need ...string) {
+		for _, n := range need {
+			if !has(n) {
+				f.Value, f.Verdict = "not run", "not run"
+				if why := skipped[n]; why != "" {
+					f.Value = why
+				}
+				break
+			}
+		}
+		figs = append(figs, f)
+	}
+	verdict := func(ok bool) string { return map[bool]string{true: "met", false: "**missed**"}[ok] }
+	{
+		vn, sb := get(nVN100).median(), get(nSandbox100).median()
+		r := float64(vn) / float64(max(sb, 1))
+		fig(figure{"1", "virtual-node / pod-sandbox time, 100 Deployments / 3 images, lock file, cache off",
+			fmt.Sprintf("%.1f (%s / %s)", r, ms(vn), ms(sb)), "≤ 4 (was 23: 3.9 s / 0.17 s)", verdict(r <= 4)}, nVN100, nSandbox100)
+	}
+	{
+		t := get(nColdRender).median()
+		fig(figure{"2", "cold render, 100-workload chart, virtual-node, from the registry",
+			ms(t) + ", " + rss(get(nColdRender).PeakRSS), "≤ 0.9 s (was 2.3 s)", verdict(t <= 900*time.Millisecond)}, nColdRender)
+	}
+	for _, st := range []struct {
+		name, label string
+		size        int64
+	}{{nStream20MB, "20 MB", size20MB}, {nStream100MB, "100 MB", size100MB}} {
+		s := get(st.name)
+		goal := 6*float64(st.size) + 100e6
+		got := float64(s.PeakRSS) * 1024
+		value := fmt.Sprintf("%.0f MB in %s", got/1e6, ms(s.median()))
+		if s.Stopped {
+			value = fmt.Sprintf("> %.0f MB: stopped after %s", got/1e6, ms(s.median()))
+		}
+		fig(figure{"3", "peak RSS, " + st.label + " stream, pod-sandbox, lock file, cache off",
+			value, fmt.Sprintf("≤ %.0f MB (6 × input + 100 MB)", goal/1e6), verdict(got <= goal && !s.Stopped)}, st.name)
+	}
+	{
+		s := get(nScale5000)
+		value := ms(s.median()) + ", " + rss(s.PeakRSS)
+		if s.Stopped {
+			value = "stopped: " + s.Note
+		}
+		fig(figure{"4", "5,000 virtual-node workloads, lock file",
+			value, "≤ 5 s (was 15.5 s, 623 MB)", verdict(s.median() <= 5*time.Second && !s.Stopped)}, nScale5000)
+	}
+	{
+		r := float64(get(nPin20).median()) / float64(ideal)
+		fig(figure{"5", "pinning at 20 ms RTT / ideal (" + ms(ideal) + ")",
+			fmt.Sprintf("%.2f (%s)", r, ms(get(nPin20).median())), "≤ 2 (was 3.6)", verdict(r <= 2)}, nPin20)
+	}
+	for _, p := range []struct{ peer, cocofy, label, version string }{
+		{nKbld0, nPin0, "cocofy / kbld, 0 ms", "kbld v0.42.0"},
+		{nKbld20, nPin20, "cocofy / kbld, 20 ms", "kbld v0.42.0"},
+		{nDigester0, nPin0, "cocofy / k8s-digester, 0 ms", "k8s-digester v0.1.16"},
+		{nDigester20, nPin20, "cocofy / k8s-digester, 20 ms", "k8s-digester v0.1.16"},
+	} {
+		c, q := get(p.cocofy).median(), get(p.peer).median()
+		r := float64(c) / float64(max(q, 1))
+		fig(figure{"6", "pinning, " + p.label + " RTT (" + p.version + ")",
+			fmt.Sprintf("%.2f (%s / %s)", r, ms(c), ms(q)), "≤ 1", verdict(r <= 1)}, p.cocofy, p.peer)
+	}
+	fmt.Println()
+	fmt.Println("| # | figure (issue #14) | value | goal | verdict |")
+	fmt.Println("|---|---|---|---|---|")
+	for _, f := range figs {
+		fmt.Printf("| %s | %s | %s | %s | %s |\n", f.N, f.Name, f.Value, f.Goal, f.Verdict)
+	}
 
 	b, _ := json.MarshalIndent(results, "", "  ")
 	must(os.WriteFile(filepath.Join(*outDir, "results.json"), b, 0o644))
+	b, _ = json.MarshalIndent(figs, "", "  ")
+	must(os.WriteFile(filepath.Join(*outDir, "figures.json"), b, 0o644))
 	must(os.WriteFile(filepath.Join(*outDir, "stages.svg"), []byte(plot(results)), 0o644))
-	log.Printf("wrote %s and %s", filepath.Join(*outDir, "results.json"), filepath.Join(*outDir, "stages.svg"))
+	log.Printf("wrote %s, figures.json and stages.svg", filepath.Join(*outDir, "results.json"))
+}
+
+// figure is one figure of issue #14 with its goal and verdict.
+type figure struct {
+	N       string `json:"n"`
+	Name    string `json:"name"`
+	Value   string `json:"value"`
+	Goal    string `json:"goal"`
+	Verdict string `json:"verdict"`
+}
+
+// registryImages starts the loopback registry and pushes the small images.
+func registryImages(h *harness) (*registrytest.Registry, []smallImage) {
+	reg := registrytest.Start(h)
+	return reg, smallImages(h, reg)
+}
+
+// makeLock writes the lock file of all small images, with their layer
+// root hashes, as cocofy's lockMode update makes it from the registry.
+func makeLock(h *harness, reg *registrytest.Registry, small []smallImage) string {
+	lock := filepath.Join(mkdir(h), "images.lock.yaml")
+	run(coldEnv(h), text(chartStream(small)), *cocofy, "--quiet", "--config", vnConfig(h), "--lock", lock, "--lock-mode", "update")
+	return lock
 }
 
 func timeIt(name string, f func()) sample {
@@ -197,13 +491,28 @@ func timeIt(name string, f func()) sample {
 // and records its wall time and the largest peak RSS. The RSS is GNU time's
 // (%M): the rusage of a child forked by this large harness would include
 // the harness's own peak.
-func timeCmd(name string, env func() []string, stdin string, prog string, args ...string) sample {
+func timeCmd(name string, env func() []string, stdin in, prog string, args ...string) sample {
+	return timeCmdN(name, *reps, env, stdin, prog, args...)
+}
+
+// timeCmdN is timeCmd with n repetitions. A command whose resident memory
+// passes -rss-cap is stopped (the machine is shared: a 100 MB stream once
+// took 23 GB and the kernel's OOM killer); the sample then says so, and
+// its peak RSS is where it was stopped.
+func timeCmdN(name string, n int, env func() []string, stdin in, prog string, args ...string) sample {
 	s := sample{Name: name}
-	for range *reps {
+	for range max(n, 1) {
 		rssFile := filepath.Join(os.TempDir(), "cocofy-bench-rss")
 		start := time.Now()
-		run(env(), stdin, *gnuTime, append([]string{"-f", "%M", "-o", rssFile, prog}, args...)...)
+		capped := watchRun(env(), stdin, *gnuTime, append([]string{"-f", "%M", "-o", rssFile, prog}, args...)...)
 		s.Times = append(s.Times, time.Since(start))
+		if capped > 0 {
+			s.PeakRSS = max(s.PeakRSS, capped)
+			s.Stopped = true
+			s.Note = fmt.Sprintf("stopped at %.0f MB (-rss-cap) after %s", rssMB(capped), ms(time.Since(start)))
+			log.Printf("%s: %s", name, s.Note)
+			break
+		}
 		b, err := os.ReadFile(rssFile)
 		must(err)
 		kib, err := strconv.ParseInt(strings.TrimSpace(string(b)), 10, 64)
@@ -212,6 +521,74 @@ func timeCmd(name string, env func() []string, stdin string, prog string, args .
 	}
 	return s
 }
+
+// watchRun runs GNU time (which runs the command) like run, but checks the
+// resident memory of time's child every 20 ms and kills the child when it
+// passes -rss-cap: it then returns the last RSS seen, in KiB, else 0.
+func watchRun(env []string, stdin in, prog string, args ...string) int64 {
+	cmd := command(env, stdin, prog, args...)
+	var errOut bytes.Buffer
+	cmd.Stdout, cmd.Stderr = io.Discard, &errOut
+	must(cmd.Start())
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	capKiB := *rssCap * 1e6 / 1024
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	var stopped int64
+	for {
+		select {
+		case err := <-done:
+			if stopped > 0 {
+				return stopped
+			}
+			if err != nil {
+				log.Fatalf("%s %v: %v\n%s", prog, args, err, tail(errOut.String(), 4000))
+			}
+			return 0
+		case <-tick.C:
+			if stopped > 0 {
+				continue
+			}
+			for _, child := range children(cmd.Process.Pid) {
+				if kib := vmRSS(child); kib > capKiB {
+					stopped = kib
+					syscall.Kill(child, syscall.SIGKILL)
+				}
+			}
+		}
+	}
+}
+
+// children are the child processes of pid.
+func children(pid int) []int {
+	b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/children", pid, pid))
+	var out []int
+	for _, f := range strings.Fields(string(b)) {
+		if n, err := strconv.Atoi(f); err == nil {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+// vmRSS is the resident memory of pid in KiB (0 once it has gone).
+func vmRSS(pid int) int64 {
+	b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+			n, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
+			return n
+		}
+	}
+	return 0
+}
+
+// in is what a command reads on stdin: text, or the file at path.
+type in struct{ text, path string }
+
+func text(s string) in { return in{text: s} }
+func file(p string) in { return in{path: p} }
 
 // noEnv, same and cold give timeCmd the environment of each repetition:
 // nothing extra, the same each time, or a new empty cache each time.
@@ -223,16 +600,63 @@ func cold(h *harness) func() []string { return func() []string { return coldEnv(
 
 // run runs a command, stopping the bench if it fails, and returns its
 // stderr.
-func run(env []string, stdin string, prog string, args ...string) string {
-	cmd := exec.Command(prog, args...)
-	cmd.Env = append(os.Environ(), env...)
-	cmd.Stdin = strings.NewReader(stdin)
+func run(env []string, stdin in, prog string, args ...string) string {
+	cmd := command(env, stdin, prog, args...)
 	var errOut bytes.Buffer
 	cmd.Stdout, cmd.Stderr = io.Discard, &errOut
 	if err := cmd.Run(); err != nil {
-		log.Fatalf("%s %v: %v\n%s", prog, args, err, errOut.String())
+		log.Fatalf("%s %v: %v\n%s", prog, args, err, tail(errOut.String(), 4000))
 	}
 	return errOut.String()
+}
+
+// output runs a command like run and returns its stdout.
+func output(env []string, stdin in, prog string, args ...string) string {
+	cmd := command(env, stdin, prog, args...)
+	var out, errOut bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errOut
+	if err := cmd.Run(); err != nil {
+		log.Fatalf("%s %v: %v\n%s", prog, args, err, tail(errOut.String(), 4000))
+	}
+	return out.String()
+}
+
+// checkPinned stops the bench unless a pinner's output has the chart's 200
+// images, each pinned to a digest.
+func checkPinned(tool, out string) {
+	images := regexp.MustCompile(`(?m)^\s*-?\s*image: (\S+)`).FindAllStringSubmatch(out, -1)
+	pinned := 0
+	for _, m := range images {
+		if strings.Contains(m[1], "@sha256:") {
+			pinned++
+		}
+	}
+	if pinned != 200 || len(images) != 200 {
+		log.Fatalf("%s pinned %d of %d images in the chart's stream (want 200 of 200):\n%s", tool, pinned, len(images), tail(out, 2000))
+	}
+}
+
+// command is prog with its arguments, the harness's environment plus env,
+// and stdin.
+func command(env []string, stdin in, prog string, args ...string) *exec.Cmd {
+	cmd := exec.Command(prog, args...)
+	cmd.Env = append(os.Environ(), env...)
+	if stdin.path != "" {
+		f, err := os.Open(stdin.path)
+		must(err)
+		cmd.Stdin = f // the child has its own descriptor; this one goes with f's finalizer
+	} else {
+		cmd.Stdin = strings.NewReader(stdin.text)
+	}
+	return cmd
+}
+
+// tail is the end of s, at most n bytes.
+func tail(s string, n int) string {
+	if len(s) > n {
+		return "..." + s[len(s)-n:]
+	}
+	return s
 }
 
 func coldEnv(h *harness) []string {
@@ -348,11 +772,22 @@ func smallLayers(imgs []smallImage) []v1.Layer {
 
 // chartStream is what `helm template` of a 100-workload chart gives.
 func chartStream(imgs []smallImage) string {
+	var refs []string
+	for _, im := range imgs {
+		refs = append(refs, im.ref)
+	}
+	return chartStreamN(refs, 100)
+}
+
+// chartStreamN is the chart's stream with n workloads: Deployment i has
+// two containers, refs[i%40] and refs[(i*7+3)%40], so that there are 40
+// distinct pods however large n is.
+func chartStreamN(refs []string, n int) string {
 	var b strings.Builder
-	for i := range 100 {
+	for i := range n {
 		fmt.Fprintf(&b, "---\n# Source: bench/templates/app.yaml\napiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: app%03d\nspec:\n  template:\n    spec:\n      containers:\n", i)
-		for j, im := range []smallImage{imgs[i%40], imgs[(i*7+3)%40]} {
-			fmt.Fprintf(&b, "      - name: c%d\n        image: %s\n        resources: {limits: {cpu: 100m, memory: 128Mi}}\n", j, im.ref)
+		for j, ref := range []string{refs[i%len(refs)], refs[(i*7+3)%len(refs)]} {
+			fmt.Fprintf(&b, "      - name: c%d\n        image: %s\n        resources: {limits: {cpu: 100m, memory: 128Mi}}\n", j, ref)
 		}
 	}
 	return b.String()
@@ -383,12 +818,18 @@ func escape(s string) string {
 	return strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;").Replace(s)
 }
 
+// rss shows a peak RSS given in KiB (GNU time's %M) in MB (10^6 bytes).
 func rss(kib int64) string {
 	if kib == 0 {
 		return ""
 	}
-	return fmt.Sprintf("peak RSS %.0f MB", float64(kib)/1024)
+	return fmt.Sprintf("peak RSS %.0f MB", rssMB(kib))
 }
+
+func rssMB(kib int64) float64 { return float64(kib) * 1024 / 1e6 }
+
+// ms shows a duration rounded to the millisecond.
+func ms(d time.Duration) string { return d.Round(time.Millisecond).String() }
 
 func mb(n int64) float64 { return float64(n) / 1e6 }
 
