@@ -201,12 +201,14 @@ func main() {
 		coldLog := filepath.Join(*outDir, "render-cold.stderr")
 		must(os.WriteFile(coldLog, []byte(run(coldEnv(h), text(chart), *cocofy, "--config", cfg)), 0o644))
 		before := reg.Blobs.Load()
-		add(timeCmd(nColdRender, cold(h), text(chart), *cocofy, "--quiet", "--config", cfg))
-		coldBlobs = (reg.Blobs.Load() - before) / int64(*reps)
+		s := timeCmd(nColdRender, cold(h), text(chart), *cocofy, "--quiet", "--config", cfg)
+		coldBlobs = (reg.Blobs.Load() - before) / int64(len(s.Times))
+		add(s)
 		run(warm, text(chart), *cocofy, "--quiet", "--config", cfg) // fill the warm cache
 		before = reg.Blobs.Load()
-		add(timeCmd(nWarmRender, same(warm), text(chart), *cocofy, "--quiet", "--config", cfg))
-		warmBlobs = (reg.Blobs.Load() - before) / int64(*reps)
+		s = timeCmd(nWarmRender, same(warm), text(chart), *cocofy, "--quiet", "--config", cfg)
+		warmBlobs = (reg.Blobs.Load() - before) / int64(len(s.Times))
+		add(s)
 	}
 
 	// 4. Pinning alone, at 0 and 20 ms round trip; the peers side by side
@@ -227,7 +229,7 @@ func main() {
 			ms := rtt.Milliseconds()
 			reqs := reg.Requests.Load()
 			s := timeCmd(map[bool]string{true: nPin0, false: nPin20}[rtt == 0], cold(h), text(chart), *cocofy, "--quiet", "--config", pinCfg)
-			s.Note = fmt.Sprintf("%d registry requests a run", (reg.Requests.Load()-reqs)/int64(*reps))
+			s.Note = fmt.Sprintf("%d registry requests a run", (reg.Requests.Load()-reqs)/int64(len(s.Times)))
 			if rtt > 0 {
 				s.Note += fmt.Sprintf("; ideal %s (40 round trips / 16 at a time)", ideal)
 			}
@@ -259,7 +261,7 @@ func main() {
 				}
 				reqs := reg.Requests.Load()
 				s := timeCmd(name, cold(h), stdin, p.bin, args...)
-				s.Note = fmt.Sprintf("%d registry requests a run", (reg.Requests.Load()-reqs)/int64(*reps))
+				s.Note = fmt.Sprintf("%d registry requests a run", (reg.Requests.Load()-reqs)/int64(len(s.Times)))
 				add(s)
 			}
 			log.Printf("(%d ms RTT done)", ms)
@@ -495,17 +497,21 @@ func timeCmd(name string, env func() []string, stdin in, prog string, args ...st
 	return timeCmdN(name, *reps, env, stdin, prog, args...)
 }
 
-// timeCmdN is timeCmd with n repetitions. A command whose resident memory
+// timeCmdN is timeCmd with n repetitions, or -big-reps when the first
+// takes more than 10 s. A command whose resident memory
 // passes -rss-cap is stopped (the machine is shared: a 100 MB stream once
 // took 23 GB and the kernel's OOM killer); the sample then says so, and
 // its peak RSS is where it was stopped.
 func timeCmdN(name string, n int, env func() []string, stdin in, prog string, args ...string) sample {
 	s := sample{Name: name}
-	for range max(n, 1) {
+	for i := 0; i < max(n, 1); i++ {
 		rssFile := filepath.Join(os.TempDir(), "cocofy-bench-rss")
 		start := time.Now()
 		capped := watchRun(env(), stdin, *gnuTime, append([]string{"-f", "%M", "-o", rssFile, prog}, args...)...)
 		s.Times = append(s.Times, time.Since(start))
+		if i == 0 && time.Since(start) > 10*time.Second {
+			n = min(n, *bigReps) // a long command: -big-reps repetitions
+		}
 		if capped > 0 {
 			s.PeakRSS = max(s.PeakRSS, capped)
 			s.Stopped = true
