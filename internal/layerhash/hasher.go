@@ -10,6 +10,8 @@ import (
 	"fmt"
 	"hash"
 	"io"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -107,12 +109,16 @@ type Hasher struct {
 	// Limits guard against decompression bombs.
 	Limits Limits
 	// Progress, when set, receives a line per layer about every second
-	// while it is hashed, and one when it is done.
+	// while it is hashed, and one when it is done, each naming the images
+	// that use the layer (ImageLayers). A layer is hashed, and its lines
+	// printed, once per Hasher however many images share it.
 	Progress io.Writer
 	// TempDir is where the temporary files go. By default, os.TempDir().
 	TempDir string
 
-	mu sync.Mutex // serializes writes to Progress
+	mu     sync.Mutex            // serializes writes to Progress; guards users and hashed
+	users  map[string][]string   // layer digest: the images that use it, in order of asking
+	hashed map[string]CacheEntry // layer digest: what hashing it told, this Hasher's lifetime
 
 	budgetOnce sync.Once
 	budget     chan struct{}      // Jobs tokens, shared by every hash
@@ -149,6 +155,15 @@ func (h *Hasher) RootHashes(ctx context.Context, ls []v1.Layer) ([]string, error
 // Jobs layers at once, each distinct digest once. It returns the first
 // error and stops the other layers.
 func (h *Hasher) Layers(ctx context.Context, ls []v1.Layer) ([]image.Layer, error) {
+	return h.ImageLayers(ctx, "", ls)
+}
+
+// ImageLayers is Layers for the layers of the image named img, which the
+// progress lines of those layers name, together with the other images that
+// use them. Every image is named before any of its layers is hashed, so
+// that images inspected at once are named on the lines of the layers they
+// share.
+func (h *Hasher) ImageLayers(ctx context.Context, img string, ls []v1.Layer) ([]image.Layer, error) {
 	digests := make([]v1.Hash, len(ls))
 	first := map[v1.Hash]int{}
 	for i, l := range ls {
@@ -160,6 +175,9 @@ func (h *Hasher) Layers(ctx context.Context, ls []v1.Layer) ([]image.Layer, erro
 		if _, ok := first[d]; !ok {
 			first[d] = i
 		}
+	}
+	if img != "" {
+		h.use(img, digests)
 	}
 	out := make([]image.Layer, len(ls))
 	g, ctx := errgroup.WithContext(ctx)
@@ -181,6 +199,31 @@ func (h *Hasher) Layers(ctx context.Context, ls []v1.Layer) ([]image.Layer, erro
 		out[i] = out[first[d]]
 	}
 	return out, nil
+}
+
+// use records that image img has the layers ds.
+func (h *Hasher) use(img string, ds []v1.Hash) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.users == nil {
+		h.users = map[string][]string{}
+	}
+	for _, d := range ds {
+		if !slices.Contains(h.users[d.String()], img) {
+			h.users[d.String()] = append(h.users[d.String()], img)
+		}
+	}
+}
+
+// usersOf returns the images that use layer d, as the progress lines name
+// them: " (a, b)", or "" when none was named.
+func (h *Hasher) usersOf(d string) string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if len(h.users[d]) == 0 {
+		return ""
+	}
+	return " (" + strings.Join(h.users[d], ", ") + ")"
 }
 
 // orDefault returns v, or def if v is not positive.
@@ -206,51 +249,76 @@ func (h *Hasher) Layer(ctx context.Context, l v1.Layer) (image.Layer, error) {
 	if err != nil {
 		return image.Layer{}, fmt.Errorf("reading layer digest: %w", err)
 	}
-	if e, ok := h.cached(d.String()); ok {
+	e, ok, bad := h.cached(d.String())
+	if ok {
 		return image.Layer{Digest: d.String(), RootHash: e.RootHash, EtcGroup: e.EtcGroup}, nil
 	}
-	// Images that share a layer, inspected at once, hash it once.
+	// Images that share a layer hash it once: at once, by waiting for the
+	// same hash; later, by taking what it told (also without a Cache, or
+	// with one that cannot be written), unless the Cache holds an entry to
+	// rewrite.
 	v, err, _ := h.flight.Do(d.String(), func() (any, error) {
+		if e, ok := h.hashedBefore(d.String()); ok && !bad {
+			return e, nil
+		}
 		release, err := h.acquire(ctx)
 		if err != nil {
 			return CacheEntry{}, err
 		}
 		defer release()
-		return h.hash(ctx, l, d)
+		e, err := h.hash(ctx, l, d)
+		if err != nil {
+			return CacheEntry{}, err
+		}
+		h.mu.Lock()
+		if h.hashed == nil {
+			h.hashed = map[string]CacheEntry{}
+		}
+		h.hashed[d.String()] = e
+		h.mu.Unlock()
+		if h.Cache != nil {
+			if err := h.Cache.Put(CacheKind, d.String(), e); err != nil {
+				h.printf("warning: caching the root hash of layer %s: %v\n", d, err)
+			}
+		}
+		return e, nil
 	})
 	if err != nil {
 		return image.Layer{}, fmt.Errorf("hashing layer %s: %w", d, err)
 	}
-	e := v.(CacheEntry)
-	if h.Cache != nil {
-		if err := h.Cache.Put(CacheKind, d.String(), e); err != nil {
-			h.printf("warning: caching the root hash of layer %s: %v\n", d, err)
-		}
-	}
+	e = v.(CacheEntry)
 	return image.Layer{Digest: d.String(), RootHash: e.RootHash, EtcGroup: e.EtcGroup}, nil
 }
 
+// hashedBefore returns what hashing layer d told, if this Hasher hashed it.
+func (h *Hasher) hashedBefore(d string) (CacheEntry, bool) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	e, ok := h.hashed[d]
+	return e, ok
+}
+
 // cached returns the Cache entry of layer digest d, if there is a usable
-// one: a CacheEntry, or a root hash alone (an older cocofy's entry).
-func (h *Hasher) cached(d string) (CacheEntry, bool) {
+// one: a CacheEntry, or a root hash alone (an older cocofy's entry). bad
+// reports an entry that is there but unusable.
+func (h *Hasher) cached(d string) (e CacheEntry, ok, bad bool) {
 	if h.Cache == nil {
-		return CacheEntry{}, false
+		return CacheEntry{}, false, false
 	}
 	var raw json.RawMessage
 	if !h.Cache.Get(CacheKind, d, &raw) {
-		return CacheEntry{}, false
+		return CacheEntry{}, false, false
 	}
-	var e CacheEntry
 	if json.Unmarshal(raw, &e.RootHash) != nil && json.Unmarshal(raw, &e) != nil {
-		return CacheEntry{}, false
+		return CacheEntry{}, false, true
 	}
 	if !isRootHash(e.RootHash) {
-		return CacheEntry{}, false
+		return CacheEntry{}, false, true
 	}
 	if e.EtcGroup != nil && !e.EtcGroup.Valid() {
 		e.EtcGroup = nil // not what this cocofy writes: not known
 	}
-	return e, true
+	return e, true, false
 }
 
 func isRootHash(s string) bool {
@@ -327,13 +395,14 @@ func (h *Hasher) progress(d v1.Hash, size int64) func(read int64, done bool) {
 		last = now
 		const mb = 1e6
 		rate := float64(read) / mb / max(now.Sub(start).Seconds(), 1e-3)
+		users := h.usersOf(d.String())
 		switch {
 		case done:
-			h.printf("hashing layer %s %.1f MB %.1f MB/s done\n", short, float64(read)/mb, rate)
+			h.printf("hashing layer %s%s %.1f MB %.1f MB/s done\n", short, users, float64(read)/mb, rate)
 		case size > 0:
-			h.printf("hashing layer %s %.1f/%.1f MB %.1f MB/s\n", short, float64(read)/mb, float64(size)/mb, rate)
+			h.printf("hashing layer %s%s %.1f/%.1f MB %.1f MB/s\n", short, users, float64(read)/mb, float64(size)/mb, rate)
 		default:
-			h.printf("hashing layer %s %.1f MB %.1f MB/s\n", short, float64(read)/mb, rate)
+			h.printf("hashing layer %s%s %.1f MB %.1f MB/s\n", short, users, float64(read)/mb, rate)
 		}
 	}
 }

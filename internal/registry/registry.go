@@ -11,8 +11,9 @@
 // manifest and config fetched is checked against its digest by
 // go-containerregistry; a digest already written in a reference is verified
 // against the registry, and the digest a HEAD answer names is confirmed by
-// the manifest itself. A response body that stops sending fails after an
-// idle timeout.
+// the manifest itself, fetched at the same time. A registry host is probed
+// (GET /v2/) once per Client, not once per repository. A response body
+// that stops sending fails after an idle timeout.
 package registry
 
 import (
@@ -38,7 +39,8 @@ import (
 type Client struct {
 	insecure []string
 	// puller reuses one authenticated transport per repository, so a
-	// registry is pinged and a token fetched once per run, not per image.
+	// token is fetched once per repository and run, not per image; the
+	// transport answers the registry's /v2/ probe once per host (pings).
 	puller *remote.Puller
 	// Cache, when set, keeps the facts of platform manifests by digest.
 	cache FactsCache
@@ -105,6 +107,7 @@ func New(o Options) *Client {
 	}
 	rt = &plainHTTPGuard{next: &idleBodies{next: rt, timeout: idle}, insecure: o.Insecure}
 	rt = recordAuthorization{next: rt, s: c.secrets}
+	rt = newPings(rt)
 	p, err := remote.NewPuller(
 		remote.WithAuthFromKeychain(recordingKeychain{kc: kc, s: c.secrets}),
 		remote.WithTransport(rt),
@@ -137,34 +140,49 @@ func (c *Client) parse(ref string) (name.Reference, error) {
 // now; for a digest, the digest after checking that the registry has it.
 // A HEAD request asks, and a GET of the manifest confirms: the digest of a
 // HEAD answer is only a header, and a registry or proxy that gets it wrong
-// would pin the image to a manifest nobody serves.
+// would pin the image to a manifest nobody serves. Both are sent at once,
+// so that resolving takes one round trip; the GET is cancelled when the
+// HEAD fails.
 func (c *Client) Resolve(ctx context.Context, ref string) (image.Pin, error) {
 	r, err := c.parse(ref)
 	if err != nil {
 		return image.Pin{}, err
 	}
-	desc, err := c.puller.Head(ctx, r)
-	if err != nil && headUnsupported(err) {
-		// Some registries answer HEAD badly; GET computes the digest from
-		// the manifest itself.
-		var d *remote.Descriptor
-		if d, err = c.puller.Get(ctx, r); err == nil {
-			return c.pin(ref, r, d.Digest)
-		}
+	getCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	type answer struct {
+		d   *remote.Descriptor
+		err error
 	}
-	if err != nil {
+	manifest := make(chan answer, 1)
+	go func() {
+		// For a tag, go-containerregistry computes the digest of the
+		// manifest it gets; for a digest, it checks it.
+		d, err := c.puller.Get(getCtx, r)
+		manifest <- answer{d, err}
+	}()
+	desc, err := c.puller.Head(ctx, r)
+	if err != nil && !headUnsupported(err) {
+		cancel()
+		<-manifest
 		return image.Pin{}, fmt.Errorf("resolving %s: %w", ref, c.secrets.err(explain(err, r)))
 	}
-	// For a tag, go-containerregistry computes the digest of the manifest
-	// it gets; for a digest, it checks it.
-	got, err := c.puller.Get(ctx, r)
+	got := <-manifest
 	if err != nil {
-		return image.Pin{}, fmt.Errorf("resolving %s: the registry's HEAD answer names digest %s, but getting the manifest failed: %w", ref, desc.Digest, c.secrets.err(explain(err, r)))
+		// Some registries answer HEAD badly; GET computes the digest from
+		// the manifest itself.
+		if got.err != nil {
+			return image.Pin{}, fmt.Errorf("resolving %s: %w", ref, c.secrets.err(explain(got.err, r)))
+		}
+		return c.pin(ref, r, got.d.Digest)
 	}
-	if got.Digest != desc.Digest {
-		return image.Pin{}, fmt.Errorf("resolving %s: the registry's HEAD answer names digest %s, but the manifest it serves has digest %s (a registry or proxy sending a wrong Docker-Content-Digest, or a tag that moved meanwhile)", ref, desc.Digest, got.Digest)
+	if got.err != nil {
+		return image.Pin{}, fmt.Errorf("resolving %s: the registry's HEAD answer names digest %s, but getting the manifest failed: %w", ref, desc.Digest, c.secrets.err(explain(got.err, r)))
 	}
-	return c.pin(ref, r, got.Digest)
+	if got.d.Digest != desc.Digest {
+		return image.Pin{}, fmt.Errorf("resolving %s: the registry's HEAD answer names digest %s, but the manifest it serves has digest %s (a registry or proxy sending a wrong Docker-Content-Digest, or a tag that moved meanwhile)", ref, desc.Digest, got.d.Digest)
+	}
+	return c.pin(ref, r, got.d.Digest)
 }
 
 // pin returns the pin of ref, checking a digest written in it.
@@ -186,7 +204,7 @@ func (c *Client) Inspect(ctx context.Context, ref, platform string) (image.Facts
 	if err != nil {
 		return image.Facts{}, fmt.Errorf("platform %q: %w", platform, err)
 	}
-	f, err := c.inspect(ctx, r, *want)
+	f, err := c.inspect(ctx, r, label(ref), *want)
 	if err != nil {
 		return image.Facts{}, fmt.Errorf("inspecting %s: %w", ref, c.secrets.err(err))
 	}
@@ -194,7 +212,7 @@ func (c *Client) Inspect(ctx context.Context, ref, platform string) (image.Facts
 	return f, nil
 }
 
-func (c *Client) inspect(ctx context.Context, r name.Reference, want v1.Platform) (image.Facts, error) {
+func (c *Client) inspect(ctx context.Context, r name.Reference, display string, want v1.Platform) (image.Facts, error) {
 	desc, err := c.puller.Get(ctx, r)
 	if err != nil {
 		return image.Facts{}, err
@@ -266,13 +284,25 @@ func (c *Client) inspect(ctx context.Context, r name.Reference, want v1.Platform
 		}
 		// A hasher that also reads what each layer does to /etc/group
 		// (layerhash.Hasher) fills that in; with another, it stays unknown.
-		if lh, ok := c.hasher.(interface {
+		// One that is told the image names it on its progress lines.
+		var hashed []image.Layer
+		known := true
+		switch lh := c.hasher.(type) {
+		case interface {
+			ImageLayers(context.Context, string, []v1.Layer) ([]image.Layer, error)
+		}:
+			hashed, err = lh.ImageLayers(ctx, display, layers)
+		case interface {
 			Layers(context.Context, []v1.Layer) ([]image.Layer, error)
-		}); ok {
-			hashed, err := lh.Layers(ctx, layers)
-			if err != nil {
-				return f, err
-			}
+		}:
+			hashed, err = lh.Layers(ctx, layers)
+		default:
+			known = false
+		}
+		if err != nil {
+			return f, err
+		}
+		if known {
 			for i := range f.Layers {
 				f.Layers[i].RootHash, f.Layers[i].EtcGroup = hashed[i].RootHash, hashed[i].EtcGroup
 			}
@@ -292,6 +322,22 @@ func (c *Client) inspect(ctx context.Context, r name.Reference, want v1.Platform
 		}
 	}
 	return f, nil
+}
+
+// label names ref on progress lines: without its digest when it has a
+// tag, else with the digest shortened.
+func label(ref string) string {
+	base, digest, ok := strings.Cut(ref, "@")
+	if !ok {
+		return ref
+	}
+	if _, err := name.NewTag(base, name.StrictValidation); err == nil {
+		return base
+	}
+	if len(digest) > len("sha256:")+12 {
+		digest = digest[:len("sha256:")+12]
+	}
+	return base + "@" + digest
 }
 
 // checkPlatform reports an image config that does not say which platform
