@@ -87,6 +87,8 @@ type sample struct {
 	Note    string          `json:"note,omitempty"`
 	// Stopped says the command passed -rss-cap and was killed.
 	Stopped bool `json:"stopped,omitempty"`
+	// Failed is why the command failed; the repetitions stopped there.
+	Failed string `json:"failed,omitempty"`
 }
 
 func (s sample) min() time.Duration { return slices.Min(s.Times) }
@@ -178,9 +180,9 @@ func main() {
 		layers := append([]v1.Layer{debian}, smallLayers(small)...)
 		add(timeIt("floor: gunzip+sha256 (all layers)", func() { floor(layers) }))
 		add(timeIt("floor: gunzip+sha256 (debian layer)", func() { floor(layers[:1]) }))
-		hasher := &layerhash.Hasher{Jobs: 2}
-		add(timeIt("cocofy layerhash cold (all layers)", func() { hashAll(hasher, layers) }))
-		add(timeIt("cocofy layerhash cold (debian layer)", func() { hashAll(hasher, layers[:1]) }))
+		// A new Hasher each time: a Hasher remembers what it hashed.
+		add(timeIt("cocofy layerhash cold (all layers)", func() { hashAll(&layerhash.Hasher{Jobs: 2}, layers) }))
+		add(timeIt("cocofy layerhash cold (debian layer)", func() { hashAll(&layerhash.Hasher{Jobs: 2}, layers[:1]) }))
 	}
 
 	// 2. dmverity-vhd vs cocofy on the same images from the registry.
@@ -199,7 +201,7 @@ func main() {
 	if want("render") {
 		warm := []string{"COCOFY_CACHE_DIR=" + mkdir(h), "DOCKER_CONFIG=" + mkdir(h)}
 		coldLog := filepath.Join(*outDir, "render-cold.stderr")
-		must(os.WriteFile(coldLog, []byte(run(coldEnv(h), text(chart), *cocofy, "--config", cfg)), 0o644))
+		must(os.WriteFile(coldLog, []byte(run(coldEnv(h), text(chart), *cocofy, "--config", cfg)), 0o644)) // the results of a cold render, for reading
 		before := reg.Blobs.Load()
 		s := timeCmd(nColdRender, cold(h), text(chart), *cocofy, "--quiet", "--config", cfg)
 		coldBlobs = (reg.Blobs.Load() - before) / int64(len(s.Times))
@@ -223,7 +225,9 @@ func main() {
 	}
 	rl := resourceList(chart)
 	if want("pin") || want("peers") {
-		checkPinned("cocofy", output(coldEnv(h), text(chart), *cocofy, "--quiet", "--config", pinCfg))
+		if err := checkPinned("cocofy", coldEnv(h), text(chart), *cocofy, "--quiet", "--config", pinCfg); err != nil {
+			log.Printf("cocofy's pinning: FAILED: %v", err)
+		}
 		for _, rtt := range []time.Duration{0, 20 * time.Millisecond} {
 			reg.SetLatency(rtt)
 			ms := rtt.Milliseconds()
@@ -237,7 +241,7 @@ func main() {
 			if !want("peers") {
 				continue
 			}
-			for _, p := range peers {
+			for i, p := range peers {
 				name := map[string]string{"kbld": nKbld0, "k8s-digester": nDigester0}[p.name]
 				if rtt > 0 {
 					name = map[string]string{"kbld": nKbld20, "k8s-digester": nDigester20}[p.name]
@@ -257,7 +261,14 @@ func main() {
 					stdin, args = text(rl), nil
 				}
 				if rtt == 0 {
-					checkPinned(p.name, output(coldEnv(h), stdin, p.bin, args...))
+					if err := checkPinned(p.name, coldEnv(h), stdin, p.bin, args...); err != nil {
+						peers[i].why = "failed: " + firstLine(err.Error())
+						log.Printf("%s: FAILED: %v", p.name, err)
+					}
+				}
+				if p = peers[i]; p.why != "" {
+					skipped[name] = p.why
+					continue
 				}
 				reqs := reg.Requests.Load()
 				s := timeCmd(name, cold(h), stdin, p.bin, args...)
@@ -387,6 +398,10 @@ func main() {
 				}
 				break
 			}
+			if why := get(n).Failed; why != "" {
+				f.Value, f.Verdict = "failed: "+firstLine(why), "**failed**"
+				break
+			}
 		}
 		figs = append(figs, f)
 	}
@@ -475,8 +490,15 @@ func registryImages(h *harness) (*registrytest.Registry, []smallImage) {
 // root hashes, as cocofy's lockMode update makes it from the registry.
 func makeLock(h *harness, reg *registrytest.Registry, small []smallImage) string {
 	lock := filepath.Join(mkdir(h), "images.lock.yaml")
-	run(coldEnv(h), text(chartStream(small)), *cocofy, "--quiet", "--config", vnConfig(h), "--lock", lock, "--lock-mode", "update")
-	return lock
+	var err error
+	for range 3 { // a cocofy under development may fail now and then
+		if _, err = watchRun(coldEnv(h), text(chartStream(small)), *cocofy, "--quiet", "--config", vnConfig(h), "--lock", lock, "--lock-mode", "update"); err == nil {
+			return lock
+		}
+		log.Printf("making the lock file: %v", tail(err.Error(), 2000))
+	}
+	log.Fatalf("making the lock file failed 3 times")
+	return ""
 }
 
 func timeIt(name string, f func()) sample {
@@ -507,8 +529,14 @@ func timeCmdN(name string, n int, env func() []string, stdin in, prog string, ar
 	for i := 0; i < max(n, 1); i++ {
 		rssFile := filepath.Join(os.TempDir(), "cocofy-bench-rss")
 		start := time.Now()
-		capped := watchRun(env(), stdin, *gnuTime, append([]string{"-f", "%M", "-o", rssFile, prog}, args...)...)
+		capped, err := watchRun(env(), stdin, *gnuTime, append([]string{"-f", "%M", "-o", rssFile, prog}, args...)...)
 		s.Times = append(s.Times, time.Since(start))
+		if err != nil {
+			// Keep going: the other measurements still tell something.
+			s.Failed = err.Error()
+			log.Printf("%s: FAILED: %s", name, tail(s.Failed, 3000))
+			break
+		}
 		if i == 0 && time.Since(start) > 10*time.Second {
 			n = min(n, *bigReps) // a long command: -big-reps repetitions
 		}
@@ -530,8 +558,9 @@ func timeCmdN(name string, n int, env func() []string, stdin in, prog string, ar
 
 // watchRun runs GNU time (which runs the command) like run, but checks the
 // resident memory of time's child every 20 ms and kills the child when it
-// passes -rss-cap: it then returns the last RSS seen, in KiB, else 0.
-func watchRun(env []string, stdin in, prog string, args ...string) int64 {
+// passes -rss-cap: it then returns the last RSS seen, in KiB, else 0. A
+// failure comes back as an error with the end of stderr.
+func watchRun(env []string, stdin in, prog string, args ...string) (int64, error) {
 	cmd := command(env, stdin, prog, args...)
 	var errOut bytes.Buffer
 	cmd.Stdout, cmd.Stderr = io.Discard, &errOut
@@ -546,12 +575,12 @@ func watchRun(env []string, stdin in, prog string, args ...string) int64 {
 		select {
 		case err := <-done:
 			if stopped > 0 {
-				return stopped
+				return stopped, nil
 			}
 			if err != nil {
-				log.Fatalf("%s %v: %v\n%s", prog, args, err, tail(errOut.String(), 4000))
+				return 0, fmt.Errorf("%s %v: %v\n%s", prog, args, err, tail(errOut.String(), 4000))
 			}
-			return 0
+			return 0, nil
 		case <-tick.C:
 			if stopped > 0 {
 				continue
@@ -604,32 +633,28 @@ func same(env []string) func() []string { return func() []string { return env } 
 
 func cold(h *harness) func() []string { return func() []string { return coldEnv(h) } }
 
-// run runs a command, stopping the bench if it fails, and returns its
-// stderr.
+// run runs a command and returns its stderr; a failure is logged (and its
+// stderr returned), and the measurement that follows tells the rest.
 func run(env []string, stdin in, prog string, args ...string) string {
 	cmd := command(env, stdin, prog, args...)
 	var errOut bytes.Buffer
 	cmd.Stdout, cmd.Stderr = io.Discard, &errOut
 	if err := cmd.Run(); err != nil {
-		log.Fatalf("%s %v: %v\n%s", prog, args, err, tail(errOut.String(), 4000))
+		log.Printf("%s %v: FAILED: %v\n%s", prog, args, err, tail(errOut.String(), 3000))
 	}
 	return errOut.String()
 }
 
-// output runs a command like run and returns its stdout.
-func output(env []string, stdin in, prog string, args ...string) string {
+// checkPinned runs a pinner once and says why not unless its output has
+// the chart's 200 images, each pinned to a digest.
+func checkPinned(tool string, env []string, stdin in, prog string, args ...string) error {
 	cmd := command(env, stdin, prog, args...)
-	var out, errOut bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errOut
+	var stdout, errOut bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &errOut
 	if err := cmd.Run(); err != nil {
-		log.Fatalf("%s %v: %v\n%s", prog, args, err, tail(errOut.String(), 4000))
+		return fmt.Errorf("%s %v: %v\n%s", prog, args, err, tail(errOut.String(), 3000))
 	}
-	return out.String()
-}
-
-// checkPinned stops the bench unless a pinner's output has the chart's 200
-// images, each pinned to a digest.
-func checkPinned(tool, out string) {
+	out := stdout.String()
 	images := regexp.MustCompile(`(?m)^\s*-?\s*image: (\S+)`).FindAllStringSubmatch(out, -1)
 	pinned := 0
 	for _, m := range images {
@@ -638,8 +663,9 @@ func checkPinned(tool, out string) {
 		}
 	}
 	if pinned != 200 || len(images) != 200 {
-		log.Fatalf("%s pinned %d of %d images in the chart's stream (want 200 of 200):\n%s", tool, pinned, len(images), tail(out, 2000))
+		return fmt.Errorf("%s pinned %d of %d images in the chart's stream (want 200 of 200):\n%s", tool, pinned, len(images), tail(out, 2000))
 	}
+	return nil
 }
 
 // command is prog with its arguments, the harness's environment plus env,
@@ -655,6 +681,12 @@ func command(env []string, stdin in, prog string, args ...string) *exec.Cmd {
 		cmd.Stdin = strings.NewReader(stdin.text)
 	}
 	return cmd
+}
+
+// firstLine is s up to its first newline.
+func firstLine(s string) string {
+	first, _, _ := strings.Cut(s, "\n")
+	return first
 }
 
 // tail is the end of s, at most n bytes.
