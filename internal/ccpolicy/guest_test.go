@@ -146,14 +146,20 @@ func generateGuest(t *testing.T, doc, compat string) (Policy, []guest.Container,
 	return p, gs, nil
 }
 
-// replay checks a policy with hcsshim's enforcer, when it is built in.
+// replay checks a policy with the enforcer, when it is built in, and that
+// verify.Policy decides exactly as hcsshim's enforcer alone, which compiles
+// the policy for every pod.
 func replay(t *testing.T, p Policy, gs []guest.Container) error {
 	t.Helper()
 	if !verify.Enabled() {
 		return nil
 	}
-	ds, err := verify.Policy(context.Background(), p.Rego, gs)
+	ctx := context.Background()
+	ds, err := verify.Policy(ctx, p.Rego, gs)
 	assert.NilError(t, err)
+	want, err := verify.Reference(ctx, p.Rego, gs)
+	assert.NilError(t, err)
+	assert.DeepEqual(t, ds, want)
 	return verify.Err(ds)
 }
 
@@ -161,7 +167,9 @@ func replay(t *testing.T, p Policy, gs []guest.Container) error {
 // models of a pod (confcom's reading and what the guest receives) agree
 // exactly where no quirk is triggered (confcom's bytes, accepted by the
 // enforcer), and each quirk makes them differ on its own policy field only,
-// which compat guest corrects so that the enforcer accepts the pod.
+// which compat guest corrects so that the enforcer accepts the pod. Every
+// replay, of confcom's policy too, where the quirks make the enforcer deny,
+// is also checked against hcsshim's enforcer alone (see replay).
 func TestGuestModelDifferential(t *testing.T) {
 	r := rand.New(rand.NewPCG(1, 2))
 	for i := range 40 {
@@ -191,6 +199,9 @@ func TestGuestModelDifferential(t *testing.T) {
 				// command, e.g. an init container's with the same image.)
 				p, gs, err := generateGuest(t, doc, CompatGuest)
 				assert.NilError(t, err, doc)
+				if confcom, _, err := generateGuest(t, doc, CompatConfcom); err == nil {
+					_ = replay(t, confcom, gs)
+				}
 				assert.Assert(t, len(p.Corrections) > 0, "pod %d: no correction\n%s", i, doc)
 				for _, c := range p.Corrections {
 					assert.Equal(t, c.Field, q.field, "pod %d: %s\n%s", i, c.Message(), doc)

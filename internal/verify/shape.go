@@ -18,28 +18,30 @@ const MaxPolicySize = 256 << 10
 // take gigabytes (a CI check must not). Generated, allow-all and debug
 // policies are data plus references to hcsshim's data.framework and
 // data.api; a legacy JSON policy is data.
-func checkShape(policyText string) error {
+//
+// It returns the parsed module, nil for a legacy JSON policy.
+func checkShape(policyText string) (*ast.Module, error) {
 	if len(policyText) > MaxPolicySize {
-		return fmt.Errorf("%w: %d bytes, more than the %d Kubernetes allows for all annotations", ErrUnparsable, len(policyText), MaxPolicySize)
+		return nil, fmt.Errorf("%w: %d bytes, more than the %d Kubernetes allows for all annotations", ErrUnparsable, len(policyText), MaxPolicySize)
 	}
 	if json.Valid([]byte(policyText)) {
-		return nil
+		return nil, nil
 	}
 	mod, err := ast.ParseModuleWithOpts("policy.rego", policyText, ast.ParserOptions{RegoVersion: ast.RegoV0})
 	if err != nil {
-		return fmt.Errorf("%w: %w", ErrUnparsable, err)
+		return nil, fmt.Errorf("%w: %w", ErrUnparsable, err)
 	}
 	for _, imp := range mod.Imports {
 		if !strings.HasPrefix(imp.Path.String(), "future.keywords") {
-			return fmt.Errorf("%w: import %s: only future.keywords imports are evaluated", ErrNotData, imp.Path)
+			return nil, fmt.Errorf("%w: import %s: only future.keywords imports are evaluated", ErrNotData, imp.Path)
 		}
 	}
 	for _, r := range mod.Rules {
 		if err := dataRule(r); err != nil {
-			return fmt.Errorf("%w: rule %s (line %d): %s", ErrNotData, r.Head.Ref(), r.Location.Row, err)
+			return nil, fmt.Errorf("%w: rule %s (line %d): %s", ErrNotData, r.Head.Ref(), r.Location.Row, err)
 		}
 	}
-	return nil
+	return mod, nil
 }
 
 // dataRule accepts "name := value" where value is data, possibly holding

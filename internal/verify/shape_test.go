@@ -15,9 +15,12 @@ import (
 func TestCheckShape(t *testing.T) {
 	allowAll, err := os.ReadFile("testdata/allow_all.rego")
 	assert.NilError(t, err)
-	assert.NilError(t, checkShape(string(allowAll)))
-	assert.NilError(t, checkShape(`{"allow_all": true, "containers": {"length": 0, "elements": {}}}`))
-	assert.NilError(t, checkShape("package policy\n\nimport future.keywords.in\n\ncontainers := [{\"a\": 1}]\nmount_device := data.framework.mount_device\nreason := {\"errors\": data.framework.errors}\n"))
+	_, err = checkShape(string(allowAll))
+	assert.NilError(t, err)
+	_, err = checkShape(`{"allow_all": true, "containers": {"length": 0, "elements": {}}}`)
+	assert.NilError(t, err)
+	_, err = checkShape("package policy\n\nimport future.keywords.in\n\ncontainers := [{\"a\": 1}]\nmount_device := data.framework.mount_device\nreason := {\"errors\": data.framework.errors}\n")
+	assert.NilError(t, err)
 
 	for name, text := range map[string]string{
 		"comprehension": "package policy\n\nimport future.keywords.in\n\ncontainers := [x | some x in numbers.range(1, 100000000)]\n",
@@ -27,10 +30,10 @@ func TestCheckShape(t *testing.T) {
 		"other ref":     "package policy\n\ncontainers := data.other.x\n",
 		"import":        "package policy\n\nimport data.other\n\ncontainers := []\n",
 	} {
-		err := checkShape(text)
+		_, err := checkShape(text)
 		assert.Assert(t, errors.Is(err, ErrNotData), "%s: %v", name, err)
 	}
-	err = checkShape("package policy\n\ncontainers := \"" + strings.Repeat("a", MaxPolicySize) + "\"\n")
+	_, err = checkShape("package policy\n\ncontainers := \"" + strings.Repeat("a", MaxPolicySize) + "\"\n")
 	assert.ErrorIs(t, err, ErrUnparsable)
 	assert.ErrorContains(t, err, "more than the 262144 Kubernetes allows")
 }

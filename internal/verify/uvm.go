@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/Microsoft/hcsshim/pkg/securitypolicy"
+	"github.com/open-policy-agent/opa/ast"
 	"github.com/open-policy-agent/opa/rego"
 	oci "github.com/opencontainers/runtime-spec/specs-go"
 
@@ -39,10 +40,30 @@ const (
 // debugShells are the processes confcom --debug-mode lets anyone exec.
 var debugShells = []string{"/bin/sh", "/bin/bash"}
 
-// guest is one simulated utility VM with one enforcer, like the ACI guest
+// enforcer is what the replay asks of an enforcer: the part of hcsshim's
+// securitypolicy.SecurityPolicyEnforcer the guest uses to start a pod.
+type enforcer interface {
+	EnforceDeviceMountPolicy(ctx context.Context, target, deviceHash string) error
+	EnforceOverlayMountPolicy(ctx context.Context, containerID string, layerPaths []string, target string) error
+	ExtendDefaultMounts(mounts []oci.Mount) error
+	EnforceCreateContainerPolicy(ctx context.Context, sandboxID, containerID string,
+		argList, envList []string, workingDir string, mounts []oci.Mount, privileged, noNewPrivileges bool,
+		user securitypolicy.IDName, groups []securitypolicy.IDName, umask string,
+		caps *oci.LinuxCapabilities, seccompProfileSHA256 string,
+	) (securitypolicy.EnvList, *oci.LinuxCapabilities, bool, error)
+	EnforceExecExternalProcessPolicy(ctx context.Context, argList, envList []string, workingDir string) (securitypolicy.EnvList, bool, error)
+	EnforceDumpStacksPolicy(ctx context.Context) error
+	EnforceRuntimeLoggingPolicy(ctx context.Context) error
+}
+
+// uvm is one simulated utility VM with one enforcer, like the ACI guest
 // for one pod.
 type uvm struct {
-	enforcer   securitypolicy.SecurityPolicyEnforcer
+	enforcer enforcer
+	// fast is the enforcer when it is the fast one; its results count only
+	// when it settled them (see exact).
+	fast       *fastEnforcer
+	policyData map[string]any
 	sandboxID  string
 	devices    int
 	containers int
@@ -51,13 +72,24 @@ type uvm struct {
 	networking bool
 }
 
+// newGuest returns a guest with the fast enforcer when the policy is plain
+// data it evaluates exactly as hcsshim's enforcer does, else with hcsshim's.
 func newGuest(policyText string) (*uvm, error) {
-	if strings.TrimSpace(policyText) == "" {
-		// The guest would start with the open-door enforcer: there is no
-		// policy to check.
-		return nil, fmt.Errorf("%w: empty policy", ErrUnparsable)
+	mod, err := loadable(policyText)
+	if err != nil {
+		return nil, err
 	}
-	if err := checkShape(policyText); err != nil {
+	if mod != nil {
+		if f := newFastEnforcer(mod); f != nil {
+			return &uvm{enforcer: f, fast: f, policyData: f.policy, sandboxID: defaultSandboxID}, nil
+		}
+	}
+	return newHcsshimGuest(policyText)
+}
+
+// newHcsshimGuest returns a guest with hcsshim's own enforcer.
+func newHcsshimGuest(policyText string) (*uvm, error) {
+	if _, err := loadable(policyText); err != nil {
 		return nil, err
 	}
 	// The guest receives the annotation value, base64 of the policy text.
@@ -69,6 +101,35 @@ func newGuest(policyText string) (*uvm, error) {
 		return nil, fmt.Errorf("%w: %w", ErrUnparsable, err)
 	}
 	return &uvm{enforcer: e, sandboxID: defaultSandboxID}, nil
+}
+
+// loadable refuses what verify does not evaluate (see checkShape) and
+// returns the Rego module, nil for a legacy JSON policy.
+func loadable(policyText string) (*ast.Module, error) {
+	if strings.TrimSpace(policyText) == "" {
+		// The guest would start with the open-door enforcer: there is no
+		// policy to check.
+		return nil, fmt.Errorf("%w: empty policy", ErrUnparsable)
+	}
+	return checkShape(policyText)
+}
+
+// exact reports whether ds are the decisions hcsshim's enforcer gives: the
+// fast enforcer settles only replays in which every container is allowed
+// and nothing else unexpected happened.
+func (g *uvm) exact(ds []Decision) bool {
+	if g.fast == nil {
+		return true
+	}
+	if g.fast.spoiled != nil {
+		return false
+	}
+	for _, d := range ds {
+		if !d.Allowed {
+			return false
+		}
+	}
+	return true
 }
 
 // run replays what the guest does to start c: mount each layer device, mount
@@ -139,13 +200,6 @@ func (g *uvm) run(ctx context.Context, c guest.Container, sandbox bool) Decision
 	d.DroppedEnv = droppedEnv(c.Env, keepEnv)
 	d.DroppedCapabilities = droppedCaps(ociCaps, keepCaps)
 
-	for _, sh := range debugShells {
-		_, _, _, err := g.enforcer.EnforceExecInContainerPolicy(ctx, id, []string{sh}, c.Env, wd,
-			c.NoNewPrivileges, toIDName(user), toIDNames(groups), umask, ociCaps)
-		if err == nil {
-			d.Shells = append(d.Shells, sh)
-		}
-	}
 	return d
 }
 
@@ -319,6 +373,18 @@ func classify(ctx context.Context, policyText string) (Classification, error) {
 	if err != nil {
 		return Classification{}, err
 	}
+	c, err := g.classify(ctx, policyText)
+	if g.fast != nil && g.fast.spoiled != nil {
+		// Something the fast enforcer does not settle: ask hcsshim's.
+		if g, err = newHcsshimGuest(policyText); err != nil {
+			return Classification{}, err
+		}
+		return g.classify(ctx, policyText)
+	}
+	return c, err
+}
+
+func (g *uvm) classify(ctx context.Context, policyText string) (Classification, error) {
 	// Behaviour first: a container no policy could list.
 	if d := g.run(ctx, guest.Container{Name: probe, Layers: []string{probe}, Command: []string{probe}}, false); d.Allowed {
 		return Classification{Kind: AllowAll, Signals: []string{"a container with an unknown layer and command is allowed"}}, nil
@@ -335,7 +401,7 @@ func classify(ctx context.Context, policyText string) (Classification, error) {
 			signals = append(signals, fmt.Sprintf("exec_external allows %q", sh))
 		}
 	}
-	shells, err := policyShells(ctx, policyText)
+	shells, err := g.policyShells(ctx, policyText)
 	if err != nil {
 		return Classification{}, err
 	}
@@ -348,7 +414,10 @@ func classify(ctx context.Context, policyText string) (Classification, error) {
 
 // policyShells reads data.policy.containers from the Rego text and names the
 // containers whose exec_processes allow a bare shell.
-func policyShells(ctx context.Context, policyText string) ([]string, error) {
+func (g *uvm) policyShells(ctx context.Context, policyText string) ([]string, error) {
+	if containers, ok := g.policyData["containers"]; ok {
+		return shellSignals(containers), nil
+	}
 	var legacy securitypolicy.SecurityPolicy
 	if json.Unmarshal([]byte(policyText), &legacy) == nil {
 		// Legacy JSON policies cannot list exec processes.
@@ -366,9 +435,15 @@ func policyShells(ctx context.Context, policyText string) ([]string, error) {
 	if len(rs) == 0 || len(rs[0].Expressions) == 0 {
 		return nil, nil
 	}
-	raw, err := json.Marshal(rs[0].Expressions[0].Value)
+	return shellSignals(rs[0].Expressions[0].Value), nil
+}
+
+// shellSignals names the containers of a policy's containers value whose
+// exec_processes allow a bare shell.
+func shellSignals(value any) []string {
+	raw, err := json.Marshal(value)
 	if err != nil {
-		return nil, fmt.Errorf("reading containers: %w", err)
+		return nil
 	}
 	var containers []struct {
 		Name          string `json:"name"`
@@ -379,7 +454,7 @@ func policyShells(ctx context.Context, policyText string) ([]string, error) {
 	}
 	if json.Unmarshal(raw, &containers) != nil {
 		// containers is not the list confcom writes; nothing to report.
-		return nil, nil
+		return nil
 	}
 	var signals []string
 	for i, c := range containers {
@@ -401,7 +476,7 @@ func policyShells(ctx context.Context, policyText string) ([]string, error) {
 		}
 		signals = append(signals, fmt.Sprintf("exec_processes of %q allow %q", name, found))
 	}
-	return signals, nil
+	return signals
 }
 
 // isShell reports whether argv0 is an interactive shell. A shell with

@@ -14,6 +14,10 @@ type uvm struct{}
 
 func newGuest(string) (*uvm, error) { return nil, ErrNoEnforcer }
 
+func newHcsshimGuest(string) (*uvm, error) { return nil, ErrNoEnforcer }
+
+func (*uvm) exact([]Decision) bool { return true }
+
 func (*uvm) run(context.Context, guest.Container, bool) Decision { return Decision{} }
 
 func classify(context.Context, string) (Classification, error) {

@@ -32,9 +32,6 @@ type Decision struct {
 	// DroppedCapabilities names the capabilities the guest removes because
 	// the policy does not list them (allow_capability_dropping).
 	DroppedCapabilities []string
-	// Shells are the debug shells (/bin/sh, /bin/bash) the policy lets
-	// anyone exec into the running container.
-	Shells []string
 }
 
 // Policy evaluates policyText (the decoded Rego text of the ccepolicy
@@ -56,6 +53,21 @@ func Policy(ctx context.Context, policyText string, containers []guest.Container
 	if err != nil {
 		return nil, err
 	}
+	ds, err := g.replay(ctx, containers)
+	if err != nil || g.exact(ds) {
+		return ds, err
+	}
+	// The fast enforcer settles only allowed replays; hcsshim's own
+	// enforcer decides the rest, with its reasons.
+	if g, err = newHcsshimGuest(policyText); err != nil {
+		return nil, err
+	}
+	return g.replay(ctx, containers)
+}
+
+// replay starts the pod's containers in g: the sandbox first (the pause
+// container unless one is marked Sandbox), then the others in order.
+func (g *uvm) replay(ctx context.Context, containers []guest.Container) ([]Decision, error) {
 	sandbox := guest.Pause()
 	var others []guest.Container
 	found := false
@@ -152,4 +164,16 @@ func (c Classification) String() string {
 // A policy the guest cannot load is an error wrapping [ErrUnparsable].
 func Classify(ctx context.Context, policyText string) (Classification, error) {
 	return classify(ctx, policyText)
+}
+
+// Reference replays like [Policy] with hcsshim's enforcer alone, which
+// compiles the policy together with its framework for every call, as the
+// guest does. Policy gives the same decisions; Reference is what it is
+// tested against.
+func Reference(ctx context.Context, policyText string, containers []guest.Container) ([]Decision, error) {
+	g, err := newHcsshimGuest(policyText)
+	if err != nil {
+		return nil, err
+	}
+	return g.replay(ctx, containers)
 }
