@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"runtime"
 	"strings"
+	"sync"
 
 	"golang.org/x/sync/errgroup"
 	"sigs.k8s.io/kustomize/kyaml/fn/framework"
@@ -305,6 +306,9 @@ func (p *Pipeline) checkGenerated(ctx context.Context, ws []*Workload, policies 
 		err error
 	}
 	results := make([]replayed, len(ws))
+	// Pods with the same policy and containers (replicas of one chart,
+	// hooks) are replayed once.
+	var same sync.Map // checkKey -> func() replayed
 	var g errgroup.Group
 	g.SetLimit(runtime.GOMAXPROCS(0))
 	for i, w := range ws {
@@ -315,7 +319,11 @@ func (p *Pipeline) checkGenerated(ctx context.Context, ws []*Workload, policies 
 					return nil
 				}
 			}
-			results[i].ds, results[i].err = p.replay(ctx, policies[i].Rego, cs)
+			once, _ := same.LoadOrStore(checkKey(policies[i].Rego, cs), sync.OnceValue(func() replayed {
+				ds, err := p.replay(ctx, policies[i].Rego, cs)
+				return replayed{ds, err}
+			}))
+			results[i] = once.(func() replayed)()
 			return nil
 		})
 	}

@@ -185,6 +185,21 @@ func TestEnforcerChecksAreCached(t *testing.T) {
 	assert.Equal(t, c.puts, 2, "a changed pod is replayed")
 }
 
+// Workloads with the same pod, as a chart's copies of one template, are
+// replayed once in a run.
+func TestSamePodsReplayedOnce(t *testing.T) {
+	c := &memCache{m: map[string]bool{}}
+	in := vnDeployment + "---\n" + strings.Replace(vnDeployment, "name: web", "name: web-copy", 1)
+	nodes, err := kio.FromBytes([]byte(in))
+	assert.NilError(t, err)
+	p, err := pipeline.New(vnOptions(), pipeline.Deps{Resolver: fixed.Resolver{}, Inspector: fixed.Inspector{}, Checks: c})
+	assert.NilError(t, err)
+	_, err = p.Run(context.Background(), nodes)
+	assert.NilError(t, err)
+	assert.Equal(t, c.gets, 1)
+	assert.Equal(t, c.puts, 1)
+}
+
 // A confcom 1.x-format policy verifies too, and its drift check recomputes
 // in the same format.
 func TestVerifyFormat1(t *testing.T) {
