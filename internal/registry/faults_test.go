@@ -85,7 +85,7 @@ func TestFaultsThatFail(t *testing.T) {
 func TestRetryAfterIsHonoured(t *testing.T) {
 	t.Parallel()
 	reg, d := faultyRegistry(t)
-	fault, seen := failFirst(http.MethodHead, 2, func(w http.ResponseWriter) {
+	fault, seen := failFirst(http.MethodGet, 2, func(w http.ResponseWriter) {
 		w.Header().Set("Retry-After", "1")
 		w.WriteHeader(http.StatusTooManyRequests)
 	})
@@ -94,7 +94,7 @@ func TestRetryAfterIsHonoured(t *testing.T) {
 	pin, err := registry.New(registry.Options{Keychain: anon}).Resolve(context.Background(), reg.Ref("app:1"))
 	assert.NilError(t, err)
 	assert.Equal(t, pin.Digest, d)
-	assert.Equal(t, seen.Load(), int64(3), "two HEADs answered 429, then the one answered")
+	assert.Equal(t, seen.Load(), int64(3), "two GETs answered 429, then the one answered")
 	assert.Assert(t, time.Since(start) >= 2*time.Second, "waited %s", time.Since(start))
 }
 
@@ -106,7 +106,7 @@ func TestServerErrorsAreRetried(t *testing.T) {
 	pin, err := registry.New(registry.Options{Keychain: anon}).Resolve(context.Background(), reg.Ref("app:1"))
 	assert.NilError(t, err)
 	assert.Equal(t, pin.Digest, d)
-	assert.Equal(t, seen.Load(), int64(3), "two GETs answered 503, then the one that confirms the digest")
+	assert.Equal(t, seen.Load(), int64(3), "two GETs answered 503, then the one answered")
 
 	// A registry that keeps failing gives up after the retries, in bounded time.
 	fault, _ = failFirst("", 1000, func(w http.ResponseWriter) { w.WriteHeader(http.StatusInternalServerError) })
@@ -150,8 +150,9 @@ func TestManifestDigestMismatch(t *testing.T) {
 	assert.ErrorContains(t, err, "does not match requested digest")
 }
 
-// A registry that refuses HEAD is asked with GET, and the body is hashed.
-func TestHeadRefusedFallsBackToGet(t *testing.T) {
+// A registry that refuses HEAD is fine: resolving asks with GET only, and
+// the body is hashed.
+func TestHeadRefused(t *testing.T) {
 	reg, d := faultyRegistry(t)
 	reg.SetFault(func(w http.ResponseWriter, r *http.Request) bool {
 		if r.Method == http.MethodHead && manifests(r) {

@@ -10,8 +10,8 @@
 // *.local and RFC 1918 addresses). Every
 // manifest and config fetched is checked against its digest by
 // go-containerregistry; a digest already written in a reference is verified
-// against the registry, and the digest a HEAD answer names is confirmed by
-// the manifest itself, fetched at the same time. A registry host is probed
+// against the registry, and a tag's digest is that of the manifest's own
+// bytes (one GET, no HEAD). A registry host is probed
 // (GET /v2/) once per Client, not once per repository. A response body
 // that stops sending fails after an idle timeout.
 package registry
@@ -138,51 +138,21 @@ func (c *Client) parse(ref string) (name.Reference, error) {
 
 // Resolve returns the digest ref names: for a tag, what the registry says
 // now; for a digest, the digest after checking that the registry has it.
-// A HEAD request asks, and a GET of the manifest confirms: the digest of a
-// HEAD answer is only a header, and a registry or proxy that gets it wrong
-// would pin the image to a manifest nobody serves. Both are sent at once,
-// so that resolving takes one round trip; the GET is cancelled when the
-// HEAD fails.
+// One GET of the manifest answers, in one round trip: go-containerregistry
+// hashes the bytes it gets, so the digest is the manifest's own, never a
+// header a registry or proxy may get wrong (for a digest, it checks the
+// bytes against it). An index's digest is pinned as it is; its platform
+// manifests are read only for image facts (Inspect).
 func (c *Client) Resolve(ctx context.Context, ref string) (image.Pin, error) {
 	r, err := c.parse(ref)
 	if err != nil {
 		return image.Pin{}, err
 	}
-	getCtx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	type answer struct {
-		d   *remote.Descriptor
-		err error
-	}
-	manifest := make(chan answer, 1)
-	go func() {
-		// For a tag, go-containerregistry computes the digest of the
-		// manifest it gets; for a digest, it checks it.
-		d, err := c.puller.Get(getCtx, r)
-		manifest <- answer{d, err}
-	}()
-	desc, err := c.puller.Head(ctx, r)
-	if err != nil && !headUnsupported(err) {
-		cancel()
-		<-manifest
+	d, err := c.puller.Get(ctx, r)
+	if err != nil {
 		return image.Pin{}, fmt.Errorf("resolving %s: %w", ref, c.secrets.err(explain(err, r)))
 	}
-	got := <-manifest
-	if err != nil {
-		// Some registries answer HEAD badly; GET computes the digest from
-		// the manifest itself.
-		if got.err != nil {
-			return image.Pin{}, fmt.Errorf("resolving %s: %w", ref, c.secrets.err(explain(got.err, r)))
-		}
-		return c.pin(ref, r, got.d.Digest)
-	}
-	if got.err != nil {
-		return image.Pin{}, fmt.Errorf("resolving %s: the registry's HEAD answer names digest %s, but getting the manifest failed: %w", ref, desc.Digest, c.secrets.err(explain(got.err, r)))
-	}
-	if got.d.Digest != desc.Digest {
-		return image.Pin{}, fmt.Errorf("resolving %s: the registry's HEAD answer names digest %s, but the manifest it serves has digest %s (a registry or proxy sending a wrong Docker-Content-Digest, or a tag that moved meanwhile)", ref, desc.Digest, got.d.Digest)
-	}
-	return c.pin(ref, r, got.d.Digest)
+	return c.pin(ref, r, d.Digest)
 }
 
 // pin returns the pin of ref, checking a digest written in it.
@@ -375,11 +345,11 @@ func withPin(cached, f image.Facts) image.Facts {
 	return cached
 }
 
-// explain replaces the body-less text of a failed HEAD with what the status
-// means for the user.
+// explain puts what a 401, 403 or 404 answer to a manifest request means
+// for the user before the registry's own words, if it gave any.
 func explain(err error, r name.Reference) error {
 	var te *transport.Error
-	if !errors.As(err, &te) || len(te.Errors) > 0 {
+	if !errors.As(err, &te) {
 		return err
 	}
 	host := r.Context().RegistryStr()
@@ -397,21 +367,14 @@ func explain(err error, r name.Reference) error {
 	if te.Request != nil {
 		msg += " (" + te.Request.Method + " " + te.Request.URL.Redacted() + ")"
 	}
-	return redacted{msg: msg, err: err}
-}
-
-// headUnsupported reports a HEAD answer that a GET may do better with: the
-// method refused, or no digest header.
-func headUnsupported(err error) bool {
-	var te *transport.Error
-	if errors.As(err, &te) {
-		switch te.StatusCode {
-		case http.StatusMethodNotAllowed, http.StatusNotImplemented, http.StatusBadRequest:
-			return true
-		}
-		return false
+	var said []string
+	for _, d := range te.Errors {
+		said = append(said, d.String())
 	}
-	return strings.Contains(err.Error(), "did not include Docker-Content-Digest")
+	if len(said) > 0 {
+		msg += ": " + strings.Join(said, "; ")
+	}
+	return redacted{msg: msg, err: err}
 }
 
 var urlQuery = regexp.MustCompile(`(https?://[^\s?"]+)\?[^\s"]*?(:?(?:\s|"|$))`)

@@ -7,7 +7,6 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/google/go-containerregistry/pkg/authn"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -79,7 +78,7 @@ func resolveAll(t *testing.T, c *registry.Client, refs []string) {
 }
 
 // The /v2/ probe goes to a registry host once per client, whatever the
-// number of repositories, and each image takes its HEAD and its GET.
+// number of repositories, and each image takes one GET.
 func TestOneProbePerHost(t *testing.T) {
 	t.Parallel()
 	for name, auth := range map[string]bool{"anonymous": false, "basic": true} {
@@ -102,7 +101,7 @@ func TestOneProbePerHost(t *testing.T) {
 			assert.Equal(t, rt.count("GET http /v2/", "/v2/"), 1, "plain probes: %v", rt.n)
 			// A loopback host is tried over HTTPS first; that fails, once.
 			assert.Equal(t, rt.count("GET https /v2/", "/v2/"), 1, "HTTPS probes: %v", rt.n)
-			assert.Equal(t, rt.count("HEAD http /v2/team", ""), 2*len(refs), "%v", rt.n)
+			assert.Equal(t, rt.count("HEAD ", ""), 0, "%v", rt.n)
 			assert.Equal(t, rt.count("GET http /v2/team", ""), 2*len(refs), "%v", rt.n)
 		})
 	}
@@ -141,57 +140,29 @@ func TestOneProbePerHostWithTokens(t *testing.T) {
 	for scope, n := range tokens {
 		assert.Equal(t, n, 1, "tokens for %s: %v", scope, tokens)
 	}
-	assert.Equal(t, rt.count("HEAD http /v2/team", ""), len(refs), "%v", rt.n)
+	assert.Equal(t, rt.count("HEAD ", ""), 0, "%v", rt.n)
 	assert.Equal(t, rt.count("GET http /v2/team", ""), len(refs), "%v", rt.n)
 }
 
-// holding is a transport that holds each manifest HEAD until the GET of
-// the same manifest has been sent, and records whether it was.
-type holding struct {
-	next    http.RoundTripper
-	mu      sync.Mutex
-	gets    map[string]chan struct{}
-	overlap map[string]bool
-}
-
-func (h *holding) sent(path string) chan struct{} {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	if h.gets[path] == nil {
-		h.gets[path] = make(chan struct{})
-	}
-	return h.gets[path]
-}
-
-func (h *holding) RoundTrip(req *http.Request) (*http.Response, error) {
-	p := req.URL.Path
-	if strings.Contains(p, "/manifests/") {
-		switch req.Method {
-		case http.MethodGet:
-			close(h.sent(p))
-		case http.MethodHead:
-			select {
-			case <-h.sent(p):
-				h.mu.Lock()
-				h.overlap[p] = true
-				h.mu.Unlock()
-			case <-time.After(10 * time.Second): // a HEAD the GET waits for: not at once
-			}
-		}
-	}
-	return h.next.RoundTrip(req)
-}
-
-// Resolving an image takes one round trip: the HEAD that asks and the GET
-// that confirms are in flight at once (the HEAD is held here until the GET
-// is sent).
-func TestResolveIsOneRoundTrip(t *testing.T) {
+// Resolving an image takes one request, a GET of its manifest, whether it
+// is named by tag, by digest, or is an index (whose platform manifests are
+// not read).
+func TestResolveIsOneRequest(t *testing.T) {
 	t.Parallel()
 	reg := registrytest.Start(t)
 	d := reg.Push(t, "app:1", registrytest.Image(t, "app", "linux/amd64", v1.Config{}))
-	rt := &holding{next: remote.DefaultTransport, gets: map[string]chan struct{}{}, overlap: map[string]bool{}}
-	pin, err := registry.New(registry.Options{Keychain: anon, Transport: rt}).Resolve(context.Background(), reg.Ref("app:1"))
-	assert.NilError(t, err)
-	assert.Equal(t, pin.Digest, d)
-	assert.Assert(t, rt.overlap["/v2/app/manifests/1"], "the GET was sent only after the HEAD's answer")
+	di := reg.Push(t, "multi:1", registrytest.Index(t, "multi", v1.Config{}, "linux/amd64", "linux/arm64"))
+	rt := newCounting()
+	c := registry.New(registry.Options{Keychain: anon, Transport: rt})
+	for ref, want := range map[string]string{"app:1": d, "app@" + d: d, "multi:1": di} {
+		rt.mu.Lock()
+		clear(rt.n)
+		rt.mu.Unlock()
+		pin, err := c.Resolve(context.Background(), reg.Ref(ref))
+		assert.NilError(t, err)
+		assert.Equal(t, pin.Digest, want)
+		probes := rt.count("GET http /v2/", "/v2/") + rt.count("GET https /v2/", "/v2/") // the first image's
+		assert.Equal(t, rt.count("", "")-probes, 1, "%s: %v", ref, rt.n)
+	}
+	assert.Equal(t, rt.count("HEAD ", ""), 0)
 }
