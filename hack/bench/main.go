@@ -23,6 +23,7 @@ import (
 	"fmt"
 	"io"
 	"log"
+	"math"
 	"math/rand/v2"
 	"net/http"
 	"os"
@@ -831,19 +832,22 @@ func chartStreamN(refs []string, n int) string {
 	return b.String()
 }
 
-// plot draws the median time of each measurement as a horizontal bar.
+// plot draws the median time of each measurement as a horizontal bar, on a
+// log scale from 10 ms: the measurements span 50 ms to a minute.
 func plot(results []sample) string {
 	var longest time.Duration
 	for _, r := range results {
 		longest = max(longest, r.median())
 	}
-	const w, barH, left = 900, 22, 360
+	const w, barH, left = 1000, 22, 420
+	const origin = 10 * time.Millisecond
+	longest = max(longest, 10*origin)
 	var b strings.Builder
 	fmt.Fprintf(&b, `<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" font-family="sans-serif" font-size="12">`, w, 40+len(results)*(barH+6))
-	fmt.Fprintf(&b, `<text x="10" y="20" font-size="14">cocofy bench: median wall time per measurement (linear scale; make bench)</text>`)
+	fmt.Fprintf(&b, `<text x="10" y="20" font-size="14">cocofy bench: median wall time per measurement (log scale from 10 ms; make bench)</text>`)
 	for i, r := range results {
 		y := 34 + i*(barH+6)
-		bw := int(float64(w-left-90) * float64(r.median()) / float64(max(longest, 1)))
+		bw := int(float64(w-left-90) * math.Log(float64(max(r.median(), origin))/float64(origin)) / math.Log(float64(longest)/float64(origin)))
 		fmt.Fprintf(&b, `<text x="%d" y="%d" text-anchor="end">%s</text>`, left-8, y+15, escape(r.Name))
 		fmt.Fprintf(&b, `<rect x="%d" y="%d" width="%d" height="%d" fill="#3b7dd8"/>`, left, y, max(bw, 1), barH)
 		fmt.Fprintf(&b, `<text x="%d" y="%d">%s</text>`, left+max(bw, 1)+6, y+15, r.median().Round(time.Millisecond))
