@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 
 	"cocofy.dev/cocofy/internal/guest"
 	"cocofy.dev/cocofy/internal/podspec"
@@ -280,12 +281,46 @@ func admitted(rules []any, kv string) bool {
 				return true
 			}
 		case "re2":
-			if re, err := regexp.Compile(pattern); err == nil && re.MatchString(kv) {
+			if re := compiled(pattern); re != nil && re.MatchString(kv) {
 				return true
 			}
 		}
 	}
 	return false
+}
+
+// compiledRE caches compiled re2 env rules: the same patterns (an image's
+// and the platform's variables) come back in every pod of a stream, and
+// compiling them was most of a policy's correction time.
+// At most maxCompiled patterns are kept.
+var compiledRE struct {
+	sync.Mutex
+	m map[string]*regexp.Regexp // nil for a pattern that does not compile
+}
+
+const maxCompiled = 4096
+
+// compiled returns pattern compiled, or nil when it does not compile.
+func compiled(pattern string) *regexp.Regexp {
+	compiledRE.Lock()
+	re, ok := compiledRE.m[pattern]
+	compiledRE.Unlock()
+	if ok {
+		return re
+	}
+	re, err := regexp.Compile(pattern)
+	if err != nil {
+		re = nil
+	}
+	compiledRE.Lock()
+	if compiledRE.m == nil {
+		compiledRE.m = map[string]*regexp.Regexp{}
+	}
+	if len(compiledRE.m) < maxCompiled {
+		compiledRE.m[pattern] = re
+	}
+	compiledRE.Unlock()
+	return re
 }
 
 // ruleName is the variable name of an env rule: its pattern before '='.

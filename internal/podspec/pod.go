@@ -38,7 +38,7 @@ func decode(template *yaml.RNode) (*Template, error) {
 	if template == nil || template.YNode() == nil {
 		return nil, fmt.Errorf("reading pod template: no template")
 	}
-	raw, err := template.MarshalJSON()
+	raw, err := toJSON(template)
 	if err != nil {
 		return nil, fmt.Errorf("reading pod template: %w", err)
 	}
@@ -73,4 +73,27 @@ func (p Pod) SpecPath() string {
 		return "spec.jobTemplate.spec.template.spec"
 	}
 	return "spec.template.spec"
+}
+
+// toJSON is template.MarshalJSON without its detour through YAML text:
+// kyaml encodes the node to YAML and parses the text again, and decoding
+// the node itself gives the same values (yaml.v3 writes each scalar so that
+// it reads back with its tag).
+func toJSON(template *yaml.RNode) ([]byte, error) {
+	n := template.YNode()
+	if n.Kind == yaml.DocumentNode && len(n.Content) == 1 {
+		n = n.Content[0]
+	}
+	if n.Kind == yaml.SequenceNode {
+		var a []any
+		if err := n.Decode(&a); err != nil {
+			return nil, err
+		}
+		return json.Marshal(a)
+	}
+	m := map[string]any{}
+	if err := n.Decode(&m); err != nil {
+		return nil, err
+	}
+	return json.Marshal(m)
 }
