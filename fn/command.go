@@ -232,9 +232,12 @@ func (o *rootOptions) run(cmd *cobra.Command, args []string, deps DepsFunc) erro
 
 // transformed is a successful run, before anything is written.
 type transformed struct {
-	out   *bytes.Buffer
-	nodes []*yaml.RNode
-	isRL  bool
+	out io.WriterTo
+	// nodes are the resources when they were read whole, else nil and
+	// workloads counts the workloads.
+	nodes     []*yaml.RNode
+	workloads int
+	isRL      bool
 	// commit writes the updated lock file; may be nil.
 	commit        func() error
 	workloadPaths []pipeline.WorkloadPath
@@ -281,20 +284,36 @@ func (o *rootOptions) transform(ctx context.Context, cmd *cobra.Command, args []
 	if o.verify {
 		p, d.Commit = p.Verifier(), nil
 	}
-	done := &transformed{out: &bytes.Buffer{}, isRL: isRL, commit: d.Commit, workloadPaths: cfg.Spec.WorkloadPaths}
+	done := &transformed{isRL: isRL, commit: d.Commit, workloadPaths: cfg.Spec.WorkloadPaths}
 	var runRep *pipeline.Report
 	if isRL {
 		done.nodes = items
-		runRep, err = runResourceList(ctx, p, rw, items, done.out)
+		out := &bytes.Buffer{}
+		runRep, err = runResourceList(ctx, p, rw, items, out)
+		done.out = out
 	} else {
-		if done.nodes, err = postrender.Read(bytes.NewReader(in)); err != nil {
-			return nil, err
+		// A plain stream is run one document at a time; its output is
+		// the documents' texts, written out only after success.
+		err = pipeline.ErrNotStreamed // verify reads the stream whole
+		if !o.verify {
+			var stream *streamOutput
+			stream, runRep, done.workloads, err = runStream(ctx, p, in)
+			done.out = stream
 		}
-		if len(done.nodes) == 0 {
-			return nil, postrender.ErrEmpty
-		}
-		if runRep, err = p.Run(ctx, done.nodes); err == nil {
-			err = postrender.Write(done.out, done.nodes)
+		if errors.Is(err, pipeline.ErrNotStreamed) {
+			// Run over the whole stream: an error's report, or what
+			// cannot be decided one document at a time.
+			if done.nodes, err = readWhole(bytes.NewReader(in)); err != nil {
+				return nil, err
+			}
+			if len(done.nodes) == 0 {
+				return nil, postrender.ErrEmpty
+			}
+			out := &bytes.Buffer{}
+			if runRep, err = p.Run(ctx, done.nodes); err == nil {
+				err = postrender.Write(out, done.nodes)
+			}
+			done.out = out
 		}
 	}
 	if runRep != nil {
@@ -394,7 +413,10 @@ func writeResults(path, exec string, rep *pipeline.Report, runErr error) error {
 // summary is the one line a terminal gets after a successful run, e.g.
 // "cocofy: 7 workloads: 3 pinned, 2 policies attached, 1 warning (see --results or -v)".
 func (o *rootOptions) summary(cmd *cobra.Command, rep *pipeline.Report, done *transformed) string {
-	workloads := len(pipeline.FindWorkloads(done.nodes, done.workloadPaths, &pipeline.Report{}))
+	workloads := done.workloads
+	if done.nodes != nil {
+		workloads = len(pipeline.FindWorkloads(done.nodes, done.workloadPaths, &pipeline.Report{}))
+	}
 	// Workloads with a result of each kind, by the results' messages.
 	kinds := []struct {
 		prefixes []string
@@ -480,6 +502,17 @@ func (in *inputOptions) read(cmd *cobra.Command, args []string) ([]byte, error) 
 		}
 		b.Write(data)
 	}
+	if len(names) == 1 && names[0] != "-" {
+		// One file is the input as it is, not a copy of it.
+		files, err := in.files(names[0])
+		if err == nil && len(files) == 1 {
+			data, err := os.ReadFile(files[0])
+			if err != nil {
+				return nil, readError(files[0], err)
+			}
+			return data, nil
+		}
+	}
 	for i, name := range names {
 		if name == "-" {
 			if stdin {
@@ -524,11 +557,29 @@ func readError(name string, err error) error {
 }
 
 func readStdin(cmd *cobra.Command) ([]byte, error) {
-	data, err := io.ReadAll(cmd.InOrStdin())
+	data, err := readAll(cmd.InOrStdin())
 	if err != nil {
 		return nil, fmt.Errorf("reading stdin: %w", err)
 	}
 	return data, nil
+}
+
+// readAll is io.ReadAll, into a buffer of the file's size when r is a
+// regular file (stdin redirected from one): io.ReadAll's growing buffer
+// holds up to twice the input at its end.
+func readAll(r io.Reader) ([]byte, error) {
+	f, ok := r.(*os.File)
+	if !ok {
+		return io.ReadAll(r)
+	}
+	st, err := f.Stat()
+	if err != nil || !st.Mode().IsRegular() || st.Size() <= 0 || st.Size() > 1<<40 {
+		return io.ReadAll(r)
+	}
+	var b bytes.Buffer
+	b.Grow(int(st.Size()) + bytes.MinRead) // the last read sees the end
+	_, err = b.ReadFrom(f)
+	return b.Bytes(), err
 }
 
 // files is name when it is a file, else the YAML and JSON files in the

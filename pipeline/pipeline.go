@@ -62,7 +62,7 @@ func (p *Pipeline) Run(ctx context.Context, nodes []*yaml.RNode) (*Report, error
 	if p.verifyOnly {
 		return p.verifyAll(ctx, nodes)
 	}
-	rep := &Report{}
+	rep := &Report{intern: &interner{}}
 	checkObjects(nodes, rep)
 	workloads := FindWorkloads(nodes, p.opts.WorkloadPaths, rep)
 	var selected []*Workload

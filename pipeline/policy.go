@@ -9,6 +9,7 @@ import (
 	"sigs.k8s.io/kustomize/kyaml/yaml"
 
 	"cocofy.dev/cocofy/internal/ccpolicy"
+	"cocofy.dev/cocofy/internal/image"
 	"cocofy.dev/cocofy/internal/podspec"
 )
 
@@ -32,22 +33,9 @@ func (p *Pipeline) attachPolicies(ctx context.Context, nodes []*yaml.RNode, ws [
 	var generated []*Workload
 	var policies []ccpolicy.Policy
 	for _, w := range ws {
-		pol, err := ccpolicy.Generate(p.podOf(w), facts, objects, opts)
-		if err != nil {
-			reportPolicyErrors(rep, w, err)
-			continue
+		if pol, ok := p.generate(w, facts, objects, opts, rep); ok {
+			generated, policies = append(generated, w), append(policies, pol)
 		}
-		if size := annotationsSize(w, pol); size > maxAnnotationsSize {
-			rep.Error(w, w.Field("metadata", "annotations", AnnotationCCEPolicy), "the CCE policy makes the pod template's annotations %d bytes, more than the %d bytes Kubernetes accepts for all annotations of an object: the API server would reject it (long env values, e.g. from ConfigMaps, are the usual cause)", size, maxAnnotationsSize)
-			continue
-		}
-		for _, c := range pol.Corrections {
-			rep.Info(w, c.Path, "%s", c.Message())
-		}
-		for _, n := range pol.Notes {
-			rep.Warn(w, n.Path, "%s", n.Message)
-		}
-		generated, policies = append(generated, w), append(policies, pol)
 	}
 	p.checkGenerated(ctx, generated, policies, objects, facts, rep)
 	p.reportMissingGroups(generated, policies, facts, objects, rep)
@@ -58,6 +46,27 @@ func (p *Pipeline) attachPolicies(ctx context.Context, nodes []*yaml.RNode, ws [
 		p.writePolicy(w, policies[i], rep)
 	}
 	return nil
+}
+
+// generate computes one workload's policy, reporting its corrections and
+// notes, or its errors (and false).
+func (p *Pipeline) generate(w *Workload, facts map[string]image.Facts, objects podspec.Objects, opts ccpolicy.Options, rep *Report) (ccpolicy.Policy, bool) {
+	pol, err := ccpolicy.Generate(p.podOf(w), facts, objects, opts)
+	if err != nil {
+		reportPolicyErrors(rep, w, err)
+		return ccpolicy.Policy{}, false
+	}
+	if size := annotationsSize(w, pol); size > maxAnnotationsSize {
+		rep.Error(w, w.Field("metadata", "annotations", AnnotationCCEPolicy), "the CCE policy makes the pod template's annotations %d bytes, more than the %d bytes Kubernetes accepts for all annotations of an object: the API server would reject it (long env values, e.g. from ConfigMaps, are the usual cause)", size, maxAnnotationsSize)
+		return ccpolicy.Policy{}, false
+	}
+	for _, c := range pol.Corrections {
+		rep.Info(w, c.Path, "%s", c.Message())
+	}
+	for _, n := range pol.Notes {
+		rep.Warn(w, n.Path, "%s", n.Message)
+	}
+	return pol, true
 }
 
 // maxAnnotationsSize is what the API server accepts for all annotations of
@@ -80,7 +89,13 @@ func annotationsSize(w *Workload, pol ccpolicy.Policy) int {
 // podOf is a workload's pod, as every policy stage reads it: its template,
 // a StatefulSet's volume claim templates, and its namespace (else the
 // configured one).
+//
+// The pod is decoded once per workload and kept until the template
+// changes (writePolicy forgets it).
 func (p *Pipeline) podOf(w *Workload) podspec.Pod {
+	if w.pod != nil && w.podNamespace == p.opts.Namespace {
+		return *w.pod
+	}
 	var claims *yaml.RNode
 	if w.Ref.Kind == "StatefulSet" {
 		if vct, err := w.Resource.Pipe(yaml.Lookup("spec", "volumeClaimTemplates")); err == nil && vct != nil {
@@ -91,7 +106,9 @@ func (p *Pipeline) podOf(w *Workload) podspec.Pod {
 	if ns == "" {
 		ns = p.opts.Namespace
 	}
-	return podspec.New(w.Ref.Kind, ns, w.Ref.Name, w.Template, claims)
+	pod := podspec.New(w.Ref.Kind, ns, w.Ref.Name, w.Template, claims)
+	w.pod, w.podNamespace = &pod, p.opts.Namespace
+	return pod
 }
 
 // reportPolicyErrors turns each of the generator's field errors into a
@@ -115,6 +132,7 @@ func reportPolicyErrors(rep *Report, w *Workload, err error) {
 
 // writePolicy sets the policy and sha256 annotations and reports what it did.
 func (p *Pipeline) writePolicy(w *Workload, pol ccpolicy.Policy, rep *Report) {
+	w.pod = nil // the template changes
 	field := w.Field("metadata", "annotations", AnnotationCCEPolicy)
 	want := pol.Annotation()
 	old := w.Template.GetAnnotations()[AnnotationCCEPolicy]

@@ -3,6 +3,7 @@ package pipeline
 import (
 	"errors"
 	"fmt"
+	"sync"
 
 	"sigs.k8s.io/kustomize/kyaml/fn/framework"
 	"sigs.k8s.io/kustomize/kyaml/yaml"
@@ -15,17 +16,63 @@ var ErrFailed = errors.New("cocofy found errors; no output was written")
 // Report collects the results of one run, in the order they were found.
 type Report struct {
 	Results framework.Results
+
+	// lastRef and lastID are the resource of the last result with one,
+	// whose identifier the next results on it share.
+	lastRef Ref
+	lastID  *yaml.ResourceIdentifier
+	// intern, when set, shares the text of equal messages and field paths
+	// between results: a stream's workloads get the same few results.
+	intern *interner
+}
+
+// interner keeps one copy of each string it is given, up to maxInterned.
+// Safe for concurrent use.
+type interner struct {
+	mu sync.Mutex
+	m  map[string]string
+}
+
+const (
+	maxInterned    = 1 << 16
+	maxInternedLen = 512
+)
+
+// get returns the kept copy of s, keeping s when there is room. A nil
+// interner returns s.
+func (in *interner) get(s string) string {
+	if in == nil || len(s) > maxInternedLen || s == "" {
+		return s
+	}
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	if kept, ok := in.m[s]; ok {
+		return kept
+	}
+	if in.m == nil {
+		in.m = map[string]string{}
+	}
+	if len(in.m) < maxInterned {
+		in.m[s] = s
+	}
+	return s
 }
 
 // Add records a result about a resource (ref may be nil) and a field path
 // (field may be empty).
 func (r *Report) Add(sev framework.Severity, ref *Ref, field, format string, args ...any) {
-	res := &framework.Result{Severity: sev, Message: fmt.Sprintf(format, args...)}
+	res := &framework.Result{Severity: sev, Message: r.intern.get(fmt.Sprintf(format, args...))}
+	field = r.intern.get(field)
 	if ref != nil {
-		res.ResourceRef = &yaml.ResourceIdentifier{
-			TypeMeta: yaml.TypeMeta{APIVersion: ref.APIVersion, Kind: ref.Kind},
-			NameMeta: yaml.NameMeta{Name: ref.Name, Namespace: ref.Namespace},
+		// Consecutive results on one resource share its identifier.
+		if r.lastID == nil || *ref != r.lastRef {
+			r.lastRef = *ref
+			r.lastID = &yaml.ResourceIdentifier{
+				TypeMeta: yaml.TypeMeta{APIVersion: ref.APIVersion, Kind: ref.Kind},
+				NameMeta: yaml.NameMeta{Name: ref.Name, Namespace: ref.Namespace},
+			}
 		}
+		res.ResourceRef = r.lastID
 	}
 	if field != "" {
 		res.Field = &framework.Field{Path: field}

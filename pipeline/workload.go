@@ -9,6 +9,8 @@ import (
 	"sigs.k8s.io/kustomize/kyaml/fn/framework"
 	"sigs.k8s.io/kustomize/kyaml/kio"
 	"sigs.k8s.io/kustomize/kyaml/yaml"
+
+	"cocofy.dev/cocofy/internal/podspec"
 )
 
 // WorkloadPath says where a kind keeps its pod template: the object that has
@@ -54,6 +56,11 @@ type Workload struct {
 	Template *yaml.RNode
 	// Spec is the pod spec.
 	Spec *yaml.RNode
+
+	// pod is the pod as the policy stages read it (podOf), decoded once,
+	// for the configured namespace podNamespace.
+	pod          *podspec.Pod
+	podNamespace string
 }
 
 // Ref identifies a resource for people: kind, namespace and name, plus where

@@ -27,6 +27,15 @@ type object struct {
 // ObjectsFrom collects the v1 ConfigMaps and Secrets among nodes.
 func ObjectsFrom(nodes []*yaml.RNode) Objects {
 	var o Objects
+	o.Add(nodes...)
+	return o
+}
+
+// Add collects the v1 ConfigMaps and Secrets among nodes, after those
+// already held (a later object of the same name wins), and reports whether
+// any was one.
+func (o *Objects) Add(nodes ...*yaml.RNode) bool {
+	added := false
 	for _, n := range nodes {
 		if n == nil || n.YNode() == nil || n.GetApiVersion() != "v1" {
 			continue
@@ -34,12 +43,12 @@ func ObjectsFrom(nodes []*yaml.RNode) Objects {
 		obj := object{namespace: n.GetNamespace(), name: n.GetName(), node: n.YNode()}
 		switch n.GetKind() {
 		case "ConfigMap":
-			o.configMaps = append(o.configMaps, obj)
+			o.configMaps, added = append(o.configMaps, obj), true
 		case "Secret":
-			o.secrets = append(o.secrets, obj)
+			o.secrets, added = append(o.secrets, obj), true
 		}
 	}
-	return o
+	return added
 }
 
 // ConfigMap returns the ConfigMap name seen from namespace ns, or nil.

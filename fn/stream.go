@@ -1,0 +1,221 @@
+package fn
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"runtime/debug"
+
+	"sigs.k8s.io/kustomize/kyaml/yaml"
+
+	"cocofy.dev/cocofy/internal/yamlstream"
+	"cocofy.dev/cocofy/pipeline"
+	"cocofy.dev/cocofy/postrender"
+)
+
+// streamOutput is a plain stream's output, written one document at a time:
+// each document's text, in stream order, once the pipeline is done with
+// it. Documents are encoded by a goroutine of their own, beside the
+// pipeline's work on the next ones. The first document is kept as nodes
+// until a second one comes: a stream of one document is written by
+// postrender.Write itself (kio writes a lone document from a .json file as
+// JSON).
+type streamOutput struct {
+	// docs are the documents' texts, in chunk.
+	docs  [][]byte
+	first *yaml.RNode
+	n     int
+	// chunk holds the texts back to back, so that a document costs its
+	// length; scratch is where one is encoded.
+	chunk   []byte
+	scratch bytes.Buffer
+
+	queue chan queued
+	done  chan error
+}
+
+type queued struct {
+	index int
+	node  *yaml.RNode
+}
+
+// chunkSize is the size of the chunks the texts are copied into.
+const chunkSize = 1 << 20
+
+func newStreamOutput() *streamOutput {
+	queue := make(chan queued, 64)
+	o := &streamOutput{queue: queue, done: make(chan error, 1)}
+	go func() {
+		var err error
+		for q := range queue {
+			if err == nil {
+				err = o.encode(q.index, q.node)
+			}
+		}
+		o.done <- err
+	}()
+	return o
+}
+
+// Put queues a document for encoding (pipeline.Sink).
+func (o *streamOutput) Put(index int, n *yaml.RNode, keep bool) error {
+	o.n++
+	if keep {
+		n = n.Copy() // encoding removes the reader's annotations
+	}
+	if index == 0 {
+		o.first = n
+		return nil
+	}
+	o.queue <- queued{index, n}
+	return nil
+}
+
+// wait waits for every queued document to be encoded.
+func (o *streamOutput) wait() error {
+	if o.queue == nil {
+		return nil
+	}
+	close(o.queue)
+	o.queue = nil
+	return <-o.done
+}
+
+func (o *streamOutput) encode(index int, n *yaml.RNode) error {
+	for len(o.docs) <= index {
+		o.docs = append(o.docs, nil)
+	}
+	o.scratch.Reset()
+	if err := yamlstream.Encode(&o.scratch, n, index == 0); err != nil {
+		return fmtWriteError(err)
+	}
+	text := o.scratch.Bytes()
+	if len(text) > cap(o.chunk)-len(o.chunk) {
+		o.chunk = make([]byte, 0, max(chunkSize, len(text)))
+	}
+	start := len(o.chunk)
+	o.chunk = append(o.chunk, text...)
+	o.docs[index] = o.chunk[start:len(o.chunk):len(o.chunk)]
+	if o.scratch.Cap() > chunkSize {
+		o.scratch = bytes.Buffer{} // one large document's buffer is not kept
+	}
+	return nil
+}
+
+// WriteTo writes the stream to w, after wait.
+func (o *streamOutput) WriteTo(w io.Writer) (int64, error) {
+	if o.n == 1 && o.first != nil {
+		var b bytes.Buffer
+		if err := postrender.Write(&b, []*yaml.RNode{o.first}); err != nil {
+			return 0, err
+		}
+		return b.WriteTo(w)
+	}
+	if o.first != nil {
+		if err := o.encode(0, o.first); err != nil {
+			return 0, err
+		}
+		o.first = nil
+	}
+	var total int64
+	for i, d := range o.docs {
+		n, err := w.Write(d)
+		total += int64(n)
+		if err != nil {
+			return total, err
+		}
+		o.docs[i] = nil
+	}
+	return total, nil
+}
+
+func fmtWriteError(err error) error {
+	return fmt.Errorf("writing YAML stream: %w", err)
+}
+
+// readWhole reads a plain stream whole, for the runs that cannot be
+// streamed. Tests count its calls.
+var readWhole = postrender.Read
+
+// gcPercentLarge is the garbage collector's GOGC while a large stream
+// runs: what such a run holds until it ends (the input, the output's text,
+// the results) is most of its heap, so the default of 100 would let the
+// heap grow to twice that before collecting. The input and output texts
+// hold no pointers and cost a collection nothing to mark.
+const (
+	gcPercentLarge = 50
+	largeStream    = 8 << 20
+)
+
+// collectSooner lowers GOGC for a stream of size bytes when it is large
+// and $GOGC is not set, and returns what restores it.
+func collectSooner(size int) (restore func()) {
+	if size < largeStream || os.Getenv("GOGC") != "" {
+		return func() {}
+	}
+	old := debug.SetGCPercent(gcPercentLarge)
+	return func() { debug.SetGCPercent(old) }
+}
+
+// readAhead is how many documents are decoded ahead of the pipeline.
+const readAhead = 64
+
+// runStream runs p over the plain stream in, one document at a time (see
+// pipeline.RunStream), and returns the output, to be written after
+// success. Documents are decoded by a goroutine of their own, ahead of the
+// pipeline. It returns pipeline.ErrNotStreamed when the stream must be run
+// whole; in gives the same error messages as postrender.Read.
+func runStream(ctx context.Context, p *pipeline.Pipeline, in []byte) (*streamOutput, *pipeline.Report, int, error) {
+	type decoded struct {
+		n   *yaml.RNode
+		err error
+	}
+	docs := make(chan decoded, readAhead)
+	stop := make(chan struct{})
+	go func() {
+		defer close(docs)
+		r := yamlstream.NewReader(in)
+		for {
+			n, err := r.Next()
+			select {
+			case docs <- decoded{n, err}:
+			case <-stop:
+				return
+			}
+			if err != nil {
+				return
+			}
+		}
+	}()
+	defer close(stop)
+	next := func() (*yaml.RNode, error) {
+		d, ok := <-docs
+		if !ok {
+			return nil, io.EOF
+		}
+		if d.err != nil && !errors.Is(d.err, io.EOF) {
+			// postrender.Read names the document that fails.
+			if _, perr := readWhole(bytes.NewReader(in)); perr != nil {
+				return nil, perr
+			}
+			return nil, pipeline.ErrNotStreamed
+		}
+		return d.n, d.err
+	}
+	defer collectSooner(len(in))()
+	o := newStreamOutput()
+	rep, workloads, err := p.RunStream(ctx, next, o)
+	if werr := o.wait(); err == nil {
+		err = werr
+	}
+	if err != nil {
+		return nil, nil, 0, err
+	}
+	if o.n == 0 {
+		return nil, nil, 0, postrender.ErrEmpty
+	}
+	return o, rep, workloads, nil
+}
