@@ -50,7 +50,7 @@ type pointInfo struct {
 
 // newFastEnforcer returns nil when the policy is not one the fast enforcer
 // evaluates exactly as hcsshim's (see split) or no frame is available.
-func newFastEnforcer(mod *ast.Module) *fastEnforcer {
+func newFastEnforcer(mod *policyModule) *fastEnforcer {
 	sig, policy, ok := split(mod)
 	if !ok {
 		return nil

@@ -69,7 +69,7 @@ func compileFrame(sig string) frame {
 // same result as hcsshim's: another package, a default rule, a rule defined
 // twice or with a dotted name, a set or a non-string key in the data, or
 // data whose shape the framework's type check could refuse.
-func split(mod *ast.Module) (sig string, data map[string]any, ok bool) {
+func split(mod *policyModule) (sig string, data map[string]any, ok bool) {
 	if mod.Package.Path.String() != "data.policy" {
 		return "", nil, false
 	}
@@ -86,6 +86,10 @@ func split(mod *ast.Module) (sig string, data map[string]any, ok bool) {
 			return "", nil, false
 		}
 		seen[name] = true
+		if v, ok := mod.json[name]; ok {
+			data[name] = v
+			continue
+		}
 		if hasRef(r.Head.Value) {
 			refRules = append(refRules, string(r.Location.Text))
 			continue

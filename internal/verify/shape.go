@@ -2,6 +2,7 @@ package verify
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 
@@ -20,15 +21,20 @@ const MaxPolicySize = 256 << 10
 // data.api; a legacy JSON policy is data.
 //
 // It returns the parsed module, nil for a legacy JSON policy.
-func checkShape(policyText string) (*ast.Module, error) {
+func checkShape(policyText string) (*policyModule, error) {
 	if len(policyText) > MaxPolicySize {
 		return nil, fmt.Errorf("%w: %d bytes, more than the %d Kubernetes allows for all annotations", ErrUnparsable, len(policyText), MaxPolicySize)
 	}
 	if json.Valid([]byte(policyText)) {
 		return nil, nil
 	}
-	mod, err := ast.ParseModuleWithOpts("policy.rego", policyText, ast.ParserOptions{RegoVersion: ast.RegoV0})
+	skeleton, values := jsonRules(policyText)
+	mod, err := parseV0(skeleton)
 	if err != nil {
+		// Report what the parser says of the text itself.
+		if _, err = parseV0(policyText); err == nil {
+			err = errors.New("the policy's JSON rules")
+		}
 		return nil, fmt.Errorf("%w: %w", ErrUnparsable, err)
 	}
 	for _, imp := range mod.Imports {
@@ -41,8 +47,25 @@ func checkShape(policyText string) (*ast.Module, error) {
 			return nil, fmt.Errorf("%w: rule %s (line %d): %s", ErrNotData, r.Head.Ref(), r.Location.Row, err)
 		}
 	}
-	return mod, nil
+	return &policyModule{Module: mod, json: values}, nil
 }
+
+// A policyModule is a parsed Rego policy: each rule written as JSON (see
+// jsonRules) has the value null in Module and its value in json.
+type policyModule struct {
+	*ast.Module
+	json map[string]any
+}
+
+// parseV0 parses Rego as the guest's interpreter (OPA v0.x) does.
+func parseV0(text string) (*ast.Module, error) {
+	return ast.ParseModuleWithOpts("policy.rego", text, ast.ParserOptions{RegoVersion: ast.RegoV0})
+}
+
+var (
+	frameworkRef = ast.MustParseRef("data.framework")
+	apiRef       = ast.MustParseRef("data.api")
+)
 
 // dataRule accepts "name := value" where value is data, possibly holding
 // references into data.framework or data.api.
@@ -64,7 +87,7 @@ func dataRule(r *ast.Rule) error {
 		}
 		switch v := t.Value.(type) {
 		case ast.Ref:
-			if !v.HasPrefix(ast.MustParseRef("data.framework")) && !v.HasPrefix(ast.MustParseRef("data.api")) {
+			if !v.HasPrefix(frameworkRef) && !v.HasPrefix(apiRef) {
 				bad = fmt.Errorf("a reference to %s", v)
 			}
 			return true

@@ -12,7 +12,6 @@ import (
 	"strings"
 
 	"github.com/Microsoft/hcsshim/pkg/securitypolicy"
-	"github.com/open-policy-agent/opa/ast"
 	"github.com/open-policy-agent/opa/rego"
 	oci "github.com/opencontainers/runtime-spec/specs-go"
 
@@ -105,7 +104,7 @@ func newHcsshimGuest(policyText string) (*uvm, error) {
 
 // loadable refuses what verify does not evaluate (see checkShape) and
 // returns the Rego module, nil for a legacy JSON policy.
-func loadable(policyText string) (*ast.Module, error) {
+func loadable(policyText string) (*policyModule, error) {
 	if strings.TrimSpace(policyText) == "" {
 		// The guest would start with the open-door enforcer: there is no
 		// policy to check.
