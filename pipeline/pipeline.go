@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 
 	"sigs.k8s.io/kustomize/kyaml/fn/framework"
 	"sigs.k8s.io/kustomize/kyaml/kio"
@@ -39,6 +40,9 @@ type Pipeline struct {
 	deps Deps
 	// verifyOnly makes Run check policies instead of changing anything.
 	verifyOnly bool
+	// samePods holds the policies computed in this run of a stream (see
+	// compute and memoized); nil otherwise.
+	samePods *sync.Map
 }
 
 // New returns a Pipeline. opts must already be defaulted and validated.

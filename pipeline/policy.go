@@ -2,8 +2,10 @@ package pipeline
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
+	"hash"
 	"strings"
 
 	"sigs.k8s.io/kustomize/kyaml/yaml"
@@ -51,7 +53,7 @@ func (p *Pipeline) attachPolicies(ctx context.Context, nodes []*yaml.RNode, ws [
 // generate computes one workload's policy, reporting its corrections and
 // notes, or its errors (and false).
 func (p *Pipeline) generate(w *Workload, facts map[string]image.Facts, objects podspec.Objects, opts ccpolicy.Options, rep *Report) (ccpolicy.Policy, bool) {
-	pol, err := ccpolicy.Generate(p.podOf(w), facts, objects, opts)
+	pol, err := p.compute(w, facts, objects, opts)
 	if err != nil {
 		reportPolicyErrors(rep, w, err)
 		return ccpolicy.Policy{}, false
@@ -67,6 +69,46 @@ func (p *Pipeline) generate(w *Workload, facts map[string]image.Facts, objects p
 		rep.Warn(w, n.Path, "%s", n.Message)
 	}
 	return pol, true
+}
+
+// compute is ccpolicy.Generate, once per run for workloads whose pods are
+// the same (a chart's copies of one template): the same kind, namespace,
+// template and claim templates, and no ConfigMap or Secret read. The
+// workload's name appears only in errors, which are not remembered.
+func (p *Pipeline) compute(w *Workload, facts map[string]image.Facts, objects podspec.Objects, opts ccpolicy.Options) (ccpolicy.Policy, error) {
+	pod := p.podOf(w)
+	if p.samePods == nil || readsObjects(w) {
+		return ccpolicy.Generate(pod, facts, objects, opts)
+	}
+	h := sha256.New()
+	fmt.Fprintf(h, "%q %q\n", pod.Kind, pod.Namespace)
+	hashNode(h, pod.Template.YNode())
+	if pod.ClaimTemplates != nil {
+		hashNode(h, pod.ClaimTemplates.YNode())
+	}
+	key := string(h.Sum(nil))
+	if pol, ok := p.samePods.Load(key); ok {
+		return pol.(ccpolicy.Policy), nil
+	}
+	pol, err := ccpolicy.Generate(pod, facts, objects, opts)
+	if err == nil {
+		p.samePods.Store(key, pol)
+	}
+	return pol, err
+}
+
+// hashNode writes what a YAML node says (kinds, resolved tags, values),
+// not how it is written.
+func hashNode(h hash.Hash, n *yaml.Node) {
+	if n == nil {
+		fmt.Fprint(h, "nil;")
+		return
+	}
+	fmt.Fprintf(h, "%d %q %q %d[", n.Kind, n.ShortTag(), n.Value, len(n.Content))
+	for _, c := range n.Content {
+		hashNode(h, c)
+	}
+	fmt.Fprint(h, "]")
 }
 
 // maxAnnotationsSize is what the API server accepts for all annotations of

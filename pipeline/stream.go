@@ -440,9 +440,11 @@ func readsObjects(w *Workload) bool {
 }
 
 // memoized returns a copy of p whose resolver and inspector answer each
-// reference once per run, across batches.
+// reference once per run, across batches, and which computes the policy of
+// a pod once per run (see compute).
 func (p *Pipeline) memoized() *Pipeline {
 	q := *p
+	q.samePods = &sync.Map{}
 	if p.deps.Resolver != nil {
 		q.deps.Resolver = &memoResolver{r: p.deps.Resolver}
 	}

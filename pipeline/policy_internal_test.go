@@ -1,0 +1,63 @@
+package pipeline
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"gotest.tools/v3/assert"
+	"sigs.k8s.io/kustomize/kyaml/kio"
+
+	"cocofy.dev/cocofy/internal/image"
+	"cocofy.dev/cocofy/internal/podspec"
+	"cocofy.dev/cocofy/internal/testing/fixed"
+)
+
+// In a stream's run, a pod is computed once: a copy of a template under
+// another name, or written otherwise ('8080' for "8080"), gets the policy
+// computed for the first; a pod in another namespace or with another value
+// is computed anew.
+func TestSamePodComputedOnce(t *testing.T) {
+	const dep = `apiVersion: apps/v1
+kind: Deployment
+metadata: {name: NAME, namespace: NS}
+spec:
+  template:
+    spec:
+      containers:
+      - name: app
+        image: web:1.4
+        env: [{name: PORT, value: VALUE}]
+        workingDir: /srv
+`
+	doc := func(name, ns, value string) string {
+		return strings.NewReplacer("NAME", name, "NS", ns, "VALUE", value).Replace(dep)
+	}
+	in := strings.Join([]string{doc("a", "shop", `"8080"`), doc("b", "shop", `"8080"`), doc("c", "shop", `'8080'`), doc("d", "other", `"8080"`), doc("e", "shop", `"9090"`)}, "---\n")
+	nodes, err := kio.FromBytes([]byte(in))
+	assert.NilError(t, err)
+	p, err := New(Options{Target: TargetVirtualNode}, Deps{Resolver: fixed.Resolver{}, Inspector: fixed.Inspector{}})
+	assert.NilError(t, err)
+	p = p.memoized()
+	ws := FindWorkloads(nodes, nil, &Report{})
+	assert.Equal(t, len(ws), 5)
+	f, err := fixed.Inspector{}.Inspect(context.Background(), "web:1.4", image.DefaultPlatform)
+	assert.NilError(t, err)
+	facts := map[string]image.Facts{"web:1.4": f}
+	var guests []string
+	for i := range ws {
+		pol, err := p.compute(&ws[i], facts, podspec.Objects{}, p.policyOptions())
+		assert.NilError(t, err)
+		assert.Assert(t, len(pol.Corrections) > 0, "workingDir is corrected")
+		guests = append(guests, pol.SHA256)
+		if i == 1 {
+			first, _ := p.compute(&ws[0], facts, podspec.Objects{}, p.policyOptions())
+			assert.Assert(t, &first.Guest[0] == &pol.Guest[0], "b reuses a's policy")
+		}
+	}
+	n := 0
+	p.samePods.Range(func(any, any) bool { n++; return true })
+	assert.Equal(t, n, 3, "a (= b = c), d, e")
+	assert.Equal(t, guests[0], guests[1])
+	assert.Assert(t, guests[0] != guests[4])
+}
