@@ -144,7 +144,7 @@ func (p *Pipeline) verifyWorkload(ctx context.Context, w *Workload, objects pods
 		rep.Error(w, pod.SpecPath(), "replaying the pod for the enforcer: %v", err)
 		return
 	}
-	ds, err := p.replay(ctx, rego, cs)
+	ds, err := p.replay(ctx, checkKey(rego, cs), rego, cs)
 	allowed := reportDecisions(w, ds, err, framework.Error, "", rep)
 
 	// Drift: the policy cocofy computes now from the spec, in the
@@ -186,11 +186,10 @@ func otherCompat(c string) string {
 }
 
 // replay runs the guest's steps for the containers cs under rego with
-// hcsshim's enforcer. An allowed result is remembered in Deps.Checks, keyed
-// by the policy and the replayed containers, so unchanged pods are not
-// replayed again (compiling a policy takes tens of milliseconds).
-func (p *Pipeline) replay(ctx context.Context, rego string, cs []guest.Container) ([]verify.Decision, error) {
-	key := checkKey(rego, cs)
+// hcsshim's framework. An allowed result is remembered in Deps.Checks under
+// key, checkKey of the policy and the replayed containers, so unchanged pods
+// are not replayed again (a replay takes milliseconds).
+func (p *Pipeline) replay(ctx context.Context, key, rego string, cs []guest.Container) ([]verify.Decision, error) {
 	var passed bool
 	if p.deps.Checks != nil && p.deps.Checks.Get(CheckCacheKind, key, &passed) && passed {
 		return nil, nil
@@ -319,8 +318,9 @@ func (p *Pipeline) checkGenerated(ctx context.Context, ws []*Workload, policies 
 					return nil
 				}
 			}
-			once, _ := same.LoadOrStore(checkKey(policies[i].Rego, cs), sync.OnceValue(func() replayed {
-				ds, err := p.replay(ctx, policies[i].Rego, cs)
+			key := checkKey(policies[i].Rego, cs)
+			once, _ := same.LoadOrStore(key, sync.OnceValue(func() replayed {
+				ds, err := p.replay(ctx, key, policies[i].Rego, cs)
 				return replayed{ds, err}
 			}))
 			results[i] = once.(func() replayed)()
