@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"slices"
 	"strings"
-	"sync"
 
 	"sigs.k8s.io/kustomize/kyaml/fn/framework"
 	"sigs.k8s.io/kustomize/kyaml/kio"
@@ -42,7 +41,7 @@ type Pipeline struct {
 	verifyOnly bool
 	// samePods holds the policies computed in this run of a stream (see
 	// compute and memoized); nil otherwise.
-	samePods *sync.Map
+	samePods *policyMemo
 }
 
 // New returns a Pipeline. opts must already be defaulted and validated.

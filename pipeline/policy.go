@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"hash"
 	"strings"
+	"sync"
+	"sync/atomic"
 
 	"sigs.k8s.io/kustomize/kyaml/yaml"
 
@@ -87,15 +89,26 @@ func (p *Pipeline) compute(w *Workload, facts map[string]image.Facts, objects po
 		hashNode(h, pod.ClaimTemplates.YNode())
 	}
 	key := string(h.Sum(nil))
-	if pol, ok := p.samePods.Load(key); ok {
+	if pol, ok := p.samePods.m.Load(key); ok {
 		return pol.(ccpolicy.Policy), nil
 	}
 	pol, err := ccpolicy.Generate(pod, facts, objects, opts)
-	if err == nil {
-		p.samePods.Store(key, pol)
+	if err == nil && p.samePods.n.Add(1) <= maxSamePods {
+		p.samePods.m.Store(key, pol)
 	}
 	return pol, err
 }
+
+// policyMemo holds the policies of a run's first maxSamePods pods, so that
+// a stream of distinct pods keeps no more than those.
+type policyMemo struct {
+	m sync.Map // key -> ccpolicy.Policy
+	n atomic.Int64
+}
+
+// maxSamePods bounds policyMemo: a chart has far fewer distinct pods, and a
+// policy takes about 20 KB.
+var maxSamePods int64 = 1000
 
 // hashNode writes what a YAML node says (kinds, resolved tags, values),
 // not how it is written.

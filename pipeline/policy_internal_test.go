@@ -55,9 +55,24 @@ spec:
 			assert.Assert(t, &first.Guest[0] == &pol.Guest[0], "b reuses a's policy")
 		}
 	}
-	n := 0
-	p.samePods.Range(func(any, any) bool { n++; return true })
-	assert.Equal(t, n, 3, "a (= b = c), d, e")
+	assert.Equal(t, memoized(p), 3, "a (= b = c), d, e")
 	assert.Equal(t, guests[0], guests[1])
 	assert.Assert(t, guests[0] != guests[4])
+
+	// The memo is bounded: past maxSamePods, policies are computed and not
+	// kept.
+	defer func(n int64) { maxSamePods = n }(maxSamePods)
+	maxSamePods = 1
+	p = p.memoized()
+	for i := range ws {
+		_, err := p.compute(&ws[i], facts, podspec.Objects{}, p.policyOptions())
+		assert.NilError(t, err)
+	}
+	assert.Equal(t, memoized(p), 1)
+}
+
+func memoized(p *Pipeline) int {
+	n := 0
+	p.samePods.m.Range(func(any, any) bool { n++; return true })
+	return n
 }

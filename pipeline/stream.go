@@ -444,7 +444,7 @@ func readsObjects(w *Workload) bool {
 // a pod once per run (see compute).
 func (p *Pipeline) memoized() *Pipeline {
 	q := *p
-	q.samePods = &sync.Map{}
+	q.samePods = &policyMemo{}
 	if p.deps.Resolver != nil {
 		q.deps.Resolver = &memoResolver{r: p.deps.Resolver}
 	}
