@@ -62,7 +62,6 @@ type uvm struct {
 	// fast is the enforcer when it is the fast one; its results count only
 	// when it settled them (see exact).
 	fast       *fastEnforcer
-	policyData map[string]any
 	sandboxID  string
 	devices    int
 	containers int
@@ -80,10 +79,10 @@ func newGuest(policyText string) (*uvm, error) {
 	}
 	if mod != nil {
 		if f := newFastEnforcer(mod); f != nil {
-			return &uvm{enforcer: f, fast: f, policyData: f.policy, sandboxID: defaultSandboxID}, nil
+			return &uvm{enforcer: f, fast: f, sandboxID: defaultSandboxID}, nil
 		}
 	}
-	return newHcsshimGuest(policyText)
+	return hcsshimGuest(policyText)
 }
 
 // newHcsshimGuest returns a guest with hcsshim's own enforcer.
@@ -91,6 +90,11 @@ func newHcsshimGuest(policyText string) (*uvm, error) {
 	if _, err := loadable(policyText); err != nil {
 		return nil, err
 	}
+	return hcsshimGuest(policyText)
+}
+
+// hcsshimGuest is newHcsshimGuest for a policy loadable has accepted.
+func hcsshimGuest(policyText string) (*uvm, error) {
 	// The guest receives the annotation value, base64 of the policy text.
 	encoded := base64.StdEncoding.EncodeToString([]byte(policyText))
 	// maxErrorMessageLength 0: the guest truncates decisions to 3 KiB for
@@ -113,6 +117,14 @@ func loadable(policyText string) (*policyModule, error) {
 	return checkShape(policyText)
 }
 
+// fastData is the policy's data when the fast enforcer evaluates it.
+func (g *uvm) fastData() map[string]any {
+	if g.fast == nil {
+		return nil
+	}
+	return g.fast.policy
+}
+
 // exact reports whether ds are the decisions hcsshim's enforcer gives: the
 // fast enforcer settles only replays in which every container is allowed
 // and nothing else unexpected happened.
@@ -132,7 +144,7 @@ func (g *uvm) exact(ds []Decision) bool {
 }
 
 // run replays what the guest does to start c: mount each layer device, mount
-// the overlay, create the container; then it probes the debug shells. The
+// the overlay, create the container. The
 // sandbox container's ID becomes the sandbox ID of the containers after it,
 // as the CRI annotation io.kubernetes.cri.sandbox-id makes it in the guest.
 func (g *uvm) run(ctx context.Context, c guest.Container, sandbox bool) Decision {
@@ -375,7 +387,7 @@ func classify(ctx context.Context, policyText string) (Classification, error) {
 	c, err := g.classify(ctx, policyText)
 	if g.fast != nil && g.fast.spoiled != nil {
 		// Something the fast enforcer does not settle: ask hcsshim's.
-		if g, err = newHcsshimGuest(policyText); err != nil {
+		if g, err = hcsshimGuest(policyText); err != nil {
 			return Classification{}, err
 		}
 		return g.classify(ctx, policyText)
@@ -414,7 +426,7 @@ func (g *uvm) classify(ctx context.Context, policyText string) (Classification, 
 // policyShells reads data.policy.containers from the Rego text and names the
 // containers whose exec_processes allow a bare shell.
 func (g *uvm) policyShells(ctx context.Context, policyText string) ([]string, error) {
-	if containers, ok := g.policyData["containers"]; ok {
+	if containers, ok := g.fastData()["containers"]; ok {
 		return shellSignals(containers), nil
 	}
 	var legacy securitypolicy.SecurityPolicy

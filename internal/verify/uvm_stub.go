@@ -16,6 +16,8 @@ func newGuest(string) (*uvm, error) { return nil, ErrNoEnforcer }
 
 func newHcsshimGuest(string) (*uvm, error) { return nil, ErrNoEnforcer }
 
+func hcsshimGuest(string) (*uvm, error) { return nil, ErrNoEnforcer }
+
 func (*uvm) exact([]Decision) bool { return true }
 
 func (*uvm) run(context.Context, guest.Container, bool) Decision { return Decision{} }

@@ -59,7 +59,7 @@ func Policy(ctx context.Context, policyText string, containers []guest.Container
 	}
 	// The fast enforcer settles only allowed replays; hcsshim's own
 	// enforcer decides the rest, with its reasons.
-	if g, err = newHcsshimGuest(policyText); err != nil {
+	if g, err = hcsshimGuest(policyText); err != nil {
 		return nil, err
 	}
 	return g.replay(ctx, containers)
