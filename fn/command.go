@@ -23,7 +23,6 @@ import (
 	"cocofy.dev/cocofy/internal/atomicfile"
 	"cocofy.dev/cocofy/internal/verify"
 	"cocofy.dev/cocofy/pipeline"
-	"cocofy.dev/cocofy/postrender"
 )
 
 // EnvConfig names a config file when no --config flag is given; Helm 4
@@ -262,13 +261,6 @@ func (o *rootOptions) transform(ctx context.Context, cmd *cobra.Command, args []
 	if err := o.override(cfg); err != nil {
 		return nil, err
 	}
-	if o.verify {
-		// Only virtual-node pods carry policies; verify needs their image
-		// facts with layer root hashes whatever the config's target.
-		// Pods must carry policies when the config says they get them.
-		attach := cfg.Spec.Target == pipeline.TargetVirtualNode && (cfg.Spec.Policy.Attach == nil || *cfg.Spec.Policy.Attach)
-		cfg.Spec.Target, cfg.Spec.Policy.Attach = pipeline.TargetVirtualNode, &attach
-	}
 	progress := io.Discard
 	if !o.quiet && (o.progress || os.Getenv(EnvProgress) == "1" || tty) {
 		progress = stderr
@@ -294,27 +286,9 @@ func (o *rootOptions) transform(ctx context.Context, cmd *cobra.Command, args []
 	} else {
 		// A plain stream is run one document at a time; its output is
 		// the documents' texts, written out only after success.
-		err = pipeline.ErrNotStreamed // verify reads the stream whole
-		if !o.verify {
-			var stream *streamOutput
-			stream, runRep, done.workloads, err = runStream(ctx, p, in)
-			done.out = stream
-		}
-		if errors.Is(err, pipeline.ErrNotStreamed) {
-			// Run over the whole stream: an error's report, or what
-			// cannot be decided one document at a time.
-			if done.nodes, err = readWhole(bytes.NewReader(in)); err != nil {
-				return nil, err
-			}
-			if len(done.nodes) == 0 {
-				return nil, postrender.ErrEmpty
-			}
-			out := &bytes.Buffer{}
-			if runRep, err = p.Run(ctx, done.nodes); err == nil {
-				err = postrender.Write(out, done.nodes)
-			}
-			done.out = out
-		}
+		var stream *streamOutput
+		stream, runRep, done.workloads, err = runStream(ctx, p, in)
+		done.out = stream
 	}
 	if runRep != nil {
 		rep.Results = append(rep.Results, runRep.Results...)

@@ -136,8 +136,8 @@ func fmtWriteError(err error) error {
 	return fmt.Errorf("writing YAML stream: %w", err)
 }
 
-// readWhole reads a plain stream whole, for the runs that cannot be
-// streamed. Tests count its calls.
+// readWhole reads a plain stream whole, for the message of a stream that
+// cannot be read. Tests count its calls.
 var readWhole = postrender.Read
 
 // gcPercentLarge is the garbage collector's GOGC while a large stream
@@ -165,9 +165,9 @@ const readAhead = 64
 
 // runStream runs p over the plain stream in, one document at a time (see
 // pipeline.RunStream), and returns the output, to be written after
-// success. Documents are decoded by a goroutine of their own, ahead of the
-// pipeline. It returns pipeline.ErrNotStreamed when the stream must be run
-// whole; in gives the same error messages as postrender.Read.
+// success, and the results (also on failure). Documents are decoded by a
+// goroutine of their own, ahead of the pipeline; in gives the same error
+// messages as postrender.Read.
 func runStream(ctx context.Context, p *pipeline.Pipeline, in []byte) (*streamOutput, *pipeline.Report, int, error) {
 	type decoded struct {
 		n   *yaml.RNode
@@ -201,7 +201,6 @@ func runStream(ctx context.Context, p *pipeline.Pipeline, in []byte) (*streamOut
 			if _, perr := readWhole(bytes.NewReader(in)); perr != nil {
 				return nil, perr
 			}
-			return nil, pipeline.ErrNotStreamed
 		}
 		return d.n, d.err
 	}
@@ -212,7 +211,7 @@ func runStream(ctx context.Context, p *pipeline.Pipeline, in []byte) (*streamOut
 		err = werr
 	}
 	if err != nil {
-		return nil, nil, 0, err
+		return nil, rep, workloads, err
 	}
 	if o.n == 0 {
 		return nil, nil, 0, postrender.ErrEmpty

@@ -23,12 +23,12 @@ func TestFormat12(t *testing.T) {
 	assert.Assert(t, strings.Contains(rego, `api_version := "0.10.0"`), rego)
 	assert.Assert(t, strings.Contains(rego, `"name":"pause-container"`), rego)
 
-	lines, err := verifyStream(t, out)
+	lines, err := verifyStreamWith(t, opts, out)
 	assert.NilError(t, err, strings.Join(lines, "\n"))
 	assert.Assert(t, contains(lines, "verified: "), strings.Join(lines, "\n"))
 	assert.Assert(t, !contains(lines, "drift"), strings.Join(lines, "\n"))
 
-	lines, err = verifyStream(t, strings.Replace(out, "--port=8080", "--port=9090", 1))
+	lines, err = verifyStreamWith(t, opts, strings.Replace(out, "--port=8080", "--port=9090", 1))
 	assert.ErrorIs(t, err, pipeline.ErrFailed)
 	assert.Assert(t, contains(lines, "drift: the attached policy does not match the pod spec: containers[name=app].command differ"), strings.Join(lines, "\n"))
 }

@@ -19,37 +19,39 @@ type imageUse struct {
 }
 
 // pin rewrites every image of the selected workloads to a digest. Each
-// unique reference is resolved once; nothing is rewritten unless every
-// reference resolved.
-func (p *Pipeline) pin(ctx context.Context, ws []*Workload, rep *Report) error {
+// unique reference is resolved once. It returns the workloads with an
+// image that could not be pinned (a run with errors writes nothing).
+func (p *Pipeline) pin(ctx context.Context, ws []*Workload, rep *Report) map[*Workload]bool {
 	uses, refs := p.imageUses(ws, rep)
 	pins, errs := p.resolveAll(ctx, refs)
-	failed := false
+	failed := map[*Workload]bool{}
 	for _, u := range uses {
 		if err := errs[u.ref]; err != nil {
 			rep.Error(u.w, u.c.Field("image"), "%v", err)
-			failed = true
+			failed[u.w] = true
 		}
 	}
-	if failed || rep.HasErrors() {
-		return nil
-	}
 	for _, u := range uses {
+		if failed[u.w] {
+			continue
+		}
 		pinned := pinnedRef(u.ref, pins[u.ref].Digest, p.opts.Images.DropTag)
 		if pinned == u.ref {
 			continue
 		}
 		if err := u.c.Node.PipeE(setString("image", pinned)); err != nil {
 			rep.Error(u.w, u.c.Field("image"), "%v", err)
+			failed[u.w] = true
 			continue
 		}
+		u.w.claim(u.c.Field("image"), pinned)
 		if strings.Contains(u.ref, "@") {
 			rep.Info(u.w, u.c.Field("image"), "verified the digest of %s and wrote %s", u.ref, pinned)
 		} else {
 			rep.Info(u.w, u.c.Field("image"), "pinned %s to %s", u.ref, pins[u.ref].Digest)
 		}
 	}
-	return nil
+	return failed
 }
 
 // imageUses lists every image field of the workloads and the unique

@@ -33,14 +33,14 @@ type Cache = cache.Store
 
 // Pipeline runs cocofy's stages in order: select workloads, place them
 // (runtimeClassName or virtual node), make requests equal limits, check
-// them for the target, pin images, and attach the CCE policy.
+// them for the target, pin images, and attach the CCE policy. A Verifier
+// runs verify's stages instead. Run and RunStream run them.
 type Pipeline struct {
-	opts Options
-	deps Deps
-	// verifyOnly makes Run check policies instead of changing anything.
-	verifyOnly bool
-	// samePods holds the policies computed in this run of a stream (see
-	// compute and memoized); nil otherwise.
+	opts   Options
+	deps   Deps
+	stages stages
+	// samePods holds the policies computed in this run (see compute and
+	// memoized); nil outside a run.
 	samePods *policyMemo
 }
 
@@ -49,57 +49,26 @@ func New(opts Options, deps Deps) (*Pipeline, error) {
 	if opts.PinImages() && deps.Resolver == nil {
 		return nil, fmt.Errorf("image pinning is on but no resolver was configured")
 	}
-	return &Pipeline{opts: opts, deps: deps}, nil
+	return &Pipeline{opts: opts, deps: deps, stages: renderStages(opts)}, nil
 }
 
-// Run edits nodes in place and returns what it did. When any result is an
-// error it returns ErrFailed; the nodes may then be half edited and must
-// not be written. Before any stage looks at them, the nodes are checked as
-// YAML (see CheckYAML) and their aliases and merge keys expanded, so that
-// every stage reads the objects Kubernetes will; a ResourceList among them
-// is refused.
-func (p *Pipeline) Run(ctx context.Context, nodes []*yaml.RNode) (*Report, error) {
-	if rep := (&Report{}); !readable(nodes, rep) {
-		return rep, ErrFailed
+// renderStages are Run's: place, resources and checks on each selected
+// workload, then pinning, then the CCE policies.
+func renderStages(o Options) stages {
+	st := stages{
+		each: func(p *Pipeline, w *Workload, rep *Report) bool {
+			p.validate(w, rep)
+			p.place(w, rep)
+			p.resources(w, rep)
+			p.check(w, rep)
+			return true
+		},
+		pin: o.PinImages(),
 	}
-	if p.verifyOnly {
-		return p.verifyAll(ctx, nodes)
+	if o.AttachPolicy() {
+		st.objects, st.policy = true, (*streamRun).attach
 	}
-	rep := &Report{intern: &interner{}}
-	checkObjects(nodes, rep)
-	workloads := FindWorkloads(nodes, p.opts.WorkloadPaths, rep)
-	var selected []*Workload
-	for i := range workloads {
-		w := &workloads[i]
-		ok, err := p.opts.Select.matches(w)
-		if err != nil {
-			return rep, fmt.Errorf("select.labelSelector: %w", err)
-		}
-		if ok {
-			selected = append(selected, w)
-		}
-	}
-	for _, w := range selected {
-		p.validate(w, rep)
-		p.place(w, rep)
-		p.resources(w, rep)
-		p.check(w, rep)
-	}
-	// Pin even after earlier errors, so that every problem is reported at once.
-	if p.opts.PinImages() {
-		if err := p.pin(ctx, selected, rep); err != nil {
-			return rep, err
-		}
-	}
-	if p.opts.Target == TargetVirtualNode && !rep.HasErrors() {
-		if err := p.attachPolicies(ctx, nodes, selected, rep); err != nil {
-			return rep, err
-		}
-	}
-	if rep.HasErrors() {
-		return rep, ErrFailed
-	}
-	return rep, nil
+	return st
 }
 
 // Filter makes a Pipeline a kio.Filter for Go callers: it runs with a
@@ -133,23 +102,22 @@ func (s Selector) matches(w *Workload) (bool, error) {
 	return true, nil
 }
 
-// checkObjects reports stream entries that are not Kubernetes objects.
-func checkObjects(nodes []*yaml.RNode, rep *Report) {
-	for i, n := range nodes {
-		if n.YNode().Kind != yaml.MappingNode {
-			rep.Add(framework.Error, nil, "", "document %d: not a Kubernetes object (a map with apiVersion and kind)", i+1)
-			continue
+// checkObject reports a stream entry (document index) that is not a
+// Kubernetes object.
+func checkObject(n *yaml.RNode, index int, rep *Report) {
+	if n.YNode().Kind != yaml.MappingNode {
+		rep.Add(framework.Error, nil, "", "document %d: not a Kubernetes object (a map with apiVersion and kind)", index+1)
+		return
+	}
+	var missing []string
+	for _, f := range []string{"apiVersion", "kind"} {
+		if stringField(n, f) == "" {
+			missing = append(missing, f)
 		}
-		var missing []string
-		for _, f := range []string{"apiVersion", "kind"} {
-			if stringField(n, f) == "" {
-				missing = append(missing, f)
-			}
-		}
-		if len(missing) > 0 {
-			ref := refOf(n)
-			rep.Add(framework.Error, &ref, strings.Join(missing, ", "), "document %d: not a Kubernetes object: %s missing", i+1, strings.Join(missing, " and "))
-		}
+	}
+	if len(missing) > 0 {
+		ref := refOf(n)
+		rep.Add(framework.Error, &ref, strings.Join(missing, ", "), "document %d: not a Kubernetes object: %s missing", index+1, strings.Join(missing, " and "))
 	}
 }
 
@@ -165,38 +133,6 @@ const (
 	nodeCost    = 160
 	sizeCap     = 1 << 62
 )
-
-// readable checks nodes with CheckYAML and refuses a ResourceList among
-// them (in a stream its items would be taken for one unknown object), then
-// expands aliases and merge keys in place. It reports false, with errors in
-// rep, when the nodes must not be read any further.
-func readable(nodes []*yaml.RNode, rep *Report) bool {
-	ok := true
-	for i, n := range nodes {
-		if n.YNode().Kind == yaml.MappingNode && stringField(n, "kind") == kio.ResourceListKind {
-			rep.Add(framework.Error, nil, "", "document %d is a ResourceList, and a ResourceList must be the whole input (as kpt and kustomize send it): "+
-				"here other documents, or a --- after it, make the input a YAML stream, in which its items would not be read", i+1)
-			ok = false
-		}
-	}
-	if !ok {
-		return false
-	}
-	docs, ok := checkYAML(nodes, rep)
-	if !ok {
-		return false
-	}
-	for _, d := range docs {
-		if !d.expand {
-			continue
-		}
-		if err := nodes[d.index].DeAnchor(); err != nil {
-			rep.Add(framework.Error, d.ref, "", "document %d: expanding YAML aliases and merge keys: %v", d.index+1, err)
-			ok = false
-		}
-	}
-	return ok
-}
 
 // CheckYAML reports, as errors in rep, what would let cocofy read nodes
 // differently from Kubernetes or without bound: a key given twice in a
@@ -239,7 +175,7 @@ func checkYAML(nodes []*yaml.RNode, rep *Report) ([]*yamlDoc, bool) {
 	if !ok {
 		return nil, false
 	}
-	budget := min(max(aliasFactor*min(literal, sizeCap/aliasFactor), aliasMin), aliasMax)
+	budget := aliasBudget(literal)
 	s := sizer{memo: map[*yaml.Node]int64{}, visiting: map[*yaml.Node]bool{}}
 	var extra int64
 	for _, d := range docs {
@@ -254,14 +190,22 @@ func checkYAML(nodes []*yaml.RNode, rep *Report) ([]*yamlDoc, bool) {
 			if extra > budget {
 				l := d.locate(a)
 				rep.Add(framework.Error, l.ref, l.path,
-					"%s: YAML aliases (counted up to this *%s) would expand the input by more than %d MiB, its limit: aliases may add %d times the input's size, at least %d MiB and at most %d MiB; nothing was expanded",
-					l.where, a.Value, budget>>20, aliasFactor, aliasMin>>20, aliasMax>>20)
+					"%s: YAML aliases (counted up to this *%s) would expand the input by more than %d MiB, its limit: %s",
+					l.where, a.Value, budget>>20, aliasRule)
 				return nil, false
 			}
 		}
 	}
 	return docs, true
 }
+
+// aliasBudget is how much aliases may add to an input of literal bytes.
+func aliasBudget(literal int64) int64 {
+	return min(max(aliasFactor*min(literal, sizeCap/aliasFactor), aliasMin), aliasMax)
+}
+
+// aliasRule says the alias limit in messages.
+var aliasRule = fmt.Sprintf("aliases may add %d times the input's size, at least %d MiB and at most %d MiB; nothing was expanded", aliasFactor, aliasMin>>20, aliasMax>>20)
 
 // location names a node for a message: its object, where that object is
 // in the input, and the node's field path in the object.
@@ -603,11 +547,4 @@ func selector(n *yaml.Node, i int) string {
 		}
 	}
 	return "[" + itoa(i) + "]"
-}
-
-func joinPath(path, key string) string {
-	if path == "" {
-		return key
-	}
-	return path + "." + key
 }

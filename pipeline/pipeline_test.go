@@ -236,9 +236,14 @@ func (c *countingResolver) Resolve(ctx context.Context, ref string) (pin imagePi
 // verifyStream runs a Verifier over a stream and returns the result lines.
 func verifyStream(t *testing.T, in string) ([]string, error) {
 	t.Helper()
+	return verifyStreamWith(t, vnOptions(), in)
+}
+
+func verifyStreamWith(t *testing.T, opts pipeline.Options, in string) ([]string, error) {
+	t.Helper()
 	nodes, err := kio.FromBytes([]byte(in))
 	assert.NilError(t, err)
-	p, err := pipeline.New(vnOptions(), pipeline.Deps{Resolver: fixed.Resolver{}, Inspector: fixed.Inspector{}})
+	p, err := pipeline.New(opts, pipeline.Deps{Resolver: fixed.Resolver{}, Inspector: fixed.Inspector{}})
 	assert.NilError(t, err)
 	rep, runErr := p.Verifier().Run(context.Background(), nodes)
 	var lines []string

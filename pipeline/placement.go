@@ -32,6 +32,7 @@ func (p *Pipeline) setField(w *Workload, rep *Report, parent *yaml.RNode, field,
 		rep.Error(w, field, "setting %q: %v", want, err)
 		return
 	}
+	w.claim(field, want)
 	if cur == "" {
 		rep.Info(w, field, "set to %q", want)
 	} else {
@@ -74,12 +75,15 @@ func (p *Pipeline) addVirtualNodeToleration(w *Workload, rep *Report) {
 		rep.Error(w, field, "%v", err)
 		return
 	}
+	w.claim(field+"["+itoa(len(tols.Content())-1)+"].key", VirtualNodeTolerationKey)
 	rep.Info(w, field, "added toleration %s:Exists:NoSchedule", VirtualNodeTolerationKey)
 }
 
-func (p *Pipeline) setVirtualNodeAnnotations(w *Workload, rep *Report) {
+// virtualNodeAnnotations are the pod annotations the config asks for on a
+// virtual node; an empty value is not set.
+func (p *Pipeline) virtualNodeAnnotations() []struct{ key, value string } {
 	vn := p.opts.VirtualNode
-	want := []struct{ key, value string }{
+	return []struct{ key, value string }{
 		{AnnotationInjectDNS, boolString(vn.InjectDNS)},
 		{AnnotationInjectKubeProxy, boolString(vn.InjectKubeProxy)},
 		{AnnotationZones, vn.Zone},
@@ -87,6 +91,10 @@ func (p *Pipeline) setVirtualNodeAnnotations(w *Workload, rep *Report) {
 		{AnnotationIdentity, vn.Identity},
 		{AnnotationImageCachePod, boolString(vn.ImageCachePod)},
 	}
+}
+
+func (p *Pipeline) setVirtualNodeAnnotations(w *Workload, rep *Report) {
+	want := p.virtualNodeAnnotations()
 	meta, err := w.Template.Pipe(yaml.LookupCreate(yaml.MappingNode, "metadata", "annotations"))
 	if err != nil {
 		rep.Error(w, w.Field("metadata", "annotations"), "%v", err)

@@ -100,10 +100,23 @@ func (p *Pipeline) compute(w *Workload, facts map[string]image.Facts, objects po
 }
 
 // policyMemo holds the policies of a run's first maxSamePods pods, so that
-// a stream of distinct pods keeps no more than those.
+// a stream of distinct pods keeps no more than those, and the enforcer's
+// replays of its first maxSamePods checks.
 type policyMemo struct {
 	m sync.Map // key -> ccpolicy.Policy
 	n atomic.Int64
+
+	replays  sync.Map // checkKey -> func() ([]verify.Decision, error)
+	nReplays atomic.Int64
+}
+
+// replaysOf returns where a run keeps its replays: m's while it has room,
+// else a map of the caller's own.
+func (m *policyMemo) replaysOf() *sync.Map {
+	if m == nil || m.nReplays.Add(1) > maxSamePods {
+		return &sync.Map{}
+	}
+	return &m.replays
 }
 
 // maxSamePods bounds policyMemo: a chart has far fewer distinct pods, and a
@@ -206,7 +219,9 @@ func (p *Pipeline) writePolicy(w *Workload, pol ccpolicy.Policy, rep *Report) {
 		}
 		if err := w.Template.PipeE(yaml.SetAnnotation(k, v)); err != nil {
 			rep.Error(w, w.Field("metadata", "annotations", k), "%v", err)
+			continue
 		}
+		w.claim(w.Field("metadata", "annotations", k), v)
 	}
 	if eph, _ := w.ContainersIn(EphemeralContainers); len(eph) > 0 {
 		rep.Warn(w, w.Field("spec", EphemeralContainers), "ephemeral containers are not in the CCE policy (confcom leaves them out): the guest will refuse to start them")

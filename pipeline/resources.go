@@ -60,7 +60,9 @@ func (p *Pipeline) copyQuantity(w *Workload, c Container, q *yaml.RNode, into, r
 	}
 	if err != nil {
 		rep.Error(w, c.Field("resources", into, res), "%v", err)
+		return
 	}
+	w.claim(c.Field("resources", into, res), q.YNode().Value)
 }
 
 func (p *Pipeline) missing(w *Workload, c Container, res string, rep *Report) {

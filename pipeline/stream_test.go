@@ -3,6 +3,7 @@ package pipeline_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -98,7 +99,8 @@ data: {k: second}
 }
 
 // TestRunStreamIsRun: RunStream gives Run's results, in Run's order, and
-// the same documents, or ErrNotStreamed; with batches of every size.
+// the same documents, with batches of every size: the results of a run do
+// not depend on how its stream is batched, also when it fails.
 func TestRunStreamIsRun(t *testing.T) {
 	labels := pipeline.Options{Target: pipeline.TargetPodSandbox, Select: pipeline.Selector{LabelSelector: "tier=web"}}
 	vn := pipeline.Options{Target: pipeline.TargetVirtualNode, Policy: pipeline.PolicyOptions{Check: pipeline.CheckWarn}}
@@ -110,7 +112,7 @@ func TestRunStreamIsRun(t *testing.T) {
 		"vn":           vn,
 		"vn check off": vnOff,
 	}
-	streamed := 0
+	failed := 0
 	for name, in := range streamInputs(t) {
 		for cname, opts := range configs {
 			for _, batch := range []int{1, 2, 256} {
@@ -118,36 +120,38 @@ func TestRunStreamIsRun(t *testing.T) {
 					opts.Resources.Missing = pipeline.MissingWarn
 				}
 				restore := pipeline.SetStreamBatch(batch)
-				if compare(t, name+" "+cname, opts, in) {
-					t.Logf("streamed: %s %s %d", name, cname, batch)
-					streamed++
+				if !compare(t, fmt.Sprintf("%s %s %d", name, cname, batch), opts, in) {
+					failed++
 				}
 				restore()
 			}
 		}
 	}
-	assert.Assert(t, streamed > 20, "only %d runs were streamed", streamed)
+	assert.Assert(t, failed > 10, "only %d runs failed: the failing inputs are not compared", failed)
 }
 
+// compare runs in through RunStream with the current batch size and
+// through Run with batches of 256, and reports whether they succeeded.
 func compare(t *testing.T, name string, opts pipeline.Options, in string) bool {
 	t.Helper()
 	deps := pipeline.Deps{Resolver: fixed.Resolver{}, Inspector: fixed.Inspector{}}
 	p, err := pipeline.New(opts, deps)
 	assert.NilError(t, err)
-	nodes, err := (&kio.ByteReader{Reader: strings.NewReader(in), PreserveSeqIndent: true, DisableUnwrapping: true}).Read()
-	if err != nil {
-		return false
-	}
-	want, runErr := p.Run(context.Background(), nodes)
-
 	r := yamlstream.NewReader([]byte(in))
 	got := collected{}
 	rep, workloads, err := p.RunStream(context.Background(), r.Next, got)
-	if errors.Is(err, pipeline.ErrNotStreamed) {
-		return false
+	if err != nil && !errors.Is(err, pipeline.ErrFailed) {
+		return true // not a stream: nothing to compare
 	}
-	assert.NilError(t, err, name)
-	assert.NilError(t, runErr, "%s: Run failed where RunStream did not", name)
+	ok := err == nil
+
+	nodes, err := (&kio.ByteReader{Reader: strings.NewReader(in), PreserveSeqIndent: true, DisableUnwrapping: true}).Read()
+	if err != nil {
+		return true // kio reads it otherwise: nothing to compare
+	}
+	defer pipeline.SetStreamBatch(256)()
+	want, runErr := p.Run(context.Background(), nodes)
+	assert.Equal(t, runErr == nil, ok, "%s: Run and RunStream disagree: %v", name, runErr)
 	var wantLines, gotLines []string
 	for _, r := range want.Results {
 		wantLines = append(wantLines, pipeline.Line(r))
@@ -156,6 +160,10 @@ func compare(t *testing.T, name string, opts pipeline.Options, in string) bool {
 		gotLines = append(gotLines, pipeline.Line(r))
 	}
 	assert.DeepEqual(t, gotLines, wantLines)
+	if !ok {
+		assert.Equal(t, len(got), 0, "%s: a failed run put documents", name)
+		return false
+	}
 	assert.Equal(t, len(got), len(nodes), name)
 	for i, n := range nodes {
 		s, err := n.String()

@@ -12,7 +12,6 @@ import (
 
 	"golang.org/x/sync/errgroup"
 	"sigs.k8s.io/kustomize/kyaml/fn/framework"
-	"sigs.k8s.io/kustomize/kyaml/yaml"
 
 	"cocofy.dev/cocofy/internal/ccpolicy"
 	"cocofy.dev/cocofy/internal/guest"
@@ -21,73 +20,69 @@ import (
 	"cocofy.dev/cocofy/internal/verify"
 )
 
-// Verifier returns a Pipeline whose Run changes nothing and instead checks
-// every selected workload that carries a CCE policy: the policy must load
-// in hcsshim's enforcer, the guest must start every container of the pod
-// under it (replayed with the pod spec and the image facts), and it must
-// equal the policy cocofy computes from the spec now (else the changed
-// fields are reported as drift). Allow-all and debug policies are warnings.
+// Verifier returns a Pipeline whose runs change nothing and check each
+// selected workload against the config instead (verify's stages): placed
+// on the target (runtimeClassName, or the virtual node's nodeSelector and
+// toleration), every image pinned by digest, requests equal to limits
+// where the config equalizes them; and for target virtual-node, a CCE
+// policy on every pod that the config gives one, in the config's format,
+// neither allow-all nor debug unless the config asks for a debug policy,
+// that loads in hcsshim's enforcer, lets the guest start every container
+// of the pod (replayed with the pod spec and the image facts), and equals
+// the policy cocofy computes from the spec now (else the changed fields
+// are reported as drift).
 func (p *Pipeline) Verifier() *Pipeline {
 	q := *p
-	q.verifyOnly = true
+	q.stages = stages{each: (*Pipeline).verifyEach, none: "no workload is selected; nothing to verify"}
+	if p.opts.Target == TargetVirtualNode {
+		q.stages.objects, q.stages.policy = true, (*streamRun).verifyPolicies
+	}
 	return &q
 }
 
-// verifyAll is Run for a Verifier.
-func (p *Pipeline) verifyAll(ctx context.Context, nodes []*yaml.RNode) (*Report, error) {
-	rep := &Report{}
-	checkObjects(nodes, rep)
-	var ws, empty, missing []*Workload
-	all := FindWorkloads(nodes, p.opts.WorkloadPaths, rep)
-	for i := range all {
-		w := &all[i]
-		ok, err := p.opts.Select.matches(w)
-		if err != nil {
-			return rep, fmt.Errorf("select.labelSelector: %w", err)
-		}
-		if !ok {
-			continue
-		}
-		v, has := w.Template.GetAnnotations()[AnnotationCCEPolicy]
-		switch {
-		case has && strings.TrimSpace(v) == "":
-			empty = append(empty, w)
-		case has:
-			ws = append(ws, w)
-		case p.opts.AttachPolicy():
-			missing = append(missing, w)
-		}
+// verifyEach checks one workload's placement, pins and resources, and
+// whether it carries the policy the config asks for; it reports whether
+// there is a policy to verify.
+func (p *Pipeline) verifyEach(w *Workload, rep *Report) bool {
+	p.verifyPlacement(w, rep)
+	p.verifyPins(w, rep)
+	p.verifyResources(w, rep)
+	if p.opts.Target != TargetVirtualNode {
+		return false
 	}
-	if len(ws) == 0 {
-		rep.Add(framework.Info, nil, "", "no workload carries a %s annotation; nothing to verify", AnnotationCCEPolicy)
-	}
-	facts, ok := p.inspectAll(ctx, ws, rep)
-	if ok {
-		objects := podspec.ObjectsFrom(nodes)
-		for _, w := range ws {
-			p.verifyWorkload(ctx, w, objects, facts, rep)
-		}
-	}
-	reportMissingPolicies(empty, missing, rep)
-	if rep.HasErrors() {
-		return rep, ErrFailed
-	}
-	return rep, nil
-}
-
-// reportMissingPolicies reports the workloads whose policy annotation is
-// empty, and, when the config attaches policies, those without one: a
-// stream that was not rendered by cocofy must not pass the gate.
-func reportMissingPolicies(empty, missing []*Workload, rep *Report) {
-	for _, w := range empty {
+	v, has := w.Template.GetAnnotations()[AnnotationCCEPolicy]
+	switch {
+	case has && strings.TrimSpace(v) == "":
 		rep.Error(w, w.Field("metadata", "annotations", AnnotationCCEPolicy), "the CCE policy annotation is empty: there is no policy to verify, and the pod would not run as a confidential pod with the policy you expect")
-	}
-	for _, w := range missing {
+	case has:
+		return true
+	case p.opts.AttachPolicy():
 		hint := ""
 		if _, hook := w.Resource.GetAnnotations()["helm.sh/hook"]; hook {
 			hint = " (a Helm hook: Helm 3 does not post-render hooks; use Helm 4, or helm template | cocofy)"
 		}
 		rep.Error(w, w.Field("metadata", "annotations", AnnotationCCEPolicy), "no CCE policy, though the config (target virtual-node) attaches one to every selected pod: render the stream with cocofy before verifying it%s", hint)
+	}
+	return false
+}
+
+// verifyPolicies is verify's policy stage: each policy of sws is checked
+// against the pod and the image facts.
+func (s *streamRun) verifyPolicies(sws []*streamWorkload) {
+	ws := make([]*Workload, len(sws))
+	for i, sw := range sws {
+		ws[i] = sw.w
+	}
+	rep := s.newReport()
+	facts, ok := s.p.inspectAll(s.ctx, ws, rep)
+	s.collect(phaseGenerate, sws[0].order, rep)
+	if !ok {
+		return
+	}
+	for _, sw := range sws {
+		rep := s.newReport()
+		s.p.verifyWorkload(s.ctx, sw.w, s.objects, facts, rep)
+		s.collect(phaseCheck, sw.order, rep)
 	}
 }
 
@@ -130,12 +125,8 @@ func (p *Pipeline) verifyWorkload(ctx context.Context, w *Workload, objects pods
 		rep.Error(w, field, "%v", err)
 		return
 	}
-	switch class.Kind {
-	case verify.AllowAll:
-		rep.Warn(w, field, "an allow-all policy: any container may run in this pod and its attestation proves nothing about the code")
+	if !p.acceptClass(w, class, rep) || !p.acceptFormat(w, rego, rep) {
 		return
-	case verify.Debug:
-		rep.Warn(w, field, "a debug policy: %s; never use it in production", strings.Join(class.Signals, ", "))
 	}
 
 	pod := p.podOf(w)
@@ -176,6 +167,39 @@ func (p *Pipeline) verifyWorkload(ctx context.Context, w *Workload, objects pods
 		return
 	}
 	rep.Info(w, field, "verified: the enforcer allows every container and the policy matches the spec (sha256 %s)", want.SHA256)
+}
+
+// acceptClass reports an allow-all or a debug policy: an error unless the
+// config asks for a debug policy (policy.debug: true), then a warning.
+func (p *Pipeline) acceptClass(w *Workload, class verify.Classification, rep *Report) bool {
+	field := w.Field("metadata", "annotations", AnnotationCCEPolicy)
+	sev, hint := framework.Error, " (set policy.debug: true in the config to accept it)"
+	if p.opts.Policy.Debug {
+		sev, hint = framework.Warning, ""
+	}
+	switch class.Kind {
+	case verify.AllowAll:
+		rep.Add(sev, refPtr(w), field, "an allow-all policy: any container may run in this pod and its attestation proves nothing about the code%s", hint)
+		return false
+	case verify.Debug:
+		rep.Add(sev, refPtr(w), field, "a debug policy: %s; never use it in production%s", strings.Join(class.Signals, ", "), hint)
+		return sev != framework.Error
+	}
+	return true
+}
+
+// acceptFormat reports a policy whose format is not the config's.
+func (p *Pipeline) acceptFormat(w *Workload, rego string, rep *Report) bool {
+	want := p.opts.Policy.Format
+	if want == "" {
+		want = ccpolicy.Format2
+	}
+	got := policyFormat(rego)
+	if got == want {
+		return true
+	}
+	rep.Error(w, w.Field("metadata", "annotations", AnnotationCCEPolicy), "the policy is in format %s, but the config asks for %s (policy.format): an older format also lowers the infrastructure fragment's minimum SVN; render the stream with cocofy again", got, want)
+	return false
 }
 
 func otherCompat(c string) string {
@@ -306,8 +330,8 @@ func (p *Pipeline) checkGenerated(ctx context.Context, ws []*Workload, policies 
 	}
 	results := make([]replayed, len(ws))
 	// Pods with the same policy and containers (replicas of one chart,
-	// hooks) are replayed once.
-	var same sync.Map // checkKey -> func() replayed
+	// hooks) are replayed once in a run.
+	same := p.samePods.replaysOf()
 	var g errgroup.Group
 	g.SetLimit(runtime.GOMAXPROCS(0))
 	for i, w := range ws {
@@ -319,11 +343,10 @@ func (p *Pipeline) checkGenerated(ctx context.Context, ws []*Workload, policies 
 				}
 			}
 			key := checkKey(policies[i].Rego, cs)
-			once, _ := same.LoadOrStore(key, sync.OnceValue(func() replayed {
-				ds, err := p.replay(ctx, key, policies[i].Rego, cs)
-				return replayed{ds, err}
+			once, _ := same.LoadOrStore(key, sync.OnceValues(func() ([]verify.Decision, error) {
+				return p.replay(ctx, key, policies[i].Rego, cs)
 			}))
-			results[i] = once.(func() replayed)()
+			results[i].ds, results[i].err = once.(func() ([]verify.Decision, error))()
 			return nil
 		})
 	}

@@ -47,7 +47,7 @@ func TestVerifyCatchesChanges(t *testing.T) {
 		old, new    string
 		deny, drift string
 	}{
-		{"image", "image: " + pinned, "image: registry.example/other:1.4",
+		{"image", "image: " + pinned, "image: registry.example/other:1.4@" + fixed.Digest("registry.example/other:1.4"),
 			`the enforcer denies container "app" at mount_device`, "containers[name=app].id, containers[name=app].layers"},
 		{"env added", "        env:\n", "        env:\n        - {name: EXTRA, value: 'on'}\n",
 			`the enforcer would start container "app" without its environment variables EXTRA`, "containers[name=app].env_rules"},
@@ -75,29 +75,44 @@ func TestVerifyCatchesChanges(t *testing.T) {
 	}
 }
 
+// withPolicy is the generated stream with its policy annotation replaced.
+func withPolicy(t *testing.T, value string) string {
+	t.Helper()
+	out := generated(t)
+	rego, _ := policyOf(t, out)
+	attached := base64.StdEncoding.EncodeToString([]byte(rego))
+	assert.Assert(t, strings.Contains(out, attached))
+	return strings.Replace(out, attached, value, 1)
+}
+
+// An allow-all or debug policy fails the gate unless the config asks for a
+// debug policy; then it is a warning.
 func TestVerifyFlagsAllowAllDebugAndUnreadablePolicies(t *testing.T) {
 	allowAll, err := os.ReadFile("../internal/verify/testdata/allow_all.rego")
 	assert.NilError(t, err)
-	withPolicy := func(b64 string) string {
-		return strings.Replace(vnDeployment, "      labels: {app: web}", "      labels: {app: web}\n      annotations:\n        "+pipeline.AnnotationCCEPolicy+": "+b64, 1)
-	}
-	lines, err := verifyStream(t, withPolicy(base64.StdEncoding.EncodeToString(allowAll)))
+	lines, err := verifyStream(t, withPolicy(t, base64.StdEncoding.EncodeToString(allowAll)))
+	assert.ErrorIs(t, err, pipeline.ErrFailed)
+	assert.Assert(t, contains(lines, "error: Deployment shop/web: spec.template.metadata.annotations."+pipeline.AnnotationCCEPolicy+": an allow-all policy"), strings.Join(lines, "\n"))
+	debugOpts := vnOptions()
+	debugOpts.Policy.Debug = true
+	lines, err = verifyStreamWith(t, debugOpts, withPolicy(t, base64.StdEncoding.EncodeToString(allowAll)))
 	assert.NilError(t, err, strings.Join(lines, "\n"))
 	assert.Assert(t, contains(lines, "warning: Deployment shop/web: spec.template.metadata.annotations."+pipeline.AnnotationCCEPolicy+": an allow-all policy"), strings.Join(lines, "\n"))
 
-	lines, err = verifyStream(t, withPolicy("bm90IHJlZ28="))
+	lines, err = verifyStream(t, withPolicy(t, "bm90IHJlZ28="))
 	assert.ErrorIs(t, err, pipeline.ErrFailed)
 	assert.Assert(t, contains(lines, "error: Deployment shop/web: spec.template.metadata.annotations."+pipeline.AnnotationCCEPolicy+": "), strings.Join(lines, "\n"))
 
-	lines, err = verifyStream(t, withPolicy("'%%%'"))
+	lines, err = verifyStream(t, withPolicy(t, "%%%"))
 	assert.ErrorIs(t, err, pipeline.ErrFailed)
 	assert.Assert(t, contains(lines, "decoding the policy annotation"), strings.Join(lines, "\n"))
 
-	opts := vnOptions()
-	opts.Policy.Debug = true
-	debug, _, err := runPipeline(t, opts, vnDeployment)
+	debug, _, err := runPipeline(t, debugOpts, vnDeployment)
 	assert.NilError(t, err)
 	lines, err = verifyStream(t, debug)
+	assert.ErrorIs(t, err, pipeline.ErrFailed)
+	assert.Assert(t, contains(lines, "error: Deployment shop/web: spec.template.metadata.annotations."+pipeline.AnnotationCCEPolicy+": a debug policy: "), strings.Join(lines, "\n"))
+	lines, err = verifyStreamWith(t, debugOpts, debug)
 	assert.NilError(t, err, strings.Join(lines, "\n"))
 	assert.Assert(t, contains(lines, "warning: Deployment shop/web: spec.template.metadata.annotations."+pipeline.AnnotationCCEPolicy+": a debug policy: "), strings.Join(lines, "\n"))
 	assert.Assert(t, contains(lines, "verified: "), strings.Join(lines, "\n"))
@@ -208,11 +223,11 @@ func TestVerifyFormat1(t *testing.T) {
 	out, _, err := runPipeline(t, opts, vnDeployment)
 	assert.NilError(t, err)
 	assert.Assert(t, strings.Contains(out, pipeline.AnnotationCCEPolicy))
-	lines, err := verifyStream(t, out)
+	lines, err := verifyStreamWith(t, opts, out)
 	assert.NilError(t, err, strings.Join(lines, "\n"))
 	assert.Assert(t, contains(lines, "verified: "), strings.Join(lines, "\n"))
 
-	lines, err = verifyStream(t, strings.Replace(out, "--port=8080", "--port=9090", 1))
+	lines, err = verifyStreamWith(t, opts, strings.Replace(out, "--port=8080", "--port=9090", 1))
 	assert.ErrorIs(t, err, pipeline.ErrFailed)
 	assert.Assert(t, contains(lines, "drift: the attached policy does not match the pod spec: containers[name=app].command differ"), strings.Join(lines, "\n"))
 }
@@ -231,16 +246,13 @@ func TestPolicyOverAnnotationLimit(t *testing.T) {
 // verify: an empty annotation is an error, and a policy that computes is
 // refused before evaluation, quickly.
 func TestVerifyEmptyAndComputingPolicies(t *testing.T) {
-	withPolicy := func(b64 string) string {
-		return strings.Replace(vnDeployment, "      labels: {app: web}", "      labels: {app: web}\n      annotations:\n        "+pipeline.AnnotationCCEPolicy+": '"+b64+"'", 1)
-	}
-	lines, err := verifyStream(t, withPolicy(""))
+	lines, err := verifyStream(t, withPolicy(t, ""))
 	assert.ErrorIs(t, err, pipeline.ErrFailed)
 	assert.Assert(t, contains(lines, "the CCE policy annotation is empty"), strings.Join(lines, "\n"))
 
 	hostile := "package policy\n\nimport future.keywords.in\n\ncontainers := [x | some x in numbers.range(1, 100000000000)]\nmount_device := {\"allowed\": true}\n"
 	start := time.Now()
-	lines, err = verifyStream(t, withPolicy(base64.StdEncoding.EncodeToString([]byte(hostile))))
+	lines, err = verifyStream(t, withPolicy(t, base64.StdEncoding.EncodeToString([]byte(hostile))))
 	assert.ErrorIs(t, err, pipeline.ErrFailed)
 	assert.Assert(t, time.Since(start) < 10*time.Second, "took %s", time.Since(start))
 	assert.Assert(t, contains(lines, "policy is not plain data; cocofy does not evaluate it: rule containers (line 5): [x | some x in numbers.range(1, 100000000000)] is computed, not data"), strings.Join(lines, "\n"))

@@ -61,6 +61,8 @@ type Workload struct {
 	// for the configured namespace podNamespace.
 	pod          *podspec.Pod
 	podNamespace string
+	// claims are the values the stages reported writing (see readBack).
+	claims []claim
 }
 
 // Ref identifies a resource for people: kind, namespace and name, plus where
