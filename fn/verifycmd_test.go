@@ -4,6 +4,8 @@ package fn_test
 
 import (
 	"encoding/base64"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -61,5 +63,69 @@ func TestVerifyCommandRefuses(t *testing.T) {
 		assert.Equal(t, out, "", name)
 		assert.Assert(t, strings.Contains(stderr, tc.want), "%s: %s", name, stderr)
 		assert.Assert(t, time.Since(start) < 20*time.Second, "%s took %s", name, time.Since(start))
+	}
+}
+
+// cocofy verify checks every target from the config, on any stream:
+// placement, pins and requests for the sandbox targets; placement, policy
+// format and class for virtual nodes.
+func TestVerifyEveryTarget(t *testing.T) {
+	dir := t.TempDir()
+	config := func(name, spec string) string {
+		p := filepath.Join(dir, name+".yaml")
+		assert.NilError(t, os.WriteFile(p, []byte("apiVersion: cocofy.dev/v1alpha1\nkind: Cocofy\nspec:\n"+spec), 0o644))
+		return p
+	}
+	sandbox := config("sandbox", "  target: pod-sandbox\n")
+	contrast := config("contrast", "  target: contrast\n")
+	input := read(t, "testdata/pod-sandbox/input.yaml")
+	rendered, stderr, err := run(t, input, "--config", sandbox)
+	assert.NilError(t, err, stderr)
+	_, stderr, err = run(t, rendered, "verify", "--config", sandbox)
+	assert.NilError(t, err, stderr)
+
+	noClass := strings.ReplaceAll(rendered, "      runtimeClassName: kata-vm-isolation\n", "")
+	assert.Assert(t, noClass != rendered)
+	for name, tc := range map[string]struct{ in, cfg, want string }{
+		"never rendered":       {input, sandbox, "spec.template.spec.runtimeClassName: no runtimeClassName: the pod would run outside the sandbox"},
+		"unpinned":             {input, sandbox, "is not pinned by digest"},
+		"runtimeClassName cut": {noClass, sandbox, "no runtimeClassName"},
+		"other target":         {rendered, contrast, `is "kata-vm-isolation", but target contrast needs "contrast-cc"`},
+	} {
+		out, stderr, err := run(t, tc.in, "verify", "--config", tc.cfg)
+		assert.Assert(t, err != nil, name)
+		assert.Equal(t, out, "", name)
+		assert.Assert(t, strings.Contains(stderr, tc.want), "%s: %s", name, stderr)
+	}
+}
+
+func TestVerifyVirtualNodeRefuses(t *testing.T) {
+	const cfg = "testdata/virtual-node/config.yaml"
+	good := read(t, "testdata/virtual-node/expected.yaml")
+	allowAll, err := os.ReadFile("../internal/verify/testdata/allow_all.rego")
+	assert.NilError(t, err)
+	const ann = "microsoft.containerinstance.virtualnode.ccepolicy: "
+	i := strings.Index(good, ann)
+	assert.Assert(t, i > 0)
+	end := i + strings.Index(good[i:], "\n")
+	swapped := good[:i] + ann + base64.StdEncoding.EncodeToString(allowAll) + good[end:]
+
+	dir := t.TempDir()
+	old := filepath.Join(dir, "format1.yaml")
+	assert.NilError(t, os.WriteFile(old, []byte(strings.Replace(read(t, cfg), "  target: virtual-node\n", "  target: virtual-node\n  policy: {format: \"1.x\"}\n", 1)), 0o644))
+	format1, stderr, err := run(t, read(t, "testdata/virtual-node/input.yaml"), "--config", old)
+	assert.NilError(t, err, stderr)
+	unplaced := strings.ReplaceAll(good, "      nodeSelector:\n        virtualization: virtualnode2\n", "")
+	assert.Assert(t, unplaced != good)
+
+	for name, tc := range map[string]struct{ in, want string }{
+		"allow-all":  {swapped, "an allow-all policy: any container may run in this pod and its attestation proves nothing about the code (set policy.debug: true"},
+		"format 1.x": {format1, "the policy is in format 1.x, but the config asks for 2.x"},
+		"unplaced":   {unplaced, `spec.template.spec.nodeSelector.virtualization: is not "virtualnode2"`},
+	} {
+		out, stderr, err := run(t, tc.in, "verify", "--config", cfg)
+		assert.Assert(t, err != nil, name)
+		assert.Equal(t, out, "", name)
+		assert.Assert(t, strings.Contains(stderr, tc.want), "%s: %s", name, stderr)
 	}
 }
