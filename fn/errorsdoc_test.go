@@ -39,5 +39,14 @@ func TestErrorsDoc(t *testing.T) {
 		desc, msg, _ := strings.Cut(string(text), "\n")
 		fmt.Fprintf(&b, "## %s\n\n%s\n\n```\n%s```\n\n", strings.TrimSuffix(filepath.Base(f), ".golden"), strings.TrimPrefix(desc, "# "), msg)
 	}
+	b.WriteString("# What cocofy verify refuses\n\nBy `TestVerifyEveryTarget` (`fn/testdata/verify/errors/`): `cocofy verify --config` on a stream\nthat would not run as the config says. Each exits 1 and writes nothing to stdout.\n\n")
+	refused, err := filepath.Glob("testdata/verify/errors/*.golden")
+	assert.NilError(t, err)
+	for _, f := range refused {
+		text, err := os.ReadFile(f)
+		assert.NilError(t, err)
+		desc, msg, _ := strings.Cut(string(text), "\n")
+		fmt.Fprintf(&b, "## verify: %s\n\n%s\n\n```\n%s```\n\n", strings.TrimSuffix(filepath.Base(f), ".golden"), strings.TrimPrefix(desc, "# "), msg)
+	}
 	golden.Assert(t, b.String(), "../../docs/errors.md")
 }

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"gotest.tools/v3/assert"
+	"gotest.tools/v3/golden"
 )
 
 // cocofy verify through both doors: the input comes back unchanged with
@@ -66,10 +67,15 @@ func TestVerifyCommandRefuses(t *testing.T) {
 	}
 }
 
-// cocofy verify checks every target from the config, on any stream:
-// placement, pins and requests for the sandbox targets; placement, policy
-// format and class for virtual nodes.
-func TestVerifyEveryTarget(t *testing.T) {
+// verifyCase is a stream that cocofy verify refuses under a config; its
+// message is kept in testdata/verify/errors/<name>.golden (and so in
+// docs/errors.md).
+type verifyCase struct {
+	name, desc, in, cfg, want string
+}
+
+// verifyCases are the streams of TestVerifyEveryTarget.
+func verifyCases(t *testing.T) []verifyCase {
 	dir := t.TempDir()
 	config := func(name, spec string) string {
 		p := filepath.Join(dir, name+".yaml")
@@ -78,29 +84,17 @@ func TestVerifyEveryTarget(t *testing.T) {
 	}
 	sandbox := config("sandbox", "  target: pod-sandbox\n")
 	contrast := config("contrast", "  target: contrast\n")
+	format1 := config("format1", "  target: virtual-node\n  virtualNode: {injectDNS: false, zone: \"1\"}\n  policy: {format: \"1.x\"}\n")
+	const vn = "testdata/virtual-node/config.yaml"
+
 	input := read(t, "testdata/pod-sandbox/input.yaml")
 	rendered, stderr, err := run(t, input, "--config", sandbox)
 	assert.NilError(t, err, stderr)
 	_, stderr, err = run(t, rendered, "verify", "--config", sandbox)
 	assert.NilError(t, err, stderr)
-
 	noClass := strings.ReplaceAll(rendered, "      runtimeClassName: kata-vm-isolation\n", "")
 	assert.Assert(t, noClass != rendered)
-	for name, tc := range map[string]struct{ in, cfg, want string }{
-		"never rendered":       {input, sandbox, "spec.template.spec.runtimeClassName: no runtimeClassName: the pod would run outside the sandbox"},
-		"unpinned":             {input, sandbox, "is not pinned by digest"},
-		"runtimeClassName cut": {noClass, sandbox, "no runtimeClassName"},
-		"other target":         {rendered, contrast, `is "kata-vm-isolation", but target contrast needs "contrast-cc"`},
-	} {
-		out, stderr, err := run(t, tc.in, "verify", "--config", tc.cfg)
-		assert.Assert(t, err != nil, name)
-		assert.Equal(t, out, "", name)
-		assert.Assert(t, strings.Contains(stderr, tc.want), "%s: %s", name, stderr)
-	}
-}
 
-func TestVerifyVirtualNodeRefuses(t *testing.T) {
-	const cfg = "testdata/virtual-node/config.yaml"
 	good := read(t, "testdata/virtual-node/expected.yaml")
 	allowAll, err := os.ReadFile("../internal/verify/testdata/allow_all.rego")
 	assert.NilError(t, err)
@@ -109,23 +103,36 @@ func TestVerifyVirtualNodeRefuses(t *testing.T) {
 	assert.Assert(t, i > 0)
 	end := i + strings.Index(good[i:], "\n")
 	swapped := good[:i] + ann + base64.StdEncoding.EncodeToString(allowAll) + good[end:]
-
-	dir := t.TempDir()
-	old := filepath.Join(dir, "format1.yaml")
-	assert.NilError(t, os.WriteFile(old, []byte(strings.Replace(read(t, cfg), "  target: virtual-node\n", "  target: virtual-node\n  policy: {format: \"1.x\"}\n", 1)), 0o644))
-	format1, stderr, err := run(t, read(t, "testdata/virtual-node/input.yaml"), "--config", old)
+	old, stderr, err := run(t, read(t, "testdata/virtual-node/input.yaml"), "--config", format1)
 	assert.NilError(t, err, stderr)
 	unplaced := strings.ReplaceAll(good, "      nodeSelector:\n        virtualization: virtualnode2\n", "")
 	assert.Assert(t, unplaced != good)
 
-	for name, tc := range map[string]struct{ in, want string }{
-		"allow-all":  {swapped, "an allow-all policy: any container may run in this pod and its attestation proves nothing about the code (set policy.debug: true"},
-		"format 1.x": {format1, "the policy is in format 1.x, but the config asks for 2.x"},
-		"unplaced":   {unplaced, `spec.template.spec.nodeSelector.virtualization: is not "virtualnode2"`},
-	} {
-		out, stderr, err := run(t, tc.in, "verify", "--config", cfg)
-		assert.Assert(t, err != nil, name)
-		assert.Equal(t, out, "", name)
-		assert.Assert(t, strings.Contains(stderr, tc.want), "%s: %s", name, stderr)
+	return []verifyCase{
+		{"never-rendered", "Target pod-sandbox: a stream cocofy never rendered (no runtimeClassName, images by tag).", input, sandbox,
+			"spec.template.spec.runtimeClassName: no runtimeClassName: the pod would run outside the sandbox"},
+		{"runtimeclass-removed", "Target pod-sandbox: cocofy's output with the runtimeClassName removed.", noClass, sandbox, "no runtimeClassName"},
+		{"other-target", "cocofy's pod-sandbox output verified with a contrast config.", rendered, contrast,
+			`is "kata-vm-isolation", but target contrast needs "contrast-cc"`},
+		{"allow-all", "Target virtual-node: the policy swapped for an allow-all one.", swapped, vn,
+			"an allow-all policy: any container may run in this pod and its attestation proves nothing about the code (set policy.debug: true"},
+		{"format-1x", "Target virtual-node: a policy rendered with policy.format 1.x, verified with the default (2.x).", old, vn,
+			"the policy is in format 1.x, but the config asks for 2.x"},
+		{"unplaced", "Target virtual-node: cocofy's output with the nodeSelector removed.", unplaced, vn,
+			`spec.template.spec.nodeSelector.virtualization: is not "virtualnode2"`},
+	}
+}
+
+// cocofy verify checks every target from the config, on any stream:
+// placement, pins and requests for the sandbox targets; placement, policy
+// format and class for virtual nodes. Each refusal has no stdout, and its
+// message is kept as a golden file.
+func TestVerifyEveryTarget(t *testing.T) {
+	for _, c := range verifyCases(t) {
+		out, stderr, err := run(t, c.in, "verify", "--config", c.cfg)
+		assert.Assert(t, err != nil, c.name)
+		assert.Equal(t, out, "", c.name)
+		assert.Assert(t, strings.Contains(stderr, c.want), "%s: %s", c.name, stderr)
+		golden.Assert(t, "# "+c.desc+"\n"+stderr, filepath.Join("verify/errors", c.name+".golden"))
 	}
 }
