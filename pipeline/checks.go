@@ -20,7 +20,7 @@ func (p *Pipeline) check(w *Workload, rep *Report) {
 		return
 	}
 	p.checkContrastClaims(w, rep)
-	vols, _ := w.Spec.Pipe(yaml.Lookup("volumes"))
+	vols := valueAt(w.Spec, "volumes")
 	if vols == nil {
 		return
 	}

@@ -204,7 +204,7 @@ func (p *Pipeline) writePolicy(w *Workload, pol ccpolicy.Policy, rep *Report) {
 		if w.Template.GetAnnotations()[k] == v {
 			continue
 		}
-		if err := w.Template.PipeE(yaml.SetAnnotation(k, v)); err != nil {
+		if err := setAnnotation(w.Template, k, v); err != nil {
 			rep.Error(w, w.Field("metadata", "annotations", k), "%v", err)
 		}
 	}
@@ -220,6 +220,19 @@ func (p *Pipeline) writePolicy(w *Workload, pol ccpolicy.Policy, rep *Report) {
 	if p.opts.Policy.AllowStdio {
 		rep.Info(w, field, "the policy lets container stdout and stderr reach the host (spec.policy.allowStdio)")
 	}
+}
+
+// setAnnotation sets an annotation of the pod template as kyaml's
+// SetAnnotation does (a new value single-quoted, an existing one keeping its
+// style), also where metadata or annotations hold a null.
+func setAnnotation(tmpl *yaml.RNode, key, value string) error {
+	m, err := lookupCreate(tmpl, yaml.MappingNode, "metadata", "annotations")
+	if err != nil {
+		return err
+	}
+	v := yaml.NewStringRNode(value)
+	v.YNode().Style = yaml.SingleQuotedStyle
+	return m.PipeE(yaml.SetField(key, v))
 }
 
 // policyOptions maps the config onto the generator's options.

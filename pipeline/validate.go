@@ -44,7 +44,7 @@ func (p *Pipeline) validate(w *Workload, rep *Report) {
 }
 
 func (p *Pipeline) validateEnv(w *Workload, c Container, rep *Report) {
-	env, _ := c.Node.Pipe(yaml.Lookup("env"))
+	env := valueAt(c.Node, "env") // `env:` with no value is an empty list
 	if env == nil {
 		return
 	}
