@@ -47,7 +47,7 @@ func (p *Pipeline) attachPolicies(ctx context.Context, nodes []*yaml.RNode, ws [
 		return nil
 	}
 	for i, w := range generated {
-		p.writePolicy(w, policies[i], rep)
+		p.writePolicy(w, policies[i], objects, rep)
 	}
 	return nil
 }
@@ -186,7 +186,8 @@ func reportPolicyErrors(rep *Report, w *Workload, err error) {
 }
 
 // writePolicy sets the policy and sha256 annotations and reports what it did.
-func (p *Pipeline) writePolicy(w *Workload, pol ccpolicy.Policy, rep *Report) {
+func (p *Pipeline) writePolicy(w *Workload, pol ccpolicy.Policy, objects podspec.Objects, rep *Report) {
+	secrets := p.secretEnvFields(w, objects)
 	w.pod = nil // the template changes
 	field := w.Field("metadata", "annotations", AnnotationCCEPolicy)
 	want := pol.Annotation()
@@ -211,7 +212,7 @@ func (p *Pipeline) writePolicy(w *Workload, pol ccpolicy.Policy, rep *Report) {
 	if eph, _ := w.ContainersIn(EphemeralContainers); len(eph) > 0 {
 		rep.Warn(w, w.Field("spec", EphemeralContainers), "ephemeral containers are not in the CCE policy (confcom leaves them out): the guest will refuse to start them")
 	}
-	for _, f := range secretEnvFields(w) {
+	for _, f := range secrets {
 		rep.Warn(w, f, "this value comes from a Secret and is written in clear into the CCE policy (the policy must pin it): anyone who can read this %s can read it", w.Ref.Kind)
 	}
 	if p.opts.Policy.Debug {
@@ -268,27 +269,28 @@ func policyChanges(oldB64, newRego string) string {
 	return strings.Join(changed, ", ")
 }
 
-// secretEnvFields lists the env entries whose values come from a Secret,
-// which confcom's policy records verbatim.
-func secretEnvFields(w *Workload) []string {
+// secretEnvFields lists the env and envFrom entries whose values come from a
+// Secret of the stream and are written in clear into the policy: a
+// secretKeyRef whose key has a value, and in compat guest (confcom ignores
+// envFrom) a secretRef with some value. A Secret not in the stream, written
+// as a pattern (policy.wildcardMissingRefs), is not listed.
+func (p *Pipeline) secretEnvFields(w *Workload, objects podspec.Objects) []string {
 	cs, err := w.ContainersIn(Containers, InitContainers)
 	if err != nil {
 		return nil
 	}
+	ns := p.podOf(w).Namespace
+	envFrom := p.opts.Policy.Compat != CompatConfcom
 	var out []string
 	for _, c := range cs {
 		for _, list := range []string{"env", "envFrom"} {
-			seq, _ := c.Node.Pipe(yaml.Lookup(list))
-			if seq == nil || seq.YNode().Kind != yaml.SequenceNode {
+			seq := valueAt(c.Node, list)
+			if seq == nil || seq.YNode().Kind != yaml.SequenceNode || list == "envFrom" && !envFrom {
 				continue
 			}
 			for i, e := range seq.Content() {
 				n := yaml.NewRNode(e)
-				ref, _ := n.Pipe(yaml.Lookup("valueFrom", "secretKeyRef"))
-				if list == "envFrom" {
-					ref, _ = n.Pipe(yaml.Lookup("secretRef"))
-				}
-				if ref == nil {
+				if !writesSecret(n, list, ns, objects) {
 					continue
 				}
 				sel := fmt.Sprintf("[%d]", i)
@@ -300,4 +302,26 @@ func secretEnvFields(w *Workload) []string {
 		}
 	}
 	return out
+}
+
+// writesSecret reports an env (list "env") or envFrom entry that takes a
+// non-empty value from a Secret of objects.
+func writesSecret(n *yaml.RNode, list, ns string, objects podspec.Objects) bool {
+	ref := valueAt(n, "valueFrom", "secretKeyRef")
+	if list == "envFrom" {
+		ref = valueAt(n, "secretRef")
+	}
+	if ref == nil {
+		return false
+	}
+	data, ok := objects.SecretData(ns, stringField(ref, "name"))
+	if list == "env" {
+		return data[stringField(ref, "key")] != ""
+	}
+	for _, v := range data {
+		if v != "" {
+			return ok
+		}
+	}
+	return false
 }

@@ -369,7 +369,7 @@ func (s *streamRun) policies(docs []*streamDoc) error {
 	}
 	for _, sw := range generated {
 		rep := s.newReport()
-		s.p.writePolicy(sw.w, sw.pol, rep)
+		s.p.writePolicy(sw.w, sw.pol, s.objects, rep)
 		if err := s.collect(phaseWrite, sw.order, rep); err != nil {
 			return err
 		}
