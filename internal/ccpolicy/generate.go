@@ -421,6 +421,14 @@ func (g *generator) envVar(v *yaml.Node, name, cname string, c *yaml.Node, field
 	wildcard := envRule{name + "=.*", "re2"}
 	if has(v, "value") {
 		val := py(get(v, "value"))
+		if val.kind == pyNone && g.opts.Compat != CompatConfcom {
+			// value: with no value is "" to Kubernetes; confcom's
+			// re.match raises on None.
+			return envRule{name + "=", "string"}, true, nil
+		}
+		if val.kind == pyNone {
+			return envRule{}, false, g.fail(field+".value", fmt.Errorf("%w: the value is null (value: with no value), which confcom cannot read (its re.match raises on None); write value: \"\", or use policy.compat: guest", ErrUnsupported))
+		}
 		if val.kind != pyStr {
 			// confcom's re.match raises on a non-string value.
 			return envRule{}, false, g.fail(field+".value", fmt.Errorf("%w: a YAML %s; quote it", ErrUnsupported, val.kind))

@@ -277,12 +277,13 @@ func TestEmptyValues(t *testing.T) {
 
 	empty := "---\napiVersion: v1\nkind: Secret\nmetadata: {name: trivy, namespace: shop}\ndata: {gitHubToken: \"\"}\n" +
 		"---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: opts, namespace: shop}\ndata: {EXTRA: \"\"}\n"
-	doc = genPod(rand.New(rand.NewPCG(9, 10)), "env: [{name: GITHUB_TOKEN, valueFrom: {secretKeyRef: {name: trivy, key: gitHubToken}}}, {name: EXTRA, valueFrom: {configMapKeyRef: {name: opts, key: EXTRA}}}]", "") + empty
+	doc = genPod(rand.New(rand.NewPCG(9, 10)), "env: [{name: GITHUB_TOKEN, valueFrom: {secretKeyRef: {name: trivy, key: gitHubToken}}}, {name: EXTRA, valueFrom: {configMapKeyRef: {name: opts, key: EXTRA}}}, {name: NONE, value: null}]", "") + empty
 	p, gs, err = generateGuest(t, doc, CompatGuest)
 	assert.NilError(t, err, doc)
 	assert.Equal(t, len(p.Corrections), 0, "%v", p.Corrections)
 	assert.Assert(t, strings.Contains(p.Rego, `{"pattern":"GITHUB_TOKEN=","required":false,"strategy":"string"}`), p.Rego)
 	assert.Assert(t, strings.Contains(p.Rego, `{"pattern":"EXTRA=","required":false,"strategy":"string"}`), p.Rego)
+	assert.Assert(t, strings.Contains(p.Rego, `{"pattern":"NONE=","required":false,"strategy":"string"}`), p.Rego)
 	assert.NilError(t, replay(t, p, gs))
 	assert.Assert(t, slices.ContainsFunc(gs, func(c guest.Container) bool { return slices.Contains(c.Env, "GITHUB_TOKEN=") }))
 	_, _, err = generateGuest(t, doc, CompatConfcom)
