@@ -169,13 +169,7 @@ func (p *Pipeline) podOf(w *Workload) podspec.Pod {
 // reportPolicyErrors turns each of the generator's field errors into a
 // result on that field.
 func reportPolicyErrors(rep *Report, w *Workload, err error) {
-	var list []error
-	if j, ok := err.(interface{ Unwrap() []error }); ok {
-		list = j.Unwrap()
-	} else {
-		list = []error{err}
-	}
-	for _, e := range list {
+	for _, e := range fieldErrors(err) {
 		var fe *ccpolicy.FieldError
 		if errors.As(e, &fe) {
 			rep.Error(w, fe.Field, "CCE policy: %v", fe.Err)
@@ -183,6 +177,22 @@ func reportPolicyErrors(rep *Report, w *Workload, err error) {
 		}
 		rep.Error(w, "", "CCE policy: %v", e)
 	}
+}
+
+// fieldErrors flattens the generator's joined errors (per pod, then per
+// container) down to its field errors, so that every problem of a container
+// is reported, not only its first.
+func fieldErrors(err error) []error {
+	var fe *ccpolicy.FieldError
+	j, ok := err.(interface{ Unwrap() []error })
+	if errors.As(err, &fe) && fe == err || !ok {
+		return []error{err}
+	}
+	var out []error
+	for _, e := range j.Unwrap() {
+		out = append(out, fieldErrors(e)...)
+	}
+	return out
 }
 
 // writePolicy sets the policy and sha256 annotations and reports what it did.
