@@ -16,11 +16,12 @@ func (p *Pipeline) check(w *Workload, rep *Report) {
 	if hn, _ := w.Spec.GetFieldValue("hostNetwork"); hn == true {
 		rep.Warn(w, w.Field("spec", "hostNetwork"), "host networking is not supported in a pod VM (%s)", p.opts.Target)
 	}
+	p.checkInjectors(w, rep)
 	if p.opts.Target != TargetContrast {
 		return
 	}
 	p.checkContrastClaims(w, rep)
-	vols, _ := w.Spec.Pipe(yaml.Lookup("volumes"))
+	vols := valueAt(w.Spec, "volumes")
 	if vols == nil {
 		return
 	}

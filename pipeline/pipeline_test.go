@@ -51,6 +51,14 @@ func TestEqualizeResources(t *testing.T) {
 			resources: "{limits: {memory: 64Mi}}",
 			want:      "{limits: {memory: 64Mi}, requests: {memory: 64Mi}}",
 		},
+		"null limits": {
+			resources: "{limits: ~, requests: {cpu: 250m}}",
+			want:      "{limits: {cpu: 250m}, requests: {cpu: 250m}}",
+		},
+		"null requests and a null quantity": {
+			resources: "{limits: {memory: 64Mi, cpu: null}, requests: null}",
+			want:      "{limits: {memory: 64Mi, cpu: null}, requests: {memory: 64Mi}}",
+		},
 		"other resources untouched": {
 			resources: "{limits: {nvidia.com/gpu: 1}, requests: {ephemeral-storage: 1Gi}}",
 			want:      "{limits: {nvidia.com/gpu: 1}, requests: {ephemeral-storage: 1Gi}}",

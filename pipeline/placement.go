@@ -28,7 +28,7 @@ func (p *Pipeline) setField(w *Workload, rep *Report, parent *yaml.RNode, field,
 		rep.Warn(w, field, "kept existing value %q instead of %q (set spec.overwrite: true to replace it)", cur, want)
 		return
 	}
-	if err := parent.PipeE(yaml.SetField(key, yaml.NewStringRNode(want))); err != nil {
+	if err := parent.PipeE(setString(key, want)); err != nil {
 		rep.Error(w, field, "setting %q: %v", want, err)
 		return
 	}
@@ -41,7 +41,7 @@ func (p *Pipeline) setField(w *Workload, rep *Report, parent *yaml.RNode, field,
 }
 
 func (p *Pipeline) placeOnVirtualNode(w *Workload, rep *Report) {
-	sel, err := w.Spec.Pipe(yaml.LookupCreate(yaml.MappingNode, "nodeSelector"))
+	sel, err := lookupCreate(w.Spec, yaml.MappingNode, "nodeSelector")
 	if err != nil {
 		rep.Error(w, w.Field("spec", "nodeSelector"), "%v", err)
 		return
@@ -56,7 +56,7 @@ func (p *Pipeline) placeOnVirtualNode(w *Workload, rep *Report) {
 
 func (p *Pipeline) addVirtualNodeToleration(w *Workload, rep *Report) {
 	field := w.Field("spec", "tolerations")
-	tols, err := w.Spec.Pipe(yaml.LookupCreate(yaml.SequenceNode, "tolerations"))
+	tols, err := lookupCreate(w.Spec, yaml.SequenceNode, "tolerations")
 	if err != nil {
 		rep.Error(w, field, "%v", err)
 		return
@@ -95,22 +95,25 @@ func (p *Pipeline) virtualNodeAnnotations() []struct{ key, value string } {
 
 func (p *Pipeline) setVirtualNodeAnnotations(w *Workload, rep *Report) {
 	want := p.virtualNodeAnnotations()
-	meta, err := w.Template.Pipe(yaml.LookupCreate(yaml.MappingNode, "metadata", "annotations"))
-	if err != nil {
-		rep.Error(w, w.Field("metadata", "annotations"), "%v", err)
-		return
-	}
+	var set []struct{ key, value string }
 	for _, a := range want {
-		if a.value == "" {
-			continue
+		if a.value != "" {
+			set = append(set, a)
 		}
-		p.setField(w, rep, meta, w.Field("metadata", "annotations", a.key), a.key, a.value)
 	}
-	if len(meta.Content()) == 0 {
-		// Leave no empty annotations map behind.
-		_ = w.Template.PipeE(yaml.Lookup("metadata"), yaml.Clear("annotations"))
+	if len(set) > 0 {
+		// Created only when there is something to write: no empty
+		// annotations map is left behind.
+		meta, err := lookupCreate(w.Template, yaml.MappingNode, "metadata", "annotations")
+		if err != nil {
+			rep.Error(w, w.Field("metadata", "annotations"), "%v", err)
+			return
+		}
+		for _, a := range set {
+			p.setField(w, rep, meta, w.Field("metadata", "annotations", a.key), a.key, a.value)
+		}
 	}
-	if zones := stringField(meta, AnnotationZones); strings.ContainsAny(zones, ";,") {
+	if zones := w.Template.GetAnnotations()[AnnotationZones]; strings.ContainsAny(zones, ";,") {
 		rep.Error(w, w.Field("metadata", "annotations", AnnotationZones),
 			"ACI accepts exactly one zone, got %q", zones)
 	}

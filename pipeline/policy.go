@@ -47,7 +47,7 @@ func (p *Pipeline) attachPolicies(ctx context.Context, nodes []*yaml.RNode, ws [
 		return nil
 	}
 	for i, w := range generated {
-		p.writePolicy(w, policies[i], rep)
+		p.writePolicy(w, policies[i], objects, rep)
 	}
 	return nil
 }
@@ -182,13 +182,7 @@ func (p *Pipeline) podOf(w *Workload) podspec.Pod {
 // reportPolicyErrors turns each of the generator's field errors into a
 // result on that field.
 func reportPolicyErrors(rep *Report, w *Workload, err error) {
-	var list []error
-	if j, ok := err.(interface{ Unwrap() []error }); ok {
-		list = j.Unwrap()
-	} else {
-		list = []error{err}
-	}
-	for _, e := range list {
+	for _, e := range fieldErrors(err) {
 		var fe *ccpolicy.FieldError
 		if errors.As(e, &fe) {
 			rep.Error(w, fe.Field, "CCE policy: %v", fe.Err)
@@ -198,8 +192,25 @@ func reportPolicyErrors(rep *Report, w *Workload, err error) {
 	}
 }
 
+// fieldErrors flattens the generator's joined errors (per pod, then per
+// container) down to its field errors, so that every problem of a container
+// is reported, not only its first.
+func fieldErrors(err error) []error {
+	var fe *ccpolicy.FieldError
+	j, ok := err.(interface{ Unwrap() []error })
+	if errors.As(err, &fe) && fe == err || !ok {
+		return []error{err}
+	}
+	var out []error
+	for _, e := range j.Unwrap() {
+		out = append(out, fieldErrors(e)...)
+	}
+	return out
+}
+
 // writePolicy sets the policy and sha256 annotations and reports what it did.
-func (p *Pipeline) writePolicy(w *Workload, pol ccpolicy.Policy, rep *Report) {
+func (p *Pipeline) writePolicy(w *Workload, pol ccpolicy.Policy, objects podspec.Objects, rep *Report) {
+	secrets := p.secretEnvFields(w, objects)
 	w.pod = nil // the template changes
 	field := w.Field("metadata", "annotations", AnnotationCCEPolicy)
 	want := pol.Annotation()
@@ -217,7 +228,7 @@ func (p *Pipeline) writePolicy(w *Workload, pol ccpolicy.Policy, rep *Report) {
 		if w.Template.GetAnnotations()[k] == v {
 			continue
 		}
-		if err := w.Template.PipeE(yaml.SetAnnotation(k, v)); err != nil {
+		if err := setAnnotation(w.Template, k, v); err != nil {
 			rep.Error(w, w.Field("metadata", "annotations", k), "%v", err)
 			continue
 		}
@@ -226,7 +237,7 @@ func (p *Pipeline) writePolicy(w *Workload, pol ccpolicy.Policy, rep *Report) {
 	if eph, _ := w.ContainersIn(EphemeralContainers); len(eph) > 0 {
 		rep.Warn(w, w.Field("spec", EphemeralContainers), "ephemeral containers are not in the CCE policy (confcom leaves them out): the guest will refuse to start them")
 	}
-	for _, f := range secretEnvFields(w) {
+	for _, f := range secrets {
 		rep.Warn(w, f, "this value comes from a Secret and is written in clear into the CCE policy (the policy must pin it): anyone who can read this %s can read it", w.Ref.Kind)
 	}
 	if p.opts.Policy.Debug {
@@ -235,6 +246,19 @@ func (p *Pipeline) writePolicy(w *Workload, pol ccpolicy.Policy, rep *Report) {
 	if p.opts.Policy.AllowStdio {
 		rep.Info(w, field, "the policy lets container stdout and stderr reach the host (spec.policy.allowStdio)")
 	}
+}
+
+// setAnnotation sets an annotation of the pod template as kyaml's
+// SetAnnotation does (a new value single-quoted, an existing one keeping its
+// style), also where metadata or annotations hold a null.
+func setAnnotation(tmpl *yaml.RNode, key, value string) error {
+	m, err := lookupCreate(tmpl, yaml.MappingNode, "metadata", "annotations")
+	if err != nil {
+		return err
+	}
+	v := yaml.NewStringRNode(value)
+	v.YNode().Style = yaml.SingleQuotedStyle
+	return m.PipeE(yaml.SetField(key, v))
 }
 
 // policyOptions maps the config onto the generator's options.
@@ -270,27 +294,28 @@ func policyChanges(oldB64, newRego string) string {
 	return strings.Join(changed, ", ")
 }
 
-// secretEnvFields lists the env entries whose values come from a Secret,
-// which confcom's policy records verbatim.
-func secretEnvFields(w *Workload) []string {
+// secretEnvFields lists the env and envFrom entries whose values come from a
+// Secret of the stream and are written in clear into the policy: a
+// secretKeyRef whose key has a value, and in compat guest (confcom ignores
+// envFrom) a secretRef with some value. A Secret not in the stream, written
+// as a pattern (policy.wildcardMissingRefs), is not listed.
+func (p *Pipeline) secretEnvFields(w *Workload, objects podspec.Objects) []string {
 	cs, err := w.ContainersIn(Containers, InitContainers)
 	if err != nil {
 		return nil
 	}
+	ns := p.podOf(w).Namespace
+	envFrom := p.opts.Policy.Compat != CompatConfcom
 	var out []string
 	for _, c := range cs {
 		for _, list := range []string{"env", "envFrom"} {
-			seq, _ := c.Node.Pipe(yaml.Lookup(list))
-			if seq == nil || seq.YNode().Kind != yaml.SequenceNode {
+			seq := valueAt(c.Node, list)
+			if seq == nil || seq.YNode().Kind != yaml.SequenceNode || list == "envFrom" && !envFrom {
 				continue
 			}
 			for i, e := range seq.Content() {
 				n := yaml.NewRNode(e)
-				ref, _ := n.Pipe(yaml.Lookup("valueFrom", "secretKeyRef"))
-				if list == "envFrom" {
-					ref, _ = n.Pipe(yaml.Lookup("secretRef"))
-				}
-				if ref == nil {
+				if !writesSecret(n, list, ns, objects) {
 					continue
 				}
 				sel := fmt.Sprintf("[%d]", i)
@@ -302,4 +327,26 @@ func secretEnvFields(w *Workload) []string {
 		}
 	}
 	return out
+}
+
+// writesSecret reports an env (list "env") or envFrom entry that takes a
+// non-empty value from a Secret of objects.
+func writesSecret(n *yaml.RNode, list, ns string, objects podspec.Objects) bool {
+	ref := valueAt(n, "valueFrom", "secretKeyRef")
+	if list == "envFrom" {
+		ref = valueAt(n, "secretRef")
+	}
+	if ref == nil {
+		return false
+	}
+	data, ok := objects.SecretData(ns, stringField(ref, "name"))
+	if list == "env" {
+		return data[stringField(ref, "key")] != ""
+	}
+	for _, v := range data {
+		if v != "" {
+			return ok
+		}
+	}
+	return false
 }

@@ -30,8 +30,7 @@ func (p *Pipeline) resources(w *Workload, rep *Report) {
 }
 
 func (p *Pipeline) equalize(w *Workload, c Container, res string, rep *Report) {
-	limit, _ := c.Node.Pipe(yaml.Lookup("resources", "limits", res))
-	request, _ := c.Node.Pipe(yaml.Lookup("resources", "requests", res))
+	limit, request := valueAt(c.Node, "resources", "limits", res), valueAt(c.Node, "resources", "requests", res)
 	lField, rField := c.Field("resources", "limits", res), c.Field("resources", "requests", res)
 	switch {
 	case limit != nil && request != nil:
@@ -54,7 +53,7 @@ func (p *Pipeline) equalize(w *Workload, c Container, res string, rep *Report) {
 // copyQuantity writes a copy of the quantity node q (keeping its style) to
 // resources.<into>.<res> of the container.
 func (p *Pipeline) copyQuantity(w *Workload, c Container, q *yaml.RNode, into, res string, rep *Report) {
-	m, err := c.Node.Pipe(yaml.LookupCreate(yaml.MappingNode, "resources", into))
+	m, err := lookupCreate(c.Node, yaml.MappingNode, "resources", into)
 	if err == nil {
 		err = m.PipeE(yaml.SetField(res, q.Copy()))
 	}
@@ -102,7 +101,7 @@ func (p *Pipeline) totals(w *Workload, cs []Container, rep *Report) (podTotals, 
 	ok := true
 	for _, c := range cs {
 		for _, res := range equalized {
-			n, _ := c.Node.Pipe(yaml.Lookup("resources", "limits", res))
+			n := valueAt(c.Node, "resources", "limits", res)
 			if n == nil {
 				continue
 			}

@@ -30,8 +30,8 @@ var streamBatch = 256
 // index order except for documents held until the end of the stream (a
 // virtual-node workload whose policy reads the stream's ConfigMaps or
 // Secrets). keep says the pipeline still reads n after Put returns: Put
-// must not change it. Once a run has an error, Put is no longer called:
-// a failed run's documents must not be written.
+// must not change it. Once a run has an error, Put is no longer called;
+// what a failed run handed over before must be dropped, never written.
 type Sink interface {
 	Put(index int, n *yaml.RNode, keep bool) error
 }
@@ -479,7 +479,7 @@ func (s *streamRun) attach(sws []*streamWorkload) {
 			continue
 		}
 		rep = s.newReport()
-		s.p.writePolicy(sw.w, sw.pol, rep)
+		s.p.writePolicy(sw.w, sw.pol, s.objects, rep)
 		s.collect(phaseWrite, sw.order, rep)
 	}
 }

@@ -161,7 +161,6 @@ func compare(t *testing.T, name string, opts pipeline.Options, in string) bool {
 	}
 	assert.DeepEqual(t, gotLines, wantLines)
 	if !ok {
-		assert.Equal(t, len(got), 0, "%s: a failed run put documents", name)
 		return false
 	}
 	assert.Equal(t, len(got), len(nodes), name)

@@ -44,7 +44,7 @@ func (p *Pipeline) validate(w *Workload, rep *Report) {
 }
 
 func (p *Pipeline) validateEnv(w *Workload, c Container, rep *Report) {
-	env, _ := c.Node.Pipe(yaml.Lookup("env"))
+	env := valueAt(c.Node, "env") // `env:` with no value is an empty list
 	if env == nil {
 		return
 	}
@@ -61,8 +61,8 @@ func (p *Pipeline) validateEnv(w *Workload, c Container, rep *Report) {
 			continue
 		}
 		v := en.Field("value")
-		if v == nil || v.Value.IsNil() {
-			continue
+		if v == nil || v.Value.IsNil() || isNull(v.Value.YNode()) {
+			continue // no value, or null: the empty string to Kubernetes
 		}
 		y := v.Value.YNode()
 		switch {

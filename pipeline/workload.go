@@ -130,10 +130,7 @@ func (c Container) Image() (string, bool) {
 func (w Workload) ContainersIn(lists ...string) ([]Container, error) {
 	var out []Container
 	for _, list := range lists {
-		seq, err := w.Spec.Pipe(yaml.Lookup(list))
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", w.Field("spec", list), err)
-		}
+		seq := valueAt(w.Spec, list) // a null list is an empty one
 		if seq == nil {
 			continue
 		}

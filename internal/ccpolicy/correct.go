@@ -66,6 +66,10 @@ type Correction struct {
 	Variable string
 	// Detail says why, e.g. "the kubelet expands $(POD_NAMESPACE)".
 	Detail string
+	// Hidden keeps the values out of Message: the variables of envFrom
+	// (a chart's Secrets hold passwords and keys), and any text holding a
+	// Secret's value. Results go to stderr and to --results files.
+	Hidden bool
 }
 
 // Message is the result text: what confcom would write, what the guest
@@ -75,7 +79,16 @@ func (c Correction) Message() string {
 	if c.Field == "env_rules" {
 		outcome = "the guest would drop " + c.Variable
 	}
-	confcom := c.Confcom
+	confcom, cocofy := c.Confcom, c.Cocofy
+	switch {
+	case c.Hidden && c.Field == "env_rules":
+		if confcom != "" {
+			confcom = "a rule for " + c.Variable + " (value not shown)"
+		}
+		cocofy = "a rule for " + c.Variable + " with the value the guest receives (not shown)"
+	case c.Hidden:
+		confcom, cocofy = "its "+c.Field+" (not shown: it holds a Secret's value)", "what the guest receives (not shown)"
+	}
 	if confcom == "" {
 		confcom = "no rule for " + c.Variable
 	}
@@ -83,7 +96,41 @@ func (c Correction) Message() string {
 	if c.Detail != "" {
 		detail = " (" + c.Detail + ")"
 	}
-	return fmt.Sprintf("container %q: confcom would write %s %s; %s%s; cocofy writes %s", c.Container, c.Field, confcom, outcome, detail, c.Cocofy)
+	return fmt.Sprintf("container %q: confcom would write %s %s; %s%s; cocofy writes %s", c.Container, c.Field, confcom, outcome, detail, cocofy)
+}
+
+// hideValues marks the corrections whose values Message must not show:
+// those of variables set by envFrom, and those whose text holds a value of
+// one of the Secrets of objects (a $(VAR) expansion of a Secret's variable).
+func hideValues(cs []Correction, objects podspec.Objects) []Correction {
+	var secrets []string
+	for i := range cs {
+		c := &cs[i]
+		if c.Field == "env_rules" && strings.HasSuffix(c.Path, ".envFrom") {
+			c.Hidden = true
+			continue
+		}
+		if secrets == nil {
+			secrets = secretForms(objects) // computed once, when needed
+		}
+		c.Hidden = slices.ContainsFunc(secrets, func(v string) bool {
+			return strings.Contains(c.Confcom, v) || strings.Contains(c.Cocofy, v)
+		})
+	}
+	return cs
+}
+
+// secretForms are the non-empty values of the Secrets of objects as they
+// can appear in a correction's JSON text: as they are, JSON-escaped (a
+// private key's line breaks), and regexp-quoted too (an re2 env rule).
+func secretForms(objects podspec.Objects) []string {
+	out := []string{}
+	for _, v := range objects.SecretValues() {
+		for _, f := range []string{v, regexp.QuoteMeta(v)} {
+			out = append(out, f, strings.Trim(jsonText(f), `"`))
+		}
+	}
+	return out
 }
 
 // Note is something the policy cannot pin although the pod starts.

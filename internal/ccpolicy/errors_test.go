@@ -108,10 +108,37 @@ data:
 			stream: deployment(`        env:
         - name: TOKEN
           valueFrom:
-            secretKeyRef: {name: creds, key: empty}
+            secretKeyRef: {name: creds, key: missing}
 `, secret),
 			is:   ErrNotFound,
-			want: `Secret "creds" has no key "empty"`,
+			want: `Secret "creds" has no key "missing"`,
+		},
+		"Secret key with an empty value, compat confcom": {
+			stream: deployment(`        env:
+        - name: TOKEN
+          valueFrom:
+            secretKeyRef: {name: creds, key: empty}
+`, secret),
+			opts: Options{Compat: CompatConfcom},
+			is:   ErrUnsupported,
+			want: `Secret "creds": key "empty" has an empty value, which confcom takes for a missing value (not supported): it asks whether to write the wildcard NAME=.*, as -y does; set policy.wildcardMissingRefs to write it, or use policy.compat: guest`,
+		},
+		"ConfigMap key with an empty value, compat confcom": {
+			stream: deployment(`        env:
+        - name: FOO
+          valueFrom:
+            configMapKeyRef: {name: cfg, key: foo}
+`, "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: cfg, namespace: prod}\ndata: {foo: \"\"}\n"),
+			opts: Options{Compat: CompatConfcom, WildcardMissingRefs: true},
+			is:   ErrUnsupported,
+			want: `ConfigMap "cfg": key "foo" has an empty value, which confcom cannot read (not supported): it then decodes binaryData["foo"], which is missing, and stops with a TypeError; use policy.compat: guest`,
+		},
+		"null env, compat confcom": {
+			stream: deployment(`        env:
+`),
+			opts: Options{Compat: CompatConfcom},
+			is:   ErrUnsupported,
+			want: `spec.template.spec.containers[name=web].env: not supported: env is null (env: with no value), which confcom cannot read (it stops with a TypeError and writes no policy); write env: [] or leave it out, or use policy.compat: guest`,
 		},
 		"Secret value is not base64": {
 			stream: deployment(`        env:

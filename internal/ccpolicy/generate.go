@@ -387,6 +387,12 @@ func (g *generator) env(c *yaml.Node, cname, path string) ([]envRule, []error) {
 	var errs []error
 	envNode := py(get(c, "env"))
 	if envNode.kind == pyNone {
+		if has(c, "env") && g.opts.Compat == CompatConfcom {
+			// `env:` with no value is an empty list to Kubernetes (and
+			// to compat guest), but confcom iterates container.get("env",
+			// []), which is None here, and stops with a TypeError.
+			return nil, []error{g.fail(path+".env", fmt.Errorf("%w: env is null (env: with no value), which confcom cannot read (it stops with a TypeError and writes no policy); write env: [] or leave it out, or use policy.compat: guest", ErrUnsupported))}
+		}
 		return nil, nil
 	}
 	if envNode.kind != pyList {
@@ -415,6 +421,14 @@ func (g *generator) envVar(v *yaml.Node, name, cname string, c *yaml.Node, field
 	wildcard := envRule{name + "=.*", "re2"}
 	if has(v, "value") {
 		val := py(get(v, "value"))
+		if val.kind == pyNone && g.opts.Compat != CompatConfcom {
+			// value: with no value is "" to Kubernetes; confcom's
+			// re.match raises on None.
+			return envRule{name + "=", "string"}, true, nil
+		}
+		if val.kind == pyNone {
+			return envRule{}, false, g.fail(field+".value", fmt.Errorf("%w: the value is null (value: with no value), which confcom cannot read (its re.match raises on None); write value: \"\", or use policy.compat: guest", ErrUnsupported))
+		}
 		if val.kind != pyStr {
 			// confcom's re.match raises on a non-string value.
 			return envRule{}, false, g.fail(field+".value", fmt.Errorf("%w: a YAML %s; quote it", ErrUnsupported, val.kind))
@@ -445,7 +459,9 @@ func (g *generator) envVar(v *yaml.Node, name, cname string, c *yaml.Node, field
 }
 
 // keyRef is configMapKeyRef or secretKeyRef: the value from the stream's
-// object (read by lookup), else the wildcard with WildcardMissingRefs.
+// object (read by lookup), else the wildcard with WildcardMissingRefs. A key
+// whose value is empty sets the variable to "" (compat guest); confcom
+// takes it for a missing value (a Secret's) or stops (a ConfigMap's).
 func (g *generator) keyRef(r *yaml.Node, name, field string, lookup func(podspec.Objects, string, string, string) (string, bool, error), kind string) (envRule, bool, error) {
 	obj, key := py(get(r, "name")), py(get(r, "key"))
 	if obj.kind != pyStr || key.kind != pyStr {
@@ -453,6 +469,12 @@ func (g *generator) keyRef(r *yaml.Node, name, field string, lookup func(podspec
 	}
 	val, found, err := lookup(g.objects, g.pod.Namespace, obj.s, key.s)
 	switch {
+	case errors.Is(err, errEmptyValue) && g.opts.Compat != CompatConfcom:
+		// The key is there with an empty value: the kubelet sets the
+		// variable to "", which is what the guest receives.
+		return envRule{name + "=", "string"}, true, nil
+	case errors.Is(err, errEmptyValue) && kind == "Secret" && g.opts.WildcardMissingRefs:
+		return envRule{name + "=.*", "re2"}, true, nil // confcom -y
 	case err != nil:
 		return envRule{}, false, g.fail(field, err)
 	case found:

@@ -262,3 +262,46 @@ func TestOwnResolvConfNeedsNoCorrection(t *testing.T) {
 		assert.Equal(t, len(p.Corrections), 0, "%s: %v", format, p.Corrections)
 	}
 }
+
+// Empty values as Kubernetes reads them: `env:` with no value is an empty
+// list, and a ConfigMap or Secret key whose value is "" sets the variable to
+// "". Compat guest writes what the guest receives; confcom stops on both.
+func TestEmptyValues(t *testing.T) {
+	doc := genPod(rand.New(rand.NewPCG(9, 10)), "env:\nvolumeMounts:\nports:\ncommand:\nargs:", "")
+	p, gs, err := generateGuest(t, doc, CompatGuest)
+	assert.NilError(t, err, doc)
+	assert.Equal(t, len(p.Corrections), 0, "%v", p.Corrections)
+	assert.NilError(t, replay(t, p, gs))
+	_, _, err = generateGuest(t, doc, CompatConfcom)
+	assert.ErrorIs(t, err, ErrUnsupported)
+
+	empty := "---\napiVersion: v1\nkind: Secret\nmetadata: {name: trivy, namespace: shop}\ndata: {gitHubToken: \"\"}\n" +
+		"---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: opts, namespace: shop}\ndata: {EXTRA: \"\"}\n"
+	doc = genPod(rand.New(rand.NewPCG(9, 10)), "env: [{name: GITHUB_TOKEN, valueFrom: {secretKeyRef: {name: trivy, key: gitHubToken}}}, {name: EXTRA, valueFrom: {configMapKeyRef: {name: opts, key: EXTRA}}}, {name: NONE, value: null}]", "") + empty
+	p, gs, err = generateGuest(t, doc, CompatGuest)
+	assert.NilError(t, err, doc)
+	assert.Equal(t, len(p.Corrections), 0, "%v", p.Corrections)
+	assert.Assert(t, strings.Contains(p.Rego, `{"pattern":"GITHUB_TOKEN=","required":false,"strategy":"string"}`), p.Rego)
+	assert.Assert(t, strings.Contains(p.Rego, `{"pattern":"EXTRA=","required":false,"strategy":"string"}`), p.Rego)
+	assert.Assert(t, strings.Contains(p.Rego, `{"pattern":"NONE=","required":false,"strategy":"string"}`), p.Rego)
+	assert.NilError(t, replay(t, p, gs))
+	assert.Assert(t, slices.ContainsFunc(gs, func(c guest.Container) bool { return slices.Contains(c.Env, "GITHUB_TOKEN=") }))
+	_, _, err = generateGuest(t, doc, CompatConfcom)
+	assert.ErrorIs(t, err, ErrUnsupported)
+}
+
+// Corrections never show envFrom values, nor text holding a Secret's value.
+func TestCorrectionsHideValues(t *testing.T) {
+	doc := genPod(rand.New(rand.NewPCG(11, 12)), "envFrom: [{secretRef: {name: creds}}, {configMapRef: {name: cfg}}]\nenv: [{name: T, valueFrom: {secretKeyRef: {name: creds, key: TOKEN}}}, {name: URL, value: \"https://u:$(T)@db\"}]", "")
+	p, _, err := generateGuest(t, doc, CompatGuest)
+	assert.NilError(t, err, doc)
+	var names []string
+	for _, c := range p.Corrections {
+		msg := c.Message()
+		assert.Assert(t, c.Hidden, msg)
+		assert.Assert(t, !strings.Contains(msg, "s3cret") && !strings.Contains(msg, "blue"), msg)
+		names = append(names, c.Variable)
+	}
+	assert.Assert(t, slices.Contains(names, "TOKEN") && slices.Contains(names, "COLOR") && slices.Contains(names, "URL"), "%v", names)
+	assert.Assert(t, strings.Contains(p.Rego, "TOKEN=s3cret"), "the policy itself pins the value")
+}

@@ -2,6 +2,7 @@ package ccpolicy
 
 import (
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"strings"
 	"unicode/utf8"
@@ -34,6 +35,9 @@ func configMapValue(objects podspec.Objects, ns, name, key string) (value string
 		}
 	}
 	bin := py(get(get(cm, "binaryData"), key))
+	if bin.kind != pyStr && has(get(cm, "data"), key) {
+		return "", true, fmt.Errorf("ConfigMap %q: key %q %w, which confcom cannot read (%w): it then decodes binaryData[%q], which is missing, and stops with a TypeError; use policy.compat: guest", name, key, errEmptyValue, ErrUnsupported, key)
+	}
 	if bin.kind != pyStr {
 		return "", true, fmt.Errorf("ConfigMap %q has no key %q: %w", name, key, ErrNotFound)
 	}
@@ -70,6 +74,9 @@ func secretValue(objects podspec.Objects, ns, name, key string) (value string, f
 	sd := py(get(get(sec, "stringData"), key))
 	switch sd.kind {
 	case pyNone:
+		if has(get(sec, "data"), key) || has(get(sec, "stringData"), key) {
+			return "", true, fmt.Errorf("Secret %q: key %q %w, which confcom takes for a missing value (%w): it asks whether to write the wildcard NAME=.*, as -y does; set policy.wildcardMissingRefs to write it, or use policy.compat: guest", name, key, errEmptyValue, ErrUnsupported)
+		}
 		return "", false, nil
 	case pyStr, pyInt:
 		s, _ := sd.str()
@@ -77,6 +84,11 @@ func secretValue(objects podspec.Objects, ns, name, key string) (value string, f
 	}
 	return "", true, fmt.Errorf("Secret %q: stringData.%s: %w: a YAML %s; quote it", name, key, ErrUnsupported, sd.kind)
 }
+
+// errEmptyValue marks a ConfigMap or Secret key whose value is empty. The
+// kubelet sets the variable to "" (what compat guest writes); confcom takes
+// the value for a missing one.
+var errEmptyValue = errors.New("has an empty value")
 
 // decodeText decodes base64 (ignoring line breaks) to UTF-8 text, as
 // confcom's base64.b64decode(...).decode("utf-8") must succeed.
