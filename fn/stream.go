@@ -35,11 +35,15 @@ type streamOutput struct {
 
 	queue chan queued
 	done  chan error
+	// raws are the documents' texts as they came, by index: a document
+	// the pipeline did not change is written as it came, byte for byte.
+	raws [][]byte
 }
 
 type queued struct {
 	index int
 	node  *yaml.RNode
+	raw   []byte // the document as it came, when unchanged
 }
 
 // chunkSize is the size of the chunks the texts are copied into.
@@ -51,7 +55,11 @@ func newStreamOutput() *streamOutput {
 	go func() {
 		var err error
 		for q := range queue {
-			if err == nil {
+			switch {
+			case err != nil:
+			case q.raw != nil:
+				o.keepRaw(q.index, q.raw)
+			default:
 				err = o.encode(q.index, q.node)
 			}
 		}
@@ -60,9 +68,15 @@ func newStreamOutput() *streamOutput {
 	return o
 }
 
-// Put queues a document for encoding (pipeline.Sink).
-func (o *streamOutput) Put(index int, n *yaml.RNode, keep bool) error {
+// Put queues a document for encoding (pipeline.Sink); one the pipeline
+// did not change is written as it came.
+func (o *streamOutput) Put(index int, n *yaml.RNode, keep, changed bool) error {
 	o.n++
+	if !changed && index < len(o.raws) {
+		o.queue <- queued{index: index, raw: o.raws[index]}
+		o.raws[index] = nil
+		return nil
+	}
 	if keep {
 		n = n.Copy() // encoding removes the reader's annotations
 	}
@@ -70,7 +84,7 @@ func (o *streamOutput) Put(index int, n *yaml.RNode, keep bool) error {
 		o.first = n
 		return nil
 	}
-	o.queue <- queued{index, n}
+	o.queue <- queued{index: index, node: n}
 	return nil
 }
 
@@ -85,14 +99,38 @@ func (o *streamOutput) wait() error {
 }
 
 func (o *streamOutput) encode(index int, n *yaml.RNode) error {
-	for len(o.docs) <= index {
-		o.docs = append(o.docs, nil)
-	}
 	o.scratch.Reset()
 	if err := yamlstream.Encode(&o.scratch, n, index == 0); err != nil {
 		return fmtWriteError(err)
 	}
-	text := o.scratch.Bytes()
+	o.keep(index, o.scratch.Bytes())
+	return nil
+}
+
+// keepRaw keeps a document's text as it came, with the separator the
+// encoder writes before every document but the first (whose own leading
+// separator line goes, as the encoder writes none).
+func (o *streamOutput) keepRaw(index int, raw []byte) {
+	o.scratch.Reset()
+	if index > 0 {
+		o.scratch.WriteString("---\n")
+	} else if bytes.HasPrefix(raw, []byte("---")) {
+		if _, rest, ok := bytes.Cut(raw, []byte("\n")); ok {
+			raw = rest
+		}
+	}
+	o.scratch.Write(raw)
+	if !bytes.HasSuffix(raw, []byte("\n")) {
+		o.scratch.WriteByte('\n')
+	}
+	o.keep(index, o.scratch.Bytes())
+}
+
+// keep copies a document's text into the chunk.
+func (o *streamOutput) keep(index int, text []byte) {
+	for len(o.docs) <= index {
+		o.docs = append(o.docs, nil)
+	}
 	if len(text) > cap(o.chunk)-len(o.chunk) {
 		o.chunk = make([]byte, 0, max(chunkSize, len(text)))
 	}
@@ -102,7 +140,6 @@ func (o *streamOutput) encode(index int, n *yaml.RNode) error {
 	if o.scratch.Cap() > chunkSize {
 		o.scratch = bytes.Buffer{} // one large document's buffer is not kept
 	}
-	return nil
 }
 
 // WriteTo writes the stream to w, after wait.
@@ -171,6 +208,7 @@ const readAhead = 64
 func runStream(ctx context.Context, p *pipeline.Pipeline, in []byte) (*streamOutput, *pipeline.Report, int, error) {
 	type decoded struct {
 		n   *yaml.RNode
+		raw []byte
 		err error
 	}
 	docs := make(chan decoded, readAhead)
@@ -181,7 +219,7 @@ func runStream(ctx context.Context, p *pipeline.Pipeline, in []byte) (*streamOut
 		for {
 			n, err := r.Next()
 			select {
-			case docs <- decoded{n, err}:
+			case docs <- decoded{n, r.Raw(), err}:
 			case <-stop:
 				return
 			}
@@ -191,6 +229,7 @@ func runStream(ctx context.Context, p *pipeline.Pipeline, in []byte) (*streamOut
 		}
 	}()
 	defer close(stop)
+	o := newStreamOutput()
 	next := func() (*yaml.RNode, error) {
 		d, ok := <-docs
 		if !ok {
@@ -202,10 +241,12 @@ func runStream(ctx context.Context, p *pipeline.Pipeline, in []byte) (*streamOut
 				return nil, perr
 			}
 		}
+		if d.err == nil {
+			o.raws = append(o.raws, d.raw)
+		}
 		return d.n, d.err
 	}
 	defer collectSooner(len(in))()
-	o := newStreamOutput()
 	rep, workloads, err := p.RunStream(ctx, next, o)
 	if werr := o.wait(); err == nil {
 		err = werr

@@ -64,3 +64,40 @@ func exists(path string) bool {
 	_, err := os.Stat(path)
 	return err == nil
 }
+
+// Documents cocofy does not change are written as they came, byte for
+// byte (a GitOps diff shows only what cocofy did); a second run changes
+// nothing; verify writes its input back as it came.
+func TestUntouchedDocumentsAsTheyCame(t *testing.T) {
+	const crd = `# Source: crd.yaml
+apiVersion:   apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata: {name: things.example.com}
+spec:
+  description: A very long description that goes on and on well past eighty characters so that an encoder may fold it
+  list:
+  - a
+  -   b
+`
+	const pod = `# Source: web.yaml
+apiVersion: v1
+kind: Pod
+metadata: {name: web}
+spec:
+  containers:
+  - {name: app, image: nginx:1.27, resources: {limits: {cpu: 100m, memory: 128Mi}}}
+`
+	cfg := filepath.Join(t.TempDir(), "cocofy.yaml")
+	assert.NilError(t, os.WriteFile(cfg, []byte("apiVersion: cocofy.dev/v1alpha1\nkind: Cocofy\nspec: {target: pod-sandbox}\n"), 0o644))
+	in := "---\n" + crd + "---\n" + pod
+	out, stderr, err := run(t, in, "--config", cfg)
+	assert.NilError(t, err, stderr)
+	assert.Assert(t, strings.HasPrefix(out, crd+"---\n"), out)
+	assert.Assert(t, strings.Contains(out, "runtimeClassName: kata-vm-isolation"), out)
+	again, stderr, err := run(t, out, "--config", cfg)
+	assert.NilError(t, err, stderr)
+	assert.Equal(t, again, out)
+	verified, stderr, err := run(t, out, "verify", "--config", cfg)
+	assert.NilError(t, err, stderr)
+	assert.Equal(t, verified, out)
+}

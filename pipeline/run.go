@@ -30,10 +30,11 @@ var streamBatch = 256
 // index order except for documents held until the end of the stream (a
 // virtual-node workload whose policy reads the stream's ConfigMaps or
 // Secrets). keep says the pipeline still reads n after Put returns: Put
-// must not change it. Once a run has an error, Put is no longer called;
+// must not change it. changed says the stages wrote into n; a document
+// they did not change may be written as it came. Once a run has an error, Put is no longer called;
 // what a failed run handed over before must be dropped, never written.
 type Sink interface {
-	Put(index int, n *yaml.RNode, keep bool) error
+	Put(index int, n *yaml.RNode, keep, changed bool) error
 }
 
 // Run edits nodes in place and returns what it did. When any result is an
@@ -401,8 +402,10 @@ func (s *streamRun) finish() error {
 // putAll reads each document's workloads back and hands the documents to
 // the sink, unless the run has failed.
 func (s *streamRun) putAll(docs []*streamDoc) error {
-	for _, d := range docs {
+	changed := make([]bool, len(docs))
+	for i, d := range docs {
 		for _, sw := range d.ws {
+			changed[i] = changed[i] || len(sw.w.claims) > 0
 			if !sw.failed {
 				rep := s.newReport()
 				readBack(sw.w, rep)
@@ -410,9 +413,9 @@ func (s *streamRun) putAll(docs []*streamDoc) error {
 			}
 		}
 	}
-	for _, d := range docs {
+	for i, d := range docs {
 		if !s.failed && s.sink != nil {
-			if err := s.sink.Put(d.index, d.node, d.keep); err != nil {
+			if err := s.sink.Put(d.index, d.node, d.keep, changed[i]); err != nil {
 				return err
 			}
 		}

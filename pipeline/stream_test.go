@@ -21,7 +21,7 @@ import (
 // collected is a Sink that keeps each document's text.
 type collected map[int]string
 
-func (c collected) Put(i int, n *yaml.RNode, keep bool) error {
+func (c collected) Put(i int, n *yaml.RNode, keep, changed bool) error {
 	if _, dup := c[i]; dup {
 		return errors.New("document put twice")
 	}

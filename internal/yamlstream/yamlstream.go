@@ -40,7 +40,14 @@ type Reader struct {
 	// seqindent). Off, documents are decoded as ByteReader with
 	// OmitReaderAnnotations decodes them.
 	annotate bool
+	// raw is the text of the document Next returned last.
+	raw []byte
 }
+
+// Raw returns the text of the document Next returned last, as it was in
+// the stream between its separators (the first document's text keeps a
+// leading ---), with line ends as LF. It shares the stream's memory.
+func (r *Reader) Raw() []byte { return r.raw }
 
 // NewReader returns a Reader over data that annotates documents as
 // kio.ByteReader{PreserveSeqIndent: true, DisableUnwrapping: true} does.
@@ -53,7 +60,7 @@ func NewReader(data []byte) *Reader {
 }
 
 // chunk returns the next chunk of text between separators, as kio splits
-// the stream, or false at the end.
+// the stream, or false at the end; r.raw is set to its bytes.
 func (r *Reader) chunk() (string, bool, error) {
 	if r.done {
 		return "", false, nil
@@ -65,7 +72,8 @@ func (r *Reader) chunk() (string, bool, error) {
 	loc := separator.FindIndex(r.data[r.pos:])
 	if loc == nil {
 		r.done = true
-		return string(r.data[r.pos:]), true, nil
+		r.raw = r.data[r.pos:]
+		return string(r.raw), true, nil
 	}
 	start, end := r.pos+loc[0], r.pos+loc[1]
 	sep := r.data[start:end]
@@ -73,7 +81,8 @@ func (r *Reader) chunk() (string, bool, error) {
 		return "", false, fmt.Errorf("invalid document separator: %s", bytes.TrimSpace(sep))
 	}
 	// kio adds back the newline its split ate.
-	s := string(r.data[r.pos : start+1])
+	r.raw = r.data[r.pos : start+1]
+	s := string(r.raw)
 	r.pos = end
 	return s, true, nil
 }
