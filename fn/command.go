@@ -74,6 +74,9 @@ var stderrIsTerminal = isTerminal
 type DepsFunc func(ctx context.Context, c *Config, progress, stderr io.Writer) (Deps, error)
 
 type rootOptions struct {
+	// inputHook is called with the size of a plain stream before it is
+	// run (WithInputHook).
+	inputHook func(size int) (restore func())
 	configPath  string
 	quiet       bool
 	verbose     bool
@@ -86,10 +89,23 @@ type rootOptions struct {
 	input       inputOptions
 }
 
+// Option changes how NewCommand's command runs.
+type Option func(*rootOptions)
+
+// WithInputHook has the command call hook with the size of a plain stream
+// before running it, and the function hook returns after (cocofy's main
+// lowers the garbage collector's target for large streams).
+func WithInputHook(hook func(size int) (restore func())) Option {
+	return func(o *rootOptions) { o.inputHook = hook }
+}
+
 // NewCommand returns cocofy's root command: with no subcommand it reads
 // resources on stdin (or from files) and writes them, changed, on stdout.
-func NewCommand(deps DepsFunc) *cobra.Command {
+func NewCommand(deps DepsFunc, opts ...Option) *cobra.Command {
 	o := &rootOptions{}
+	for _, opt := range opts {
+		opt(o)
+	}
 	cmd := &cobra.Command{
 		Use:   "cocofy [-f FILE]... [FILE]...",
 		Short: "Make Kubernetes workloads run as confidential or sandboxed containers on Azure",
@@ -287,7 +303,7 @@ func (o *rootOptions) transform(ctx context.Context, cmd *cobra.Command, args []
 		// A plain stream is run one document at a time; its output is
 		// the documents' texts, written out only after success.
 		var stream *streamOutput
-		stream, runRep, done.workloads, err = runStream(ctx, p, in)
+		stream, runRep, done.workloads, err = runStream(ctx, p, in, o.inputHook)
 		done.out = stream
 	}
 	if runRep != nil {

@@ -6,8 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
-	"runtime/debug"
 
 	"sigs.k8s.io/kustomize/kyaml/yaml"
 
@@ -173,29 +171,6 @@ func fmtWriteError(err error) error {
 	return fmt.Errorf("writing YAML stream: %w", err)
 }
 
-// readWhole reads a plain stream whole, for the message of a stream that
-// cannot be read. Tests count its calls.
-var readWhole = postrender.Read
-
-// gcPercentLarge is the garbage collector's GOGC while a large stream
-// runs: what such a run holds until it ends (the input, the output's text,
-// the results) is most of its heap, so the default of 100 would let the
-// heap grow to twice that before collecting. The input and output texts
-// hold no pointers and cost a collection nothing to mark.
-const (
-	gcPercentLarge = 50
-	largeStream    = 8 << 20
-)
-
-// collectSooner lowers GOGC for a stream of size bytes when it is large
-// and $GOGC is not set, and returns what restores it.
-func collectSooner(size int) (restore func()) {
-	if size < largeStream || os.Getenv("GOGC") != "" {
-		return func() {}
-	}
-	old := debug.SetGCPercent(gcPercentLarge)
-	return func() { debug.SetGCPercent(old) }
-}
 
 // readAhead is how many documents are decoded ahead of the pipeline.
 const readAhead = 64
@@ -205,7 +180,7 @@ const readAhead = 64
 // success, and the results (also on failure). Documents are decoded by a
 // goroutine of their own, ahead of the pipeline; in gives the same error
 // messages as postrender.Read.
-func runStream(ctx context.Context, p *pipeline.Pipeline, in []byte) (*streamOutput, *pipeline.Report, int, error) {
+func runStream(ctx context.Context, p *pipeline.Pipeline, in []byte, hook func(size int) (restore func())) (*streamOutput, *pipeline.Report, int, error) {
 	type decoded struct {
 		n   *yaml.RNode
 		raw []byte
@@ -237,7 +212,7 @@ func runStream(ctx context.Context, p *pipeline.Pipeline, in []byte) (*streamOut
 		}
 		if d.err != nil && !errors.Is(d.err, io.EOF) {
 			// postrender.Read names the document that fails.
-			if _, perr := readWhole(bytes.NewReader(in)); perr != nil {
+			if _, perr := postrender.Read(bytes.NewReader(in)); perr != nil {
 				return nil, perr
 			}
 		}
@@ -246,7 +221,9 @@ func runStream(ctx context.Context, p *pipeline.Pipeline, in []byte) (*streamOut
 		}
 		return d.n, d.err
 	}
-	defer collectSooner(len(in))()
+	if hook != nil {
+		defer hook(len(in))()
+	}
 	rep, workloads, err := p.RunStream(ctx, next, o)
 	if werr := o.wait(); err == nil {
 		err = werr

@@ -1,9 +1,8 @@
 package pipeline
 
-// SetStreamBatch sets how many documents RunStream holds at a time, and
-// returns a function that restores it.
-func SetStreamBatch(n int) func() {
-	old := streamBatch
-	streamBatch = n
-	return func() { streamBatch = old }
+// WithBatch returns a copy of p whose runs hold n documents at a time.
+func WithBatch(p *Pipeline, n int) *Pipeline {
+	q := *p
+	q.batch = n
+	return &q
 }

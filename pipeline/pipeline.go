@@ -42,6 +42,8 @@ type Pipeline struct {
 	// samePods holds the policies computed in this run (see compute and
 	// memoized); nil outside a run.
 	samePods *policyMemo
+	// batch is how many documents a run holds at a time (streamBatch).
+	batch int
 }
 
 // New returns a Pipeline. opts must already be defaulted and validated.
@@ -49,7 +51,7 @@ func New(opts Options, deps Deps) (*Pipeline, error) {
 	if opts.PinImages() && deps.Resolver == nil {
 		return nil, fmt.Errorf("image pinning is on but no resolver was configured")
 	}
-	return &Pipeline{opts: opts, deps: deps, stages: renderStages(opts)}, nil
+	return &Pipeline{opts: opts, deps: deps, stages: renderStages(opts), batch: streamBatch}, nil
 }
 
 // renderStages are Run's: place, resources and checks on each selected

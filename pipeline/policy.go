@@ -93,7 +93,7 @@ func (p *Pipeline) compute(w *Workload, facts map[string]image.Facts, objects po
 		return pol.(ccpolicy.Policy), nil
 	}
 	pol, err := ccpolicy.Generate(pod, facts, objects, opts)
-	if err == nil && p.samePods.n.Add(1) <= maxSamePods {
+	if err == nil && p.samePods.n.Add(1) <= p.samePods.limit {
 		p.samePods.m.Store(key, pol)
 	}
 	return pol, err
@@ -103,8 +103,9 @@ func (p *Pipeline) compute(w *Workload, facts map[string]image.Facts, objects po
 // a stream of distinct pods keeps no more than those, and the enforcer's
 // replays of its first maxSamePods checks.
 type policyMemo struct {
-	m sync.Map // key -> ccpolicy.Policy
-	n atomic.Int64
+	m     sync.Map // key -> ccpolicy.Policy
+	n     atomic.Int64
+	limit int64 // maxSamePods
 
 	replays  sync.Map // checkKey -> func() ([]verify.Decision, error)
 	nReplays atomic.Int64
@@ -113,7 +114,7 @@ type policyMemo struct {
 // replaysOf returns where a run keeps its replays: m's while it has room,
 // else a map of the caller's own.
 func (m *policyMemo) replaysOf() *sync.Map {
-	if m == nil || m.nReplays.Add(1) > maxSamePods {
+	if m == nil || m.nReplays.Add(1) > m.limit {
 		return &sync.Map{}
 	}
 	return &m.replays
@@ -121,7 +122,7 @@ func (m *policyMemo) replaysOf() *sync.Map {
 
 // maxSamePods bounds policyMemo: a chart has far fewer distinct pods, and a
 // policy takes about 20 KB.
-var maxSamePods int64 = 1000
+const maxSamePods = 1000
 
 // hashNode writes what a YAML node says (kinds, resolved tags, values),
 // not how it is written.

@@ -61,9 +61,8 @@ spec:
 
 	// The memo is bounded: past maxSamePods, policies are computed and not
 	// kept.
-	defer func(n int64) { maxSamePods = n }(maxSamePods)
-	maxSamePods = 1
 	p = p.memoized()
+	p.samePods.limit = 1
 	for i := range ws {
 		_, err := p.compute(&ws[i], facts, podspec.Objects{}, p.policyOptions())
 		assert.NilError(t, err)

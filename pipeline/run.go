@@ -23,7 +23,7 @@ import (
 // streamBatch is how many documents a run holds at a time: image
 // references of a batch are resolved together (16 at a time), so a batch
 // should hold a chart's worth of workloads.
-var streamBatch = 256
+const streamBatch = 256
 
 // Sink receives RunStream's documents. Put is called once per document
 // with its index in the stream (the documents Next returned, from 0), in
@@ -80,7 +80,7 @@ func (p *Pipeline) RunStream(ctx context.Context, next func() (*yaml.RNode, erro
 		if err := s.add(n); err != nil {
 			return nil, 0, err
 		}
-		if len(s.batch) >= streamBatch {
+		if len(s.batch) >= s.p.batch {
 			if err := s.flush(); err != nil {
 				return nil, 0, err
 			}
@@ -552,7 +552,7 @@ func readsObjects(w *Workload) bool {
 // a pod once per run (see compute).
 func (p *Pipeline) memoized() *Pipeline {
 	q := *p
-	q.samePods = &policyMemo{}
+	q.samePods = &policyMemo{limit: maxSamePods}
 	if p.deps.Resolver != nil {
 		q.deps.Resolver = &memoResolver{r: p.deps.Resolver}
 	}

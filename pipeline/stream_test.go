@@ -119,27 +119,26 @@ func TestRunStreamIsRun(t *testing.T) {
 				if opts.Resources.Missing == "" {
 					opts.Resources.Missing = pipeline.MissingWarn
 				}
-				restore := pipeline.SetStreamBatch(batch)
-				if !compare(t, fmt.Sprintf("%s %s %d", name, cname, batch), opts, in) {
+				if !compare(t, fmt.Sprintf("%s %s %d", name, cname, batch), opts, in, batch) {
 					failed++
 				}
-				restore()
 			}
 		}
 	}
 	assert.Assert(t, failed > 10, "only %d runs failed: the failing inputs are not compared", failed)
 }
 
-// compare runs in through RunStream with the current batch size and
-// through Run with batches of 256, and reports whether they succeeded.
-func compare(t *testing.T, name string, opts pipeline.Options, in string) bool {
+// compare runs in through RunStream in batches of batch documents and
+// through Run with the default batches, and reports whether they
+// succeeded.
+func compare(t *testing.T, name string, opts pipeline.Options, in string, batch int) bool {
 	t.Helper()
 	deps := pipeline.Deps{Resolver: fixed.Resolver{}, Inspector: fixed.Inspector{}}
 	p, err := pipeline.New(opts, deps)
 	assert.NilError(t, err)
 	r := yamlstream.NewReader([]byte(in))
 	got := collected{}
-	rep, workloads, err := p.RunStream(context.Background(), r.Next, got)
+	rep, workloads, err := pipeline.WithBatch(p, batch).RunStream(context.Background(), r.Next, got)
 	if err != nil && !errors.Is(err, pipeline.ErrFailed) {
 		return true // not a stream: nothing to compare
 	}
@@ -149,7 +148,6 @@ func compare(t *testing.T, name string, opts pipeline.Options, in string) bool {
 	if err != nil {
 		return true // kio reads it otherwise: nothing to compare
 	}
-	defer pipeline.SetStreamBatch(256)()
 	want, runErr := p.Run(context.Background(), nodes)
 	assert.Equal(t, runErr == nil, ok, "%s: Run and RunStream disagree: %v", name, runErr)
 	var wantLines, gotLines []string

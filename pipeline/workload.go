@@ -25,8 +25,13 @@ type WorkloadPath struct {
 	Template []string `json:"template,omitempty" yaml:"template,omitempty"`
 }
 
-// BuiltinWorkloadPaths are the Kubernetes kinds that create pods.
-var BuiltinWorkloadPaths = []WorkloadPath{
+// BuiltinWorkloadPaths returns the Kubernetes kinds that create pods (a
+// copy: callers may change it).
+func BuiltinWorkloadPaths() []WorkloadPath {
+	return slices.Clone(builtinWorkloadPaths)
+}
+
+var builtinWorkloadPaths = []WorkloadPath{
 	{Kind: "Pod"},
 	{Kind: "Deployment", Template: []string{"spec", "template"}},
 	{Kind: "StatefulSet", Template: []string{"spec", "template"}},
@@ -166,11 +171,11 @@ func isLocalConfig(n *yaml.RNode) bool {
 
 // FindWorkloads returns the pod-creating resources among nodes, descending
 // into the items of Lists (kind List, PodList, DeploymentList, ...). extra
-// adds kinds (CRDs) to BuiltinWorkloadPaths and wins over them. Resources
+// adds kinds (CRDs) to BuiltinWorkloadPaths() and wins over them. Resources
 // of unknown kinds are not workloads. A known kind without its pod
 // template or containers is reported as an error.
 func FindWorkloads(nodes []*yaml.RNode, extra []WorkloadPath, rep *Report) []Workload {
-	paths := append(slices.Clone(extra), BuiltinWorkloadPaths...)
+	paths := append(slices.Clone(extra), builtinWorkloadPaths...)
 	var out []Workload
 	var visit func(n *yaml.RNode, within string, implied Ref)
 	visit = func(n *yaml.RNode, within string, implied Ref) {

@@ -28,9 +28,12 @@ type Quirk struct {
 	Triggers string
 }
 
-// Quirks are confcom's known mismatches, one per policy field; cocofy
-// corrects exactly these fields in CompatGuest.
-var Quirks = []Quirk{
+// Quirks returns confcom's known mismatches, one per policy field (a copy:
+// callers may change it); cocofy corrects exactly these fields in
+// CompatGuest.
+func Quirks() []Quirk { return slices.Clone(quirks) }
+
+var quirks = []Quirk{
 	{"command", "invalid command", "$(VAR) references in command or args: the kubelet expands them, confcom writes them as text"},
 	{"env_rules", "drop", "envFrom (the kubelet expands it, confcom ignores it); resourceFieldRef (the kubelet writes ceil(quantity/divisor), confcom the quantity); $(VAR) references in env values"},
 	{"working_dir", "invalid working directory", "workingDir: the CRI uses it, confcom always writes the image's"},
@@ -41,11 +44,11 @@ var Quirks = []Quirk{
 
 // QuirkOf returns the quirk of a policy field.
 func QuirkOf(field string) Quirk {
-	i := slices.IndexFunc(Quirks, func(q Quirk) bool { return q.Field == field })
+	i := slices.IndexFunc(quirks, func(q Quirk) bool { return q.Field == field })
 	if i < 0 {
 		return Quirk{Field: field, Outcome: "deny"}
 	}
-	return Quirks[i]
+	return quirks[i]
 }
 
 // Correction is one field of one container where cocofy writes what the
