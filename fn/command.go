@@ -76,7 +76,7 @@ type DepsFunc func(ctx context.Context, c *Config, progress, stderr io.Writer) (
 type rootOptions struct {
 	// inputHook is called with the size of a plain stream before it is
 	// run (WithInputHook).
-	inputHook func(size int) (restore func())
+	inputHook   func(size int) (restore func())
 	configPath  string
 	quiet       bool
 	verbose     bool

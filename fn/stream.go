@@ -171,7 +171,6 @@ func fmtWriteError(err error) error {
 	return fmt.Errorf("writing YAML stream: %w", err)
 }
 
-
 // readAhead is how many documents are decoded ahead of the pipeline.
 const readAhead = 64
 
