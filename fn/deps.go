@@ -5,7 +5,7 @@ import (
 	"io"
 	"time"
 
-	"cocofy.dev/cocofy/internal/cache"
+	"cocofy.dev/cocofy/cache"
 	"cocofy.dev/cocofy/internal/layerhash"
 	"cocofy.dev/cocofy/internal/lockfile"
 	"cocofy.dev/cocofy/internal/registry"

@@ -15,7 +15,7 @@ import (
 	"gotest.tools/v3/assert"
 
 	"cocofy.dev/cocofy/fn"
-	"cocofy.dev/cocofy/internal/image"
+	"cocofy.dev/cocofy/image"
 	"cocofy.dev/cocofy/internal/testing/fixed"
 	"cocofy.dev/cocofy/pipeline"
 )

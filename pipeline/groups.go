@@ -5,9 +5,9 @@ import (
 	"slices"
 	"strconv"
 
+	"cocofy.dev/cocofy/image"
 	"cocofy.dev/cocofy/internal/ccpolicy"
 	"cocofy.dev/cocofy/internal/guest"
-	"cocofy.dev/cocofy/internal/image"
 	"cocofy.dev/cocofy/internal/podspec"
 )
 

@@ -9,7 +9,7 @@ import (
 	"sigs.k8s.io/kustomize/kyaml/fn/framework"
 	"sigs.k8s.io/kustomize/kyaml/kio"
 
-	"cocofy.dev/cocofy/internal/image"
+	"cocofy.dev/cocofy/image"
 	"cocofy.dev/cocofy/internal/testing/fixed"
 	"cocofy.dev/cocofy/pipeline"
 )

@@ -3,7 +3,7 @@ package pipeline_test
 import (
 	"sync"
 
-	"cocofy.dev/cocofy/internal/image"
+	"cocofy.dev/cocofy/image"
 )
 
 type imagePin = image.Pin

@@ -11,8 +11,8 @@ import (
 	"sigs.k8s.io/kustomize/kyaml/kio"
 	"sigs.k8s.io/kustomize/kyaml/yaml"
 
-	"cocofy.dev/cocofy/internal/cache"
-	"cocofy.dev/cocofy/internal/image"
+	"cocofy.dev/cocofy/cache"
+	"cocofy.dev/cocofy/image"
 )
 
 // Deps are the outside services the stages use. Tests inject fixed ones.
@@ -23,7 +23,7 @@ type Deps struct {
 	// virtual-node.
 	Inspector image.Inspector
 	// Checks remembers enforcer replays that passed (kind CheckCacheKind);
-	// nil replays every time. internal/cache.Dir implements it.
+	// nil replays every time. cache.Dir implements it.
 	Checks Cache
 }
 

@@ -12,8 +12,8 @@ import (
 
 	"sigs.k8s.io/kustomize/kyaml/yaml"
 
+	"cocofy.dev/cocofy/image"
 	"cocofy.dev/cocofy/internal/ccpolicy"
-	"cocofy.dev/cocofy/internal/image"
 	"cocofy.dev/cocofy/internal/podspec"
 )
 

@@ -8,7 +8,7 @@ import (
 	"gotest.tools/v3/assert"
 	"sigs.k8s.io/kustomize/kyaml/kio"
 
-	"cocofy.dev/cocofy/internal/image"
+	"cocofy.dev/cocofy/image"
 	"cocofy.dev/cocofy/internal/podspec"
 	"cocofy.dev/cocofy/internal/testing/fixed"
 )

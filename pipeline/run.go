@@ -14,8 +14,8 @@ import (
 	"sigs.k8s.io/kustomize/kyaml/kio"
 	"sigs.k8s.io/kustomize/kyaml/yaml"
 
+	"cocofy.dev/cocofy/image"
 	"cocofy.dev/cocofy/internal/ccpolicy"
-	"cocofy.dev/cocofy/internal/image"
 	"cocofy.dev/cocofy/internal/podspec"
 	"cocofy.dev/cocofy/internal/verify"
 )

@@ -13,9 +13,9 @@ import (
 	"golang.org/x/sync/errgroup"
 	"sigs.k8s.io/kustomize/kyaml/fn/framework"
 
+	"cocofy.dev/cocofy/image"
 	"cocofy.dev/cocofy/internal/ccpolicy"
 	"cocofy.dev/cocofy/internal/guest"
-	"cocofy.dev/cocofy/internal/image"
 	"cocofy.dev/cocofy/internal/podspec"
 	"cocofy.dev/cocofy/internal/verify"
 )

@@ -7,8 +7,8 @@ import (
 	"errors"
 	"fmt"
 
+	"cocofy.dev/cocofy/image"
 	"cocofy.dev/cocofy/internal/guest"
-	"cocofy.dev/cocofy/internal/image"
 	"cocofy.dev/cocofy/internal/podspec"
 )
 

@@ -16,7 +16,7 @@
 //
 // What it does not do:
 //   - It does not read registries or hash layers: the caller passes each
-//     image's config and dm-verity root hashes (internal/image.Facts).
+//     image's config and dm-verity root hashes (image.Facts).
 //   - It does not prompt. A reference to a ConfigMap or Secret that is not
 //     in the input is an error unless Options.WildcardMissingRefs is set
 //     (confcom's -y).

@@ -7,7 +7,7 @@ import (
 	"gotest.tools/v3/assert"
 	is "gotest.tools/v3/assert/cmp"
 
-	"cocofy.dev/cocofy/internal/image"
+	"cocofy.dev/cocofy/image"
 	"cocofy.dev/cocofy/internal/podspec"
 )
 

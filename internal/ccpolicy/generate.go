@@ -9,7 +9,7 @@ import (
 
 	"sigs.k8s.io/kustomize/kyaml/yaml"
 
-	"cocofy.dev/cocofy/internal/image"
+	"cocofy.dev/cocofy/image"
 	"cocofy.dev/cocofy/internal/podspec"
 )
 

@@ -10,8 +10,8 @@ import (
 
 	"gotest.tools/v3/assert"
 
+	"cocofy.dev/cocofy/image"
 	"cocofy.dev/cocofy/internal/guest"
-	"cocofy.dev/cocofy/internal/image"
 	"cocofy.dev/cocofy/internal/podspec"
 	"cocofy.dev/cocofy/internal/verify"
 )

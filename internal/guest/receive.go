@@ -14,7 +14,7 @@ import (
 	oci "github.com/opencontainers/runtime-spec/specs-go"
 	"k8s.io/apimachinery/pkg/api/resource"
 
-	"cocofy.dev/cocofy/internal/image"
+	"cocofy.dev/cocofy/image"
 	"cocofy.dev/cocofy/internal/podspec"
 )
 

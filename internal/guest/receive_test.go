@@ -8,8 +8,8 @@ import (
 	is "gotest.tools/v3/assert/cmp"
 	"sigs.k8s.io/kustomize/kyaml/yaml"
 
+	"cocofy.dev/cocofy/image"
 	"cocofy.dev/cocofy/internal/guest"
-	"cocofy.dev/cocofy/internal/image"
 	"cocofy.dev/cocofy/internal/podspec"
 )
 

@@ -9,7 +9,7 @@ import (
 	"slices"
 	"strconv"
 
-	"cocofy.dev/cocofy/internal/image"
+	"cocofy.dev/cocofy/image"
 )
 
 // MaxEtcGroupSize is the largest /etc/group a layer may have for its groups

@@ -21,8 +21,8 @@ import (
 	"golang.org/x/sync/errgroup"
 	"golang.org/x/sync/singleflight"
 
-	"cocofy.dev/cocofy/internal/cache"
-	"cocofy.dev/cocofy/internal/image"
+	"cocofy.dev/cocofy/cache"
+	"cocofy.dev/cocofy/image"
 )
 
 // Defaults of Hasher and Limits.

@@ -20,8 +20,8 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"cocofy.dev/cocofy/image"
 	"cocofy.dev/cocofy/internal/atomicfile"
-	"cocofy.dev/cocofy/internal/image"
 )
 
 // APIVersion and Kind identify a lock file.

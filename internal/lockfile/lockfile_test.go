@@ -9,7 +9,7 @@ import (
 
 	"gotest.tools/v3/assert"
 
-	"cocofy.dev/cocofy/internal/image"
+	"cocofy.dev/cocofy/image"
 	"cocofy.dev/cocofy/internal/lockfile"
 )
 

@@ -11,8 +11,8 @@ import (
 	"gotest.tools/v3/assert"
 	is "gotest.tools/v3/assert/cmp"
 
-	"cocofy.dev/cocofy/internal/cache"
-	"cocofy.dev/cocofy/internal/image"
+	"cocofy.dev/cocofy/cache"
+	"cocofy.dev/cocofy/image"
 	"cocofy.dev/cocofy/internal/registry"
 	"cocofy.dev/cocofy/internal/testing/registrytest"
 )

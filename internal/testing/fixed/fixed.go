@@ -9,7 +9,7 @@ import (
 	"fmt"
 	"strings"
 
-	"cocofy.dev/cocofy/internal/image"
+	"cocofy.dev/cocofy/image"
 )
 
 // Resolver pins every reference to "sha256:" + sha256(repository): the tag

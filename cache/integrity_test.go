@@ -9,8 +9,8 @@ import (
 
 	"gotest.tools/v3/assert"
 
-	"cocofy.dev/cocofy/internal/cache"
-	"cocofy.dev/cocofy/internal/image"
+	"cocofy.dev/cocofy/cache"
+	"cocofy.dev/cocofy/image"
 )
 
 const other = "sha256:fedcba9876543210fedcba9876543210fedcba9876543210fedcba9876543210"

@@ -8,8 +8,8 @@ import (
 
 	"gotest.tools/v3/assert"
 
-	"cocofy.dev/cocofy/internal/cache"
-	"cocofy.dev/cocofy/internal/image"
+	"cocofy.dev/cocofy/cache"
+	"cocofy.dev/cocofy/image"
 )
 
 const key = "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"

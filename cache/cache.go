@@ -30,8 +30,8 @@ import (
 	"strings"
 	"sync"
 
+	"cocofy.dev/cocofy/image"
 	"cocofy.dev/cocofy/internal/atomicfile"
-	"cocofy.dev/cocofy/internal/image"
 )
 
 // Store keeps small JSON values by kind and key: the one cache interface of
