@@ -167,15 +167,10 @@ func (p *Pipeline) podOf(w *Workload) podspec.Pod {
 }
 
 // reportPolicyErrors turns each of the generator's field errors into a
-// result on that field.
+// result on that field: every one of them, however deeply the generator
+// joined them (per workload, per container, per field).
 func reportPolicyErrors(rep *Report, w *Workload, err error) {
-	var list []error
-	if j, ok := err.(interface{ Unwrap() []error }); ok {
-		list = j.Unwrap()
-	} else {
-		list = []error{err}
-	}
-	for _, e := range list {
+	for _, e := range leafErrors(err) {
 		var fe *ccpolicy.FieldError
 		if errors.As(e, &fe) {
 			rep.Error(w, fe.Field, "CCE policy: %v", fe.Err)
@@ -183,6 +178,22 @@ func reportPolicyErrors(rep *Report, w *Workload, err error) {
 		}
 		rep.Error(w, "", "CCE policy: %v", e)
 	}
+}
+
+// leafErrors flattens errors.Join trees into their leaves, in order. A
+// FieldError is a leaf: it is one problem, on one field.
+func leafErrors(err error) []error {
+	j, ok := err.(interface{ Unwrap() []error })
+	if _, leaf := err.(*ccpolicy.FieldError); leaf || !ok {
+		return []error{err}
+	}
+	var out []error
+	for _, e := range j.Unwrap() {
+		if e != nil {
+			out = append(out, leafErrors(e)...)
+		}
+	}
+	return out
 }
 
 // writePolicy sets the policy and sha256 annotations and reports what it did.
