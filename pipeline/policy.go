@@ -220,7 +220,8 @@ func (p *Pipeline) writePolicy(w *Workload, pol ccpolicy.Policy, rep *Report) {
 		}
 	}
 	if eph, _ := w.ContainersIn(EphemeralContainers); len(eph) > 0 {
-		rep.Warn(w, w.Field("spec", EphemeralContainers), "ephemeral containers are not in the CCE policy (confcom leaves them out): the guest will refuse to start them")
+		sev, hint := p.refusedSeverity()
+		rep.Add(sev, refPtr(w), w.Field("spec", EphemeralContainers), "ephemeral containers are not in the CCE policy (confcom leaves them out): the guest refuses to start them; remove them from the manifest%s", hint)
 	}
 	for _, f := range secretEnvFields(w) {
 		rep.Warn(w, f, "this value comes from a Secret and is written in clear into the CCE policy (the policy must pin it): anyone who can read this %s can read it", w.Ref.Kind)
