@@ -69,9 +69,10 @@ func (p *Pipeline) Run(ctx context.Context, nodes []*yaml.RNode) (*Report, error
 	checkObjects(nodes, rep)
 	workloads := FindWorkloads(nodes, p.opts.WorkloadPaths, rep)
 	var selected []*Workload
+	sel := p.newSelectTracker()
 	for i := range workloads {
 		w := &workloads[i]
-		ok, err := p.opts.Select.matches(w)
+		ok, err := sel.matches(w)
 		if err != nil {
 			return rep, fmt.Errorf("select.labelSelector: %w", err)
 		}
@@ -79,6 +80,7 @@ func (p *Pipeline) Run(ctx context.Context, nodes []*yaml.RNode) (*Report, error
 			selected = append(selected, w)
 		}
 	}
+	sel.report(rep)
 	for _, w := range selected {
 		p.validate(w, rep)
 		p.place(w, rep)

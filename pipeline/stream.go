@@ -124,6 +124,7 @@ type streamRun struct {
 
 	results []keyed
 	strs    *interner
+	sel     *selectTracker // see selects
 }
 
 func (s *streamRun) newReport() *Report { return &Report{intern: s.strs} }
@@ -193,7 +194,7 @@ func (s *streamRun) add(n *yaml.RNode) error {
 	}
 	for i := range found {
 		w := &found[i]
-		ok, err := s.p.opts.Select.matches(w)
+		ok, err := s.selects(w)
 		if err != nil {
 			return ErrNotStreamed
 		}
@@ -296,6 +297,9 @@ func (s *streamRun) flush() error {
 // finish attaches the policies that read the stream's ConfigMaps and
 // Secrets, now that all are known, and hands their documents to the sink.
 func (s *streamRun) finish() error {
+	if err := s.reportSelect(); err != nil {
+		return err
+	}
 	held := s.held
 	s.held = nil
 	if err := s.policies(held); err != nil {
