@@ -64,3 +64,14 @@ func TestSelectMatchingNothing(t *testing.T) {
 		})
 	}
 }
+
+// cocofy verify says it too.
+func TestVerifySelectMatchingNothing(t *testing.T) {
+	p, err := pipeline.New(pipeline.Options{Target: pipeline.TargetPodSandbox, Select: pipeline.Selector{Kinds: []string{"deployment"}}}, pipeline.Deps{Resolver: fixed.Resolver{}, Inspector: fixed.Inspector{}})
+	assert.NilError(t, err)
+	nodes, err := kio.FromBytes([]byte(selectInput))
+	assert.NilError(t, err)
+	rep, err := p.Verifier().Run(context.Background(), nodes)
+	assert.NilError(t, err)
+	assert.Equal(t, pipeline.Line(rep.Results[0]), `warning: spec.select.kinds[0]: "deployment" matches no workload of the input, so it selects nothing; did you mean Deployment? (select values are case-sensitive)`)
+}

@@ -39,9 +39,10 @@ func (p *Pipeline) verifyAll(ctx context.Context, nodes []*yaml.RNode) (*Report,
 	checkObjects(nodes, rep)
 	var ws, empty, missing []*Workload
 	all := FindWorkloads(nodes, p.opts.WorkloadPaths, rep)
+	sel := p.newSelectTracker()
 	for i := range all {
 		w := &all[i]
-		ok, err := p.opts.Select.matches(w)
+		ok, err := sel.matches(w)
 		if err != nil {
 			return rep, fmt.Errorf("select.labelSelector: %w", err)
 		}
@@ -58,6 +59,7 @@ func (p *Pipeline) verifyAll(ctx context.Context, nodes []*yaml.RNode) (*Report,
 			missing = append(missing, w)
 		}
 	}
+	sel.report(rep)
 	if len(ws) == 0 {
 		rep.Add(framework.Info, nil, "", "no workload carries a %s annotation; nothing to verify", AnnotationCCEPolicy)
 	}
