@@ -146,8 +146,9 @@ func TestHelm3VirtualNode(t *testing.T) {
 	assert.Assert(t, strings.Contains(policies, `api_version := "0.11.0"`), policies)
 }
 
-// A production-shaped chart (drop: [ALL], fsGroup, supplementalGroups,
-// envFrom, workingDir, $(VAR) args, resourceFieldRef, probes, a hook Job, a
+// A production-shaped chart (drop: [ALL], runAsUser and runAsGroup (no
+// fsGroup or supplementalGroups: the demo images have no /etc/group, see
+// docs/policy.md), envFrom, workingDir, $(VAR) args, resourceFieldRef, probes, a hook Job, a
 // ReadOnlyMany claim) onto virtual nodes through Helm 3 and Helm 4: cocofy
 // corrects confcom's policy where the guest would refuse it, says so per
 // field, and cocofy verify accepts the output.
@@ -179,7 +180,6 @@ func TestHardenedChartVirtualNode(t *testing.T) {
 		`spec.template.spec.containers[name=api].envFrom: container "api": confcom would write env_rules no rule for LOG_LEVEL; the guest would drop LOG_LEVEL`,
 		`spec.template.spec.containers[name=api].args: container "api": confcom would write command ["/srv/api","--namespace=$(POD_NAMESPACE)","--port=$(LISTEN_PORT)"]`,
 		`"--namespace=shop","--port=8080"]`,
-		`StatefulSet hd-db: spec.template.spec.securityContext: container "db": confcom would write user`,
 		`StatefulSet hd-db: spec.template.spec.containers[name=db].volumeMounts[name=seed]: container "db": confcom would write mounts`,
 	} {
 		assert.Assert(t, strings.Contains(r.stderr, want), "missing %q in\n%s", want, r.stderr)
@@ -226,6 +226,14 @@ func TestPopularChartShapes(t *testing.T) {
 	v := run(t, root, nil, out, cocofy(t), "verify", "--config", "examples/hardened.yaml")
 	assert.NilError(t, v.err, v.stderr)
 	assert.Equal(t, strings.Count(v.stderr, "verified: the enforcer allows every container"), 6, v.stderr)
+
+	// bitnami's fsGroup, equal to runAsGroup, on an image without
+	// /etc/group: the guest would refuse the container, so render fails.
+	bitnami := strings.Replace(plain, "securityContext: {runAsUser: 1001,", "securityContext: {fsGroup: 1001, runAsUser: 1001,", 1)
+	assert.Assert(t, bitnami != plain)
+	r = run(t, root, nil, bitnami, cocofy(t), "--config", "examples/hardened.yaml")
+	assert.Assert(t, r.err != nil, "fsGroup 1001 rendered:\n%s", r.stderr)
+	assert.Assert(t, strings.Contains(r.stderr, `spec.template.spec.securityContext.fsGroup: container "postgresql": GID 1001 is not in /etc/group of image `), r.stderr)
 
 	// compat confcom: confcom's text, refused by the guest, with a warning
 	// per refused container under check: warn.

@@ -19,10 +19,12 @@ var replayKey = regexp.MustCompile(`(enforcer(?:/| entry of )sha256[-:])[0-9a-f]
 
 // vnConfig writes a config for target virtual-node, which uses every kind
 // of cache entry: image facts, layer root hashes, passed enforcer replays.
+// check: warn, because the registry stream's debug Pod has an ephemeral
+// container, which the guest refuses (an error by default).
 func vnConfig(t *testing.T) string {
 	t.Helper()
 	cfg := filepath.Join(t.TempDir(), "vn.yaml")
-	assert.NilError(t, os.WriteFile(cfg, []byte("apiVersion: cocofy.dev/v1alpha1\nkind: Cocofy\nspec: {target: virtual-node}\n"), 0o644))
+	assert.NilError(t, os.WriteFile(cfg, []byte("apiVersion: cocofy.dev/v1alpha1\nkind: Cocofy\nspec: {target: virtual-node, policy: {check: warn}}\n"), 0o644))
 	return cfg
 }
 

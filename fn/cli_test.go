@@ -53,6 +53,7 @@ func lines(rs framework.Results) string {
 // through both doors and also when the run fails, and $COCOFY_RESULTS
 // does the same for callers that cannot pass flags.
 func TestResultsFile(t *testing.T) {
+	useSandboxConfig(t)
 	in := read(t, "testdata/pod-sandbox/input.yaml")
 	want := read(t, "testdata/pod-sandbox/results.golden")
 	dir := t.TempDir()
@@ -98,6 +99,7 @@ func TestResultsFile(t *testing.T) {
 // on stdout, the lock file not written, one line saying why; a run
 // without warnings passes.
 func TestStrict(t *testing.T) {
+	useSandboxConfig(t)
 	in := read(t, "testdata/pod-sandbox/input.yaml")
 	committed := 0
 	deps := func(ctx context.Context, c *fn.Config, progress, stderr io.Writer) (fn.Deps, error) {
@@ -147,6 +149,7 @@ func TestStrict(t *testing.T) {
 // every result; -q warnings and errors only. Elsewhere (Helm 3's failure
 // path, CI logs) it shows what it always did: every result.
 func TestTerminalOutput(t *testing.T) {
+	useSandboxConfig(t)
 	in := read(t, "testdata/pod-sandbox/input.yaml")
 	all := read(t, "testdata/pod-sandbox/results.golden")
 	const warning = "warning: Deployment shop/web: spec.template.spec.initContainers[name=migrate].resources.limits.cpu: no cpu limit or request: the VM gets the runtime's default size\n"
@@ -197,6 +200,7 @@ func TestTerminalOutput(t *testing.T) {
 // recursive unless -R) and - for stdin, in order, as one stream: for the
 // transform, verify and policy.
 func TestFilenames(t *testing.T) {
+	useSandboxConfig(t)
 	dir := t.TempDir()
 	write := func(name, data string) string {
 		p := filepath.Join(dir, name)

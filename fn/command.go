@@ -200,7 +200,7 @@ func newInputPolicyCommand() *cobra.Command {
 
 func (o *rootOptions) addFlags(cmd *cobra.Command) {
 	o.input.addFlags(cmd)
-	cmd.Flags().StringVar(&o.configPath, "config", "", "config file (kind Cocofy); default: the ResourceList's functionConfig, then $"+EnvConfig+", then built-in defaults")
+	cmd.Flags().StringVar(&o.configPath, "config", "", "config file (kind Cocofy); else the ResourceList's functionConfig, else $"+EnvConfig+"; one is required")
 	cmd.Flags().StringVar(&o.lock, "lock", "", "image lock file (overrides spec.images.lockFile)")
 	cmd.Flags().StringVar(&o.lockMode, "lock-mode", "", "auto, use (no network) or update (overrides spec.images.lockMode)")
 	cmd.Flags().BoolVarP(&o.quiet, "quiet", "q", false, "print only warnings and errors on stderr")
@@ -631,7 +631,7 @@ func (o *rootOptions) override(cfg *Config) error {
 }
 
 // config picks the config: --config, then the functionConfig, then
-// $COCOFY_CONFIG, then defaults.
+// $COCOFY_CONFIG; without any it is an error (noConfigError).
 func (o *rootOptions) config(rw *kio.ByteReadWriter, isRL bool) (*Config, error) {
 	if o.configPath != "" {
 		return LoadConfigFile(o.configPath)
@@ -650,7 +650,7 @@ func (o *rootOptions) config(rw *kio.ByteReadWriter, isRL bool) (*Config, error)
 	if path := os.Getenv(EnvConfig); path != "" {
 		return LoadConfigFile(path)
 	}
-	return DefaultConfig(), nil
+	return nil, noConfigError()
 }
 
 // Version is set at build time with -ldflags "-X cocofy.dev/cocofy/fn.Version=v0.1.0".

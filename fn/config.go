@@ -596,13 +596,6 @@ func LoadConfigFile(path string) (*Config, error) {
 	return c, nil
 }
 
-// DefaultConfig is the config used when none is given.
-func DefaultConfig() *Config {
-	c := &Config{}
-	_ = c.Default()
-	return c
-}
-
 func validQuantity(q string) error {
 	_, err := parseQuantity(q)
 	return err

@@ -44,6 +44,17 @@ func runWith(t *testing.T, deps fn.DepsFunc, stdin string, args ...string) (stdo
 	return out.String(), errOut.String(), err
 }
 
+// useSandboxConfig gives the test's runs the smallest pod-sandbox config
+// through $COCOFY_CONFIG (cocofy has no default config), for tests whose
+// point is not the config: the ResourceList door without functionConfig
+// takes it too.
+func useSandboxConfig(t *testing.T) {
+	t.Helper()
+	path, err := filepath.Abs("testdata/pod-sandbox/config.yaml")
+	assert.NilError(t, err)
+	t.Setenv(fn.EnvConfig, path)
+}
+
 // TestGolden runs every testdata/<case> through both doors: the plain
 // stream (Helm) with --config, and a ResourceList (kpt, kustomize) with the
 // config as functionConfig. Both must give the bytes in expected.yaml, or

@@ -16,6 +16,7 @@ import (
 // twice differently, is an error naming the file and each entry; nothing
 // of it reaches an image reference or a policy.
 func TestBadLockFileValues(t *testing.T) {
+	useSandboxConfig(t)
 	t.Setenv("DOCKER_CONFIG", t.TempDir())
 	t.Setenv("COCOFY_CACHE_DIR", "off")
 	const (

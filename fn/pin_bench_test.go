@@ -77,7 +77,10 @@ func BenchmarkPin(b *testing.B) {
 			fmt.Fprintf(&in, "      - name: c%d\n        image: %s\n        resources: {limits: {cpu: 100m, memory: 128Mi}}\n", j, ref)
 		}
 	}
-	cfg := fn.DefaultConfig()
+	cfg, err := fn.ParseConfig([]byte("apiVersion: cocofy.dev/v1alpha1\nkind: Cocofy\nspec: {target: pod-sandbox}\n"), "")
+	if err != nil {
+		b.Fatal(err)
+	}
 	for _, rtt := range []time.Duration{0, 20 * time.Millisecond} {
 		b.Run(fmt.Sprintf("rtt=%s", rtt), func(b *testing.B) {
 			reg.SetLatency(rtt)

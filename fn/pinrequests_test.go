@@ -18,6 +18,7 @@ import (
 // registry (GET /v2/) once, and resolves each image once, with one GET of
 // its manifest: the requests the benchmark's render sends.
 func TestPinRequests(t *testing.T) {
+	useSandboxConfig(t)
 	t.Setenv("COCOFY_CACHE_DIR", "off")
 	t.Setenv("DOCKER_CONFIG", t.TempDir())
 	reg := registrytest.Start(t)
@@ -53,6 +54,7 @@ func TestPinRequests(t *testing.T) {
 // (three images) and one whose image is not in the registry sends one
 // manifest GET per image.
 func TestPinRequestsOnError(t *testing.T) {
+	useSandboxConfig(t)
 	t.Setenv("COCOFY_CACHE_DIR", "off")
 	t.Setenv("DOCKER_CONFIG", t.TempDir())
 	reg := registrytest.Start(t)

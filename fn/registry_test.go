@@ -166,8 +166,7 @@ func TestRegistryFailuresNameTheResource(t *testing.T) {
 func TestConcurrentRendersShareTheCache(t *testing.T) {
 	reg := shopRegistry(t)
 	in := registryInput(t, reg)
-	cfg := filepath.Join(t.TempDir(), "vn.yaml")
-	assert.NilError(t, os.WriteFile(cfg, []byte("apiVersion: cocofy.dev/v1alpha1\nkind: Cocofy\nspec: {target: virtual-node}\n"), 0o644))
+	cfg := vnConfig(t)
 	want, stderr, err := runWith(t, fn.RegistryDeps, in, "--config", cfg)
 	assert.NilError(t, err, stderr)
 	assert.Assert(t, strings.Contains(want, "ccepolicy"), want)

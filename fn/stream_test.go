@@ -33,6 +33,7 @@ func TestPlainStream(t *testing.T) {
 		ok++
 	}
 	assert.Assert(t, ok > 5)
+	useSandboxConfig(t)
 
 	// Many documents, and ones that must wait for the stream's ConfigMaps.
 	doc := "apiVersion: v1\nkind: Pod\nmetadata:\n  name: p%d # a comment\nspec:\n  containers:\n    - name: c\n      image: nginx:1.25\n"

@@ -72,6 +72,7 @@ func streamVirtualNode(t *testing.T) string {
 // inspected: `image: 12345` must not become docker.io/library/12345 on
 // Docker Hub, `image: null` not docker.io/library/null.
 func TestStreamNonStringImageIsNeverResolved(t *testing.T) {
+	useSandboxConfig(t)
 	const in = `apiVersion: apps/v1
 kind: Deployment
 metadata:
@@ -208,6 +209,7 @@ func TestStreamHostileAliasesFailFast(t *testing.T) {
 // the run succeeds: a 90 KiB string aliased ten times adds 900 KiB, under
 // the 1 MiB that is always allowed.
 func TestStreamAliasesWithinTheLimit(t *testing.T) {
+	useSandboxConfig(t)
 	in := streamPod(90<<10, 10)
 	out, stderr, err := run(t, in)
 	assert.NilError(t, err, stderr)
@@ -225,6 +227,7 @@ func TestStreamAliasesWithinTheLimit(t *testing.T) {
 // stream in which its items would pass untouched. Its functionConfig is
 // checked like the items before it is read.
 func TestStreamResourceListAlone(t *testing.T) {
+	useSandboxConfig(t)
 	const pod = "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  containers:\n  - {name: app, image: nginx:1.27, resources: {limits: {cpu: 1, memory: 1Gi}}}\n"
 	rl := wrap(t, pod, "")
 	want, stderr, err := run(t, rl)

@@ -3,20 +3,48 @@ package pipeline
 import (
 	"fmt"
 	"slices"
-	"strconv"
+
+	"sigs.k8s.io/kustomize/kyaml/fn/framework"
 
 	"cocofy.dev/cocofy/image"
 	"cocofy.dev/cocofy/internal/ccpolicy"
-	"cocofy.dev/cocofy/internal/guest"
 	"cocofy.dev/cocofy/internal/podspec"
 )
 
-// reportMissingGroups warns about each additional GID of a container
-// (fsGroup, supplementalGroups: the groups guest.Receive lists after the
-// primary one) that its image's /etc/group does not define exactly once.
-// hcsshim's guest (since PR #2465) looks each additional GID up in the
-// image's /etc/group when it creates the container, and fails the
-// container when the lookup fails, whatever the CCE policy says.
+// guestRefuses is why a missing additional GID is an error: what the guest
+// does, whatever the CCE policy says. cocofy targets the newest public
+// hcsshim guest (ACI's is not public; docs/policy.md).
+const guestRefuses = "the guest (hcsshim 0.15 and later) looks every additional GID (fsGroup, supplementalGroups) up in the image's /etc/group and refuses to create the container, whatever the CCE policy says"
+
+// reportMissingGroups is checkGroups for the workloads whose policies were
+// just generated: an error, unless spec.policy.check is warn (then the
+// policy is written with a warning). The policies and objects are not
+// needed: the check reads the pod spec and the image facts only.
+func (p *Pipeline) reportMissingGroups(ws []*Workload, _ []ccpolicy.Policy, facts map[string]image.Facts, _ podspec.Objects, rep *Report) {
+	sev, hint := p.refusedSeverity()
+	for _, w := range ws {
+		p.checkGroups(w, facts, sev, hint, rep)
+	}
+}
+
+// refusedSeverity is how render reports what the guest refuses whatever
+// the policy says: an error, unless spec.policy.check is warn (the one way
+// to write such a policy anyway); hint follows the message.
+func (p *Pipeline) refusedSeverity() (sev framework.Severity, hint string) {
+	if p.opts.Policy.Check == CheckWarn {
+		return framework.Warning, " (the policy was written anyway: policy.check is warn)"
+	}
+	return framework.Error, " (policy.check: warn writes the policy anyway)"
+}
+
+// checkGroups reports, with severity sev and hint after each message, each
+// additional GID of a container (fsGroup, then supplementalGroups) that
+// its image's /etc/group does not define exactly once. The kubelet passes
+// them to the runtime without removing one equal to runAsGroup, ACI's CRI
+// copies them into the OCI spec's additionalGids, and hcsshim's guest
+// (since v0.15.0-rc.1, PR #2465: GetAllUserInfo, spec.GetGroup) looks each
+// up in the image's /etc/group, including one equal to the primary GID,
+// and fails the container when the lookup fails.
 //
 // An image without /etc/group fails the lookup too, but only when the
 // container has a user (runAsUser, runAsGroup or the image's User): ACI's
@@ -25,59 +53,76 @@ import (
 //
 // Nothing is said about an image whose /etc/group is not known
 // (image.Facts.EtcGroup): facts from an older cache or lock file, or a
-// layer that was not hashed. The policies are not changed.
-func (p *Pipeline) reportMissingGroups(ws []*Workload, policies []ccpolicy.Policy, facts map[string]image.Facts, objects podspec.Objects, rep *Report) {
-	for i, w := range ws {
-		pod := p.podOf(w)
-		t, err := pod.Typed()
-		if err != nil {
-			continue
-		}
-		psc := t.Spec.SecurityContext
-		if psc == nil || (psc.FSGroup == nil && len(psc.SupplementalGroups) == 0) {
-			continue
-		}
-		cs := policies[i].Guest
-		if cs == nil { // compat: confcom computes no guest view
-			if cs, err = guest.Receive(pod, facts, objects); err != nil {
-				continue // the enforcer replay reports it
-			}
-		}
-		byName := map[string]podspec.Container{}
-		for _, pc := range slices.Concat(t.Spec.InitContainers, t.Spec.Containers) {
-			byName[pc.Name] = pc
-		}
-		for _, c := range cs {
-			pc, ok := byName[c.Name]
-			if !ok || len(c.Groups) < 2 {
-				continue
-			}
-			f, ok := facts[pc.Image]
-			if !ok {
-				continue
-			}
-			gids, exists, known := f.EtcGroup()
-			if !known || (!exists && !hasGuestUser(pc, psc, f)) {
-				continue
-			}
-			for _, g := range c.Groups[1:] {
-				gid, err := strconv.ParseUint(g.ID, 10, 32)
-				if err != nil {
-					continue
-				}
-				field := groupField(w, psc, int64(gid))
-				const fails = "the guest would fail to create the container (hcsshim looks each additional GID up in the image's /etc/group, whatever the CCE policy says)"
-				switch n := gidLines(gids, uint32(gid)); {
-				case !exists:
-					rep.Warn(w, field, "container %q: image %s has no /etc/group, so it has no group %d: %s; add an /etc/group that defines group %d to the image, or drop this GID", c.Name, pc.Image, gid, fails, gid)
-				case n == 0:
-					rep.Warn(w, field, "container %q: image %s has no group %d in its /etc/group: %s; add group %d to the image's /etc/group, or use a GID the image defines", c.Name, pc.Image, gid, fails, gid)
-				case n > 1:
-					rep.Warn(w, field, "container %q: image %s defines group %d on %d lines of its /etc/group, where the guest wants exactly one: %s; keep one line for group %d in the image's /etc/group, or use another GID the image defines", c.Name, pc.Image, gid, n, fails, gid)
-				}
-			}
+// layer that was not hashed.
+func (p *Pipeline) checkGroups(w *Workload, facts map[string]image.Facts, sev framework.Severity, hint string, rep *Report) {
+	t, err := p.podOf(w).Typed()
+	if err != nil {
+		return
+	}
+	psc := t.Spec.SecurityContext
+	if psc == nil {
+		return
+	}
+	var extra []int64
+	if psc.FSGroup != nil {
+		extra = append(extra, *psc.FSGroup)
+	}
+	for _, g := range psc.SupplementalGroups {
+		if !slices.Contains(extra, g) {
+			extra = append(extra, g)
 		}
 	}
+	if len(extra) == 0 {
+		return
+	}
+	for _, pc := range slices.Concat(t.Spec.Containers, t.Spec.InitContainers) {
+		f, ok := facts[pc.Image]
+		if !ok {
+			continue
+		}
+		gids, exists, known := f.EtcGroup()
+		if !known || (!exists && !hasGuestUser(pc, psc, f)) {
+			continue
+		}
+		for _, gid := range extra {
+			if gid < 0 || gid > 1<<32-1 {
+				continue // the API server refuses it
+			}
+			problem, remedy := groupProblem(pc, gids, exists, uint32(gid))
+			if problem == "" {
+				continue
+			}
+			if g := runAsGroup(pc, psc); g != nil && *g == gid {
+				problem += " (that it is also runAsGroup does not spare it: the kubelet passes it as an additional GID as well)"
+			}
+			rep.Add(sev, refPtr(w), groupField(w, psc, gid), "%s; %s; %s%s", problem, guestRefuses, remedy, hint)
+		}
+	}
+}
+
+// groupProblem says what is wrong with gid in an image's /etc/group (gids,
+// when it exists) for container pc, and what to do; "" when nothing is.
+func groupProblem(pc podspec.Container, gids []uint32, exists bool, gid uint32) (problem, remedy string) {
+	switch n := gidLines(gids, gid); {
+	case !exists:
+		return fmt.Sprintf("container %q: GID %d is not in /etc/group of image %s, which has no /etc/group", pc.Name, gid, pc.Image),
+			fmt.Sprintf("add an /etc/group that defines group %d to the image, or drop this GID", gid)
+	case n == 0:
+		return fmt.Sprintf("container %q: GID %d is not in /etc/group of image %s", pc.Name, gid, pc.Image),
+			fmt.Sprintf("use a group the image defines, or add group %d to the image's /etc/group", gid)
+	case n > 1:
+		return fmt.Sprintf("container %q: GID %d is on %d lines of /etc/group of image %s, where the guest wants exactly one", pc.Name, gid, n, pc.Image),
+			fmt.Sprintf("keep one line for group %d in the image's /etc/group, or use another group the image defines", gid)
+	}
+	return "", ""
+}
+
+// runAsGroup is the container's primary GID when set (container over pod).
+func runAsGroup(pc podspec.Container, psc *podspec.PodSecurityContext) *int64 {
+	if sc := pc.SecurityContext; sc != nil && sc.RunAsGroup != nil {
+		return sc.RunAsGroup
+	}
+	return psc.RunAsGroup
 }
 
 // hasGuestUser reports whether ACI's CRI hands the guest a user string for pc:

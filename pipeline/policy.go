@@ -181,9 +181,10 @@ func (p *Pipeline) podOf(w *Workload) podspec.Pod {
 }
 
 // reportPolicyErrors turns each of the generator's field errors into a
-// result on that field.
+// result on that field: every one of them, however deeply the generator
+// joined them (per workload, per container, per field).
 func reportPolicyErrors(rep *Report, w *Workload, err error) {
-	for _, e := range fieldErrors(err) {
+	for _, e := range leafErrors(err) {
 		var fe *ccpolicy.FieldError
 		if errors.As(e, &fe) {
 			rep.Error(w, fe.Field, "CCE policy: %v", fe.Err)
@@ -193,18 +194,18 @@ func reportPolicyErrors(rep *Report, w *Workload, err error) {
 	}
 }
 
-// fieldErrors flattens the generator's joined errors (per pod, then per
-// container) down to its field errors, so that every problem of a container
-// is reported, not only its first.
-func fieldErrors(err error) []error {
-	var fe *ccpolicy.FieldError
+// leafErrors flattens errors.Join trees into their leaves, in order. A
+// FieldError is a leaf: it is one problem, on one field.
+func leafErrors(err error) []error {
 	j, ok := err.(interface{ Unwrap() []error })
-	if errors.As(err, &fe) && fe == err || !ok {
+	if _, leaf := err.(*ccpolicy.FieldError); leaf || !ok {
 		return []error{err}
 	}
 	var out []error
 	for _, e := range j.Unwrap() {
-		out = append(out, fieldErrors(e)...)
+		if e != nil {
+			out = append(out, leafErrors(e)...)
+		}
 	}
 	return out
 }
@@ -236,7 +237,8 @@ func (p *Pipeline) writePolicy(w *Workload, pol ccpolicy.Policy, objects podspec
 		w.claim(w.Field("metadata", "annotations", k), v)
 	}
 	if eph, _ := w.ContainersIn(EphemeralContainers); len(eph) > 0 {
-		rep.Warn(w, w.Field("spec", EphemeralContainers), "ephemeral containers are not in the CCE policy (confcom leaves them out): the guest will refuse to start them")
+		sev, hint := p.refusedSeverity()
+		rep.Add(sev, refPtr(w), w.Field("spec", EphemeralContainers), "ephemeral containers are not in the CCE policy (confcom leaves them out): the guest refuses to start them; remove them from the manifest%s", hint)
 	}
 	for _, f := range secrets {
 		rep.Warn(w, f, "this value comes from a Secret and is written in clear into the CCE policy (the policy must pin it): anyone who can read this %s can read it", w.Ref.Kind)

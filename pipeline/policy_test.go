@@ -172,9 +172,16 @@ func contains(lines []string, sub string) bool {
 	return false
 }
 
-func TestPolicyWarnsAboutEphemeralContainers(t *testing.T) {
+func TestPolicyRefusesEphemeralContainers(t *testing.T) {
 	in := strings.Replace(vnDeployment, "      containers:\n", "      ephemeralContainers:\n      - {name: debug, image: registry.example/web:1.4}\n      containers:\n", 1)
+	const msg = "Deployment shop/web: spec.template.spec.ephemeralContainers: ephemeral containers are not in the CCE policy (confcom leaves them out): the guest refuses to start them; remove them from the manifest"
 	_, lines, err := runPipeline(t, vnOptions(), in)
+	assert.ErrorIs(t, err, pipeline.ErrFailed)
+	assert.Assert(t, contains(lines, "error: "+msg+" (policy.check: warn writes the policy anyway)"), strings.Join(lines, "\n"))
+
+	opts := vnOptions()
+	opts.Policy.Check = pipeline.CheckWarn
+	_, lines, err = runPipeline(t, opts, in)
 	assert.NilError(t, err, strings.Join(lines, "\n"))
-	assert.Assert(t, contains(lines, "warning: Deployment shop/web: spec.template.spec.ephemeralContainers: ephemeral containers are not in the CCE policy"), strings.Join(lines, "\n"))
+	assert.Assert(t, contains(lines, "warning: "+msg+" (the policy was written anyway: policy.check is warn)"), strings.Join(lines, "\n"))
 }

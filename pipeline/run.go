@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"runtime"
 	"slices"
 	"sync"
@@ -87,10 +88,11 @@ func (p *Pipeline) RunStream(ctx context.Context, next func() (*yaml.RNode, erro
 		}
 	}
 	s.checkAliases()
+	s.reportSelect()
 	if s.selected == 0 && s.p.stages.none != "" {
 		rep := s.newReport()
 		rep.Add(framework.Info, nil, "", "%s", s.p.stages.none)
-		s.collect(phaseFind, s.docs, rep)
+		s.collect(phaseFind, math.MaxInt32, rep)
 	}
 	if err := s.flush(); err != nil {
 		return nil, 0, err
@@ -168,6 +170,7 @@ type streamRun struct {
 
 	results []keyed
 	strs    *interner
+	sel     *selectTracker // see selects
 }
 
 func (s *streamRun) newReport() *Report { return &Report{intern: s.strs} }
@@ -278,7 +281,7 @@ func (s *streamRun) read(n *yaml.RNode, d *yamlDoc) error {
 	}
 	for i := range found {
 		w := &found[i]
-		ok, err := s.p.opts.Select.matches(w)
+		ok, err := s.selects(w)
 		if err != nil {
 			return fmt.Errorf("select.labelSelector: %w", err)
 		}

@@ -111,6 +111,9 @@ func TestRunStreamIsRun(t *testing.T) {
 		"labels":       labels,
 		"vn":           vn,
 		"vn check off": vnOff,
+		"select nothing": {Target: pipeline.TargetPodSandbox, Select: pipeline.Selector{
+			Kinds: []string{"deployment", "Deployment"}, Namespaces: []string{"nowhere"}, LabelSelector: "tier=none",
+		}},
 	}
 	failed := 0
 	for name, in := range streamInputs(t) {

@@ -113,6 +113,7 @@ func (p *Pipeline) inspectAll(ctx context.Context, ws []*Workload, rep *Report) 
 
 // verifyWorkload checks one workload's attached policy.
 func (p *Pipeline) verifyWorkload(ctx context.Context, w *Workload, objects podspec.Objects, facts map[string]image.Facts, rep *Report) {
+	p.checkGroups(w, facts, framework.Error, "", rep) // whatever the policy says
 	field := w.Field("metadata", "annotations", AnnotationCCEPolicy)
 	attached := w.Template.GetAnnotations()[AnnotationCCEPolicy]
 	rego, err := ccpolicy.Decode(attached)

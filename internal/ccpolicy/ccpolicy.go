@@ -128,7 +128,7 @@ func Generate(pod podspec.Pod, images map[string]image.Facts, objects podspec.Ob
 	g := &generator{pod: pod, images: images, objects: objects, opts: opts, prof: prof}
 	containers, err := g.containers()
 	if err != nil {
-		return Policy{}, err
+		return Policy{}, errors.Join(err, envFromErrors(pod, images, objects, opts))
 	}
 	var out Policy
 	switch opts.Compat {

@@ -10,6 +10,7 @@ import (
 	"sync"
 
 	"cocofy.dev/cocofy/internal/guest"
+	"cocofy.dev/cocofy/image"
 	"cocofy.dev/cocofy/internal/podspec"
 )
 
@@ -169,6 +170,39 @@ func (c *corrector) correct(policy []any, gs []guest.Container) error {
 		pc := policy[i].(map[string]any)
 		path := fmt.Sprintf("%s.%s[name=%s]", c.pod.SpecPath(), lists[i], spec.Name)
 		c.container(pc, gs[i], spec, path)
+	}
+	return errors.Join(c.errs...)
+}
+
+// envFromErrors are the errors correct reports for envFrom sources that
+// are not in the input, found without the policy's containers: Generate
+// adds them to the containers' own errors, so that every missing reference
+// of a pod is said at once. nil for compat confcom, with
+// WildcardMissingRefs, or when the pod cannot be read.
+func envFromErrors(pod podspec.Pod, images map[string]image.Facts, objects podspec.Objects, opts Options) error {
+	if opts.Compat == CompatConfcom || opts.WildcardMissingRefs {
+		return nil
+	}
+	t, err := pod.Typed()
+	if err != nil {
+		return nil
+	}
+	gs, err := guest.Receive(pod, images, objects)
+	if err != nil || len(gs) != len(t.Spec.Containers)+len(t.Spec.InitContainers) {
+		return nil
+	}
+	c := corrector{pod: pod, opts: opts}
+	init := len(t.Spec.InitContainers)
+	for i, gc := range slices.Concat(gs[init:], gs[:init]) {
+		list, specs, j := "containers", t.Spec.Containers, i
+		if j >= len(specs) {
+			list, specs, j = "initContainers", t.Spec.InitContainers, j-len(specs)
+		}
+		for _, from := range gc.Unresolved {
+			if strings.HasPrefix(from, "envFrom ") {
+				c.missingEnvFrom(from, fmt.Sprintf("%s.%s[name=%s]", pod.SpecPath(), list, specs[j].Name))
+			}
+		}
 	}
 	return errors.Join(c.errs...)
 }
