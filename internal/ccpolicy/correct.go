@@ -9,8 +9,8 @@ import (
 	"strings"
 	"sync"
 
-	"cocofy.dev/cocofy/internal/guest"
 	"cocofy.dev/cocofy/image"
+	"cocofy.dev/cocofy/internal/guest"
 	"cocofy.dev/cocofy/internal/podspec"
 )
 
