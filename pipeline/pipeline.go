@@ -46,8 +46,13 @@ type Pipeline struct {
 	batch int
 }
 
-// New returns a Pipeline. opts must already be defaulted and validated.
+// New returns a Pipeline for opts, with the defaults of Options.Default
+// applied; opts that do not validate are an error naming every bad field.
 func New(opts Options, deps Deps) (*Pipeline, error) {
+	opts.Default()
+	if err := opts.Validate(); err != nil {
+		return nil, err
+	}
 	if opts.PinImages() && deps.Resolver == nil {
 		return nil, fmt.Errorf("image pinning is on but no resolver was configured")
 	}

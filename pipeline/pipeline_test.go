@@ -271,3 +271,14 @@ func mustStringAll(t *testing.T, in string) string {
 	assert.NilError(t, err)
 	return s
 }
+
+// New applies the defaults and validates, as the CLI does: an embedder
+// (the Helm SDK door) gets the same errors, every one at once.
+func TestNewValidates(t *testing.T) {
+	_, err := pipeline.New(pipeline.Options{Target: "sandbox", Policy: pipeline.PolicyOptions{Format: "3.x"}, Images: pipeline.ImageOptions{LockMode: "use"}}, pipeline.Deps{Resolver: fixed.Resolver{}})
+	assert.ErrorContains(t, err, `spec.target: must be one of virtual-node, pod-sandbox, contrast, custom; got "sandbox"`)
+	assert.ErrorContains(t, err, `spec.policy.format: must be 2.x, 1.2 or 1.x, got "3.x"`)
+	assert.ErrorContains(t, err, `spec.images.lockMode: use needs spec.images.lockFile`)
+	_, err = pipeline.New(pipeline.Options{}, pipeline.Deps{Resolver: fixed.Resolver{}})
+	assert.NilError(t, err, "the defaults are valid")
+}
