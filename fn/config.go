@@ -445,4 +445,3 @@ func LoadConfigFile(path string) (*Config, error) {
 	}
 	return c, nil
 }
-
