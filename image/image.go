@@ -9,6 +9,7 @@ package image
 import (
 	"context"
 	"slices"
+	"strings"
 )
 
 // DefaultPlatform is the platform whose manifest is recorded for a multi-arch
@@ -152,4 +153,18 @@ func (f Facts) HasRootHashes() bool {
 		}
 	}
 	return len(f.Layers) > 0
+}
+
+// Split cuts an image reference as written into its repository (with its
+// registry, as written), tag and digest, any of which may be empty: a
+// colon before the last slash is a registry's port, not a tag.
+func Split(ref string) (repo, tag, digest string) {
+	if i := strings.Index(ref, "@"); i >= 0 {
+		ref, digest = ref[:i], ref[i+1:]
+	}
+	slash := strings.LastIndex(ref, "/")
+	if c := strings.LastIndex(ref, ":"); c > slash {
+		return ref[:c], ref[c+1:], digest
+	}
+	return ref, "", digest
 }

@@ -45,3 +45,18 @@ func TestFactsEtcGroup(t *testing.T) {
 		})
 	}
 }
+
+// Split cuts a reference as written: a registry's port is not a tag.
+func TestSplit(t *testing.T) {
+	for ref, want := range map[string][3]string{
+		"nginx":                             {"nginx", "", ""},
+		"nginx:1.27":                        {"nginx", "1.27", ""},
+		"localhost:5001/web:1.4":            {"localhost:5001/web", "1.4", ""},
+		"localhost:5001/web":                {"localhost:5001/web", "", ""},
+		"mcr.microsoft.com/aci/x@sha256:ab": {"mcr.microsoft.com/aci/x", "", "sha256:ab"},
+		"host:1/a/b:t@sha256:ab":            {"host:1/a/b", "t", "sha256:ab"},
+	} {
+		repo, tag, digest := image.Split(ref)
+		assert.DeepEqual(t, [3]string{repo, tag, digest}, want)
+	}
+}

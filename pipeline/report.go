@@ -132,10 +132,3 @@ func Line(res *framework.Result) string {
 	}
 	return s + res.Message
 }
-
-func joinErrors(errs []error) error {
-	if len(errs) == 0 {
-		return nil
-	}
-	return errors.Join(errs...)
-}

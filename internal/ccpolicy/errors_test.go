@@ -228,6 +228,11 @@ data:
 			is:     ErrUnsupported,
 			want:   `is an ACI sidecar image`,
 		},
+		"sidecar image pinned without its tag": {
+			stream: strings.Replace(deployment(""), testImage, "mcr.microsoft.com/aci/msi-atlas-adapter@sha256:"+strings.Repeat("a", 64), 1),
+			is:     ErrUnsupported,
+			want:   `is an ACI sidecar image`,
+		},
 		"no containers": {
 			stream: "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec: {containers: []}\n",
 			is:     ErrInvalid,

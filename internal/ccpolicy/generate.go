@@ -691,8 +691,8 @@ var sidecarImages = []string{
 }
 
 func isSidecar(ref string) bool {
-	base, _, _ := strings.Cut(ref, ":")
-	return slices.Contains(sidecarImages, base)
+	repo, _, _ := image.Split(ref)
+	return slices.Contains(sidecarImages, repo)
 }
 
 // stringList reads a list of strings; a missing or empty node is an empty list.

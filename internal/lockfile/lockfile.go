@@ -182,7 +182,7 @@ func (e entry) check() []string {
 	if !digestRE.MatchString(e.Digest) {
 		bad = append(bad, fmt.Sprintf("digest %q: %s", e.Digest, wantDigest))
 	}
-	if _, d := split(e.Ref); d != "" {
+	if _, _, d := image.Split(e.Ref); d != "" {
 		switch {
 		case !digestRE.MatchString(d):
 			bad = append(bad, fmt.Sprintf("the digest %q in ref: %s", d, wantDigest))
@@ -331,7 +331,7 @@ func (s *Source) Resolve(ctx context.Context, ref string) (image.Pin, error) {
 		return image.Pin{Ref: ref, Digest: e.Digest}, nil
 	}
 	if s.mode == Use {
-		if _, d := split(ref); d != "" {
+		if _, _, d := image.Split(ref); d != "" {
 			// Already pinned and we may not verify it: keep it as written.
 			return image.Pin{Ref: ref, Digest: d}, nil
 		}
@@ -381,7 +381,7 @@ func (s *Source) fetch(ctx context.Context, ref, platform string) (image.Facts, 
 	if err != nil {
 		return image.Facts{}, err
 	}
-	if _, d := split(ref); d != "" && d != f.Digest {
+	if _, _, d := image.Split(ref); d != "" && d != f.Digest {
 		return image.Facts{}, fmt.Errorf("resolving %s: registry returned digest %s", ref, f.Digest)
 	}
 	s.mu.Lock()
@@ -396,8 +396,7 @@ func (s *Source) fetch(ctx context.Context, ref, platform string) (image.Facts, 
 // the entries of the original references. A pinned reference whose tag is
 // locked to another digest is an error.
 func (s *Source) lookup(ref, platform string) (*image.Facts, error) {
-	name, digest := split(ref)
-	repo, tag := splitTag(name)
+	repo, tag, digest := image.Split(ref)
 	var conflict *image.Facts
 	for i := range s.locked {
 		e := &s.locked[i]
@@ -410,8 +409,7 @@ func (s *Source) lookup(ref, platform string) (*image.Facts, error) {
 		if digest == "" {
 			continue
 		}
-		en, ed := split(e.Ref)
-		erepo, etag := splitTag(en)
+		erepo, etag, ed := image.Split(e.Ref)
 		if erepo != repo || (tag != "" && etag != tag) {
 			continue
 		}
@@ -429,23 +427,6 @@ func (s *Source) lookup(ref, platform string) (*image.Facts, error) {
 		return nil, fmt.Errorf("%s: the lock file %s pins %s to %s", ref, s.path, conflict.Ref, conflict.Digest)
 	}
 	return nil, nil
-}
-
-// split cuts "name@digest".
-func split(ref string) (name, digest string) {
-	if i := strings.Index(ref, "@"); i >= 0 {
-		return ref[:i], ref[i+1:]
-	}
-	return ref, ""
-}
-
-// splitTag cuts "repo:tag"; a colon before the last slash is a port.
-func splitTag(name string) (repo, tag string) {
-	slash := strings.LastIndex(name, "/")
-	if c := strings.LastIndex(name, ":"); c > slash {
-		return name[:c], name[c+1:]
-	}
-	return name, ""
 }
 
 // Commit writes the lock file in Update mode: the entries of this run,

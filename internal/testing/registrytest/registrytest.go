@@ -71,11 +71,6 @@ func WithBasicAuth(user, password string) Option {
 	return func(r *Registry) { r.user, r.password = user, password }
 }
 
-// WithLatency adds d to every request, as a network round trip would.
-func WithLatency(d time.Duration) Option {
-	return func(r *Registry) { r.latency.Store(int64(d)) }
-}
-
 // Start runs a registry until the test ends.
 func Start(t TB, opts ...Option) *Registry {
 	t.Helper()
