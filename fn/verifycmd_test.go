@@ -136,3 +136,15 @@ func TestVerifyEveryTarget(t *testing.T) {
 		golden.Assert(t, "# "+c.desc+"\n"+stderr, filepath.Join("verify/errors", c.name+".golden"))
 	}
 }
+
+// Under target virtual-node a DaemonSet stays on the regular nodes: verify
+// asks no placement or policy of it (a warning says so), only its pins.
+func TestVerifyDaemonSetStaysOnRegularNodes(t *testing.T) {
+	const cfg = "testdata/virtual-node-daemonset/config.yaml"
+	rendered := read(t, "testdata/virtual-node-daemonset/expected.yaml")
+	out, stderr, err := run(t, rendered, "verify", "--config", cfg)
+	assert.NilError(t, err, stderr)
+	assert.Equal(t, out, rendered)
+	assert.Assert(t, strings.Contains(stderr, "warning: DaemonSet monitoring/node-exporter: virtual nodes run no DaemonSets"), stderr)
+	assert.Equal(t, strings.Count(stderr, "verified: "), 1, stderr)
+}

@@ -13,9 +13,7 @@ var contrastVolumeTypes = map[string]bool{
 
 // check warns about pod features the target does not support.
 func (p *Pipeline) check(w *Workload, rep *Report) {
-	if hn, _ := w.Spec.GetFieldValue("hostNetwork"); hn == true {
-		rep.Warn(w, w.Field("spec", "hostNetwork"), "host networking is not supported in a pod VM (%s)", p.opts.Target)
-	}
+	p.checkHostAccess(w, rep)
 	p.checkInjectors(w, rep)
 	if p.opts.Target != TargetContrast {
 		return
@@ -40,4 +38,44 @@ func (p *Pipeline) check(w *Workload, rep *Report) {
 			rep.Warn(w, w.Field("spec", "volumes[name="+name+"]", kind), msg, kind)
 		}
 	}
+}
+
+// hostShared names what each host* field would share.
+var hostShared = map[string]string{"hostNetwork": "network", "hostPID": "process IDs", "hostIPC": "IPC namespace"}
+
+// checkHostAccess warns about a pod that asks for the node it runs on:
+// in a pod VM (or a virtual node's container group) there is no such node
+// to share.
+func (p *Pipeline) checkHostAccess(w *Workload, rep *Report) {
+	for _, f := range []string{"hostNetwork", "hostPID", "hostIPC"} {
+		if v, _ := w.Spec.GetFieldValue(f); v == true {
+			rep.Warn(w, w.Field("spec", f), "%s is not supported in a pod VM (%s): the pod does not share the node's %s", f, p.opts.Target, hostShared[f])
+		}
+	}
+	vols := valueAt(w.Spec, "volumes")
+	if vols == nil || p.opts.Target != TargetVirtualNode {
+		return
+	}
+	for _, v := range vols.Content() {
+		vn := yaml.NewRNode(v)
+		if vn.Field("hostPath") == nil {
+			continue
+		}
+		name, _ := vn.GetString("name")
+		rep.Warn(w, w.Field("spec", "volumes[name="+name+"]", "hostPath"), "a virtual node has no host to share: the hostPath volume is not the node's folder")
+	}
+}
+
+// onVirtualNode reports whether target virtual-node places w: a DaemonSet
+// stays on the regular nodes (virtual nodes run no DaemonSets), with a
+// warning.
+func (p *Pipeline) onVirtualNode(w *Workload, rep *Report) bool {
+	if p.opts.Target != TargetVirtualNode {
+		return false
+	}
+	if w.Ref.Kind == "DaemonSet" {
+		rep.Warn(w, "", "virtual nodes run no DaemonSets: it stays on the regular nodes, not placed and with no CCE policy")
+		return false
+	}
+	return true
 }

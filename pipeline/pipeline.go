@@ -65,6 +65,9 @@ func renderStages(o Options) stages {
 	st := stages{
 		each: func(p *Pipeline, w *Workload, rep *Report) bool {
 			p.validate(w, rep)
+			if p.opts.Target == TargetVirtualNode && !p.onVirtualNode(w, rep) {
+				return false // a DaemonSet: pinned only
+			}
 			p.place(w, rep)
 			p.resources(w, rep)
 			p.check(w, rep)

@@ -44,6 +44,10 @@ func (p *Pipeline) Verifier() *Pipeline {
 // whether it carries the policy the config asks for; it reports whether
 // there is a policy to verify.
 func (p *Pipeline) verifyEach(w *Workload, rep *Report) bool {
+	if p.opts.Target == TargetVirtualNode && !p.onVirtualNode(w, rep) {
+		p.verifyPins(w, rep)
+		return false // a DaemonSet: pinned only
+	}
 	p.verifyPlacement(w, rep)
 	p.verifyPins(w, rep)
 	p.verifyResources(w, rep)
