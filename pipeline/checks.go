@@ -15,6 +15,7 @@ var contrastVolumeTypes = map[string]bool{
 func (p *Pipeline) check(w *Workload, rep *Report) {
 	p.checkHostAccess(w, rep)
 	p.checkInjectors(w, rep)
+	p.checkPlatformEnv(w, rep)
 	if p.opts.Target != TargetContrast {
 		return
 	}
@@ -78,4 +79,15 @@ func (p *Pipeline) onVirtualNode(w *Workload, rep *Report) bool {
 		return false
 	}
 	return true
+}
+
+// checkPlatformEnv says what becomes of the variables ACI adds for its
+// managed identity to a pod that uses one, when the pod gets a policy.
+func (p *Pipeline) checkPlatformEnv(w *Workload, rep *Report) {
+	id := w.Template.GetAnnotations()[AnnotationIdentity]
+	if id == "" || !p.opts.AttachPolicy() {
+		return
+	}
+	rep.Info(w, w.Field("metadata", "annotations", AnnotationIdentity),
+		"ACI is reported to add IDENTITY_ENDPOINT, APP_IDENTITY_ENDPOINT and IMDS_ENDPOINT to a confidential container group with a managed identity; the CCE policy has no rule for them, so the guest starts the containers without them (allow_environment_variable_dropping): code that finds the identity endpoint through them must be given it otherwise (see docs/policy.md)")
 }

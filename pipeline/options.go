@@ -91,6 +91,10 @@ type PolicyOptions struct {
 	// is not in the input match anything (NAME=.*), as confcom's -y does.
 	// By default such a reference is an error.
 	WildcardMissingRefs bool `yaml:"wildcardMissingRefs,omitempty" json:"wildcardMissingRefs,omitempty"`
+	// SecretValues is what an env value from a Secret, which the policy
+	// must pin in clear, does: "warn" (default: it is written, with a
+	// warning) or "refuse" (an error naming the variable).
+	SecretValues string `yaml:"secretValues,omitempty" json:"secretValues,omitempty"`
 	// Compat is "guest" (default) or "confcom". guest writes confcom's
 	// policy wherever the guest would start the pod with it, and corrects
 	// only the fields where the guest would deny a container or drop its
@@ -123,6 +127,12 @@ type Fragment struct {
 	MinimumSVN string   `yaml:"minimumSVN" json:"minimumSVN"`
 	Includes   []string `yaml:"includes" json:"includes"`
 }
+
+// What policy.secretValues may say.
+const (
+	SecretValuesWarn   = "warn"
+	SecretValuesRefuse = "refuse"
+)
 
 // AttachPolicy reports whether CCE policies are computed and attached.
 func (o Options) AttachPolicy() bool {

@@ -60,6 +60,14 @@ func (p *Pipeline) generate(w *Workload, facts map[string]image.Facts, objects p
 		reportPolicyErrors(rep, w, err)
 		return ccpolicy.Policy{}, false
 	}
+	if p.opts.Policy.SecretValues == SecretValuesRefuse {
+		if fields := p.secretEnvFields(w, objects); len(fields) > 0 {
+			for _, f := range fields {
+				rep.Error(w, f, "this value comes from a Secret, and the CCE policy would have to pin it in clear; policy.secretValues: refuse forbids that: use the chart's existing-secret option or a file mounted from the Secret instead of an env value")
+			}
+			return ccpolicy.Policy{}, false
+		}
+	}
 	if size := annotationsSize(w, pol); size > maxAnnotationsSize {
 		rep.Error(w, w.Field("metadata", "annotations", AnnotationCCEPolicy), "the CCE policy makes the pod template's annotations %d bytes, more than the %d bytes Kubernetes accepts for all annotations of an object: the API server would reject it (long env values, e.g. from ConfigMaps, are the usual cause)", size, maxAnnotationsSize)
 		return ccpolicy.Policy{}, false
@@ -241,7 +249,7 @@ func (p *Pipeline) writePolicy(w *Workload, pol ccpolicy.Policy, objects podspec
 		rep.Add(sev, refPtr(w), w.Field("spec", EphemeralContainers), "ephemeral containers are not in the CCE policy (confcom leaves them out): the guest refuses to start them; remove them from the manifest%s", hint)
 	}
 	for _, f := range secrets {
-		rep.Warn(w, f, "this value comes from a Secret and is written in clear into the CCE policy (the policy must pin it): anyone who can read this %s can read it", w.Ref.Kind)
+		rep.Warn(w, f, "this value comes from a Secret and is written in clear into the CCE policy (the policy must pin it): anyone who can read this %s can read it, and the policy's sha256 (HOST_DATA) changes whenever the Secret does; a chart that makes the value at each render (randAlphaNum) never converges in GitOps and breaks key-release policies pinned to the hash: use the chart's existing-secret option (policy.secretValues: refuse makes this an error)", w.Ref.Kind)
 	}
 	if p.opts.Policy.Debug {
 		rep.Warn(w, field, "this is a debug policy (spec.policy.debug): it lets anyone with API access exec /bin/sh and /bin/bash in the containers and read stack dumps; never use it in production")

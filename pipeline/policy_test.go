@@ -185,3 +185,16 @@ func TestPolicyRefusesEphemeralContainers(t *testing.T) {
 	assert.NilError(t, err, strings.Join(lines, "\n"))
 	assert.Assert(t, contains(lines, "warning: "+msg+" (the policy was written anyway: policy.check is warn)"), strings.Join(lines, "\n"))
 }
+
+// A pod with ACI's managed identity gets an info result on what becomes of
+// the variables ACI adds for it; none without the identity.
+func TestPlatformEnvOfManagedIdentity(t *testing.T) {
+	opts := vnOptions()
+	opts.VirtualNode.Identity = "/subscriptions/s/resourceGroups/g/providers/Microsoft.ManagedIdentity/userAssignedIdentities/id"
+	_, lines, err := runPipeline(t, opts, vnDeployment)
+	assert.NilError(t, err, strings.Join(lines, "\n"))
+	assert.Assert(t, contains(lines, "info: Deployment shop/web: spec.template.metadata.annotations.microsoft.containerinstance.virtualnode.identity: ACI is reported to add IDENTITY_ENDPOINT"), strings.Join(lines, "\n"))
+	_, lines, err = runPipeline(t, vnOptions(), vnDeployment)
+	assert.NilError(t, err)
+	assert.Assert(t, !contains(lines, "IDENTITY_ENDPOINT"), strings.Join(lines, "\n"))
+}

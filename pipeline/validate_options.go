@@ -148,6 +148,9 @@ func (o Options) validatePolicy(ps *problems) {
 	if !slices.Contains([]string{CheckError, CheckWarn, CheckOff}, po.Check) {
 		ps.bad("spec.policy.check", "must be one of error, warn, off; got %q", po.Check)
 	}
+	if !slices.Contains([]string{"", SecretValuesWarn, SecretValuesRefuse}, po.SecretValues) {
+		ps.bad("spec.policy.secretValues", "must be warn or refuse, got %q", po.SecretValues)
+	}
 	if svn := po.InfrastructureSVN; svn != "" && !svnPattern.MatchString(svn) {
 		ps.bad("spec.policy.infrastructureSVN", "must be a number, got %q", svn)
 	}
