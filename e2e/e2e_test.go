@@ -282,7 +282,7 @@ func TestHelm3Failure(t *testing.T) {
 }
 
 // Helm 4 through the postrenderer/v1 plugin in postrender/cocofy, configured
-// by $COCOFY_CONFIG, installed as README says: from the folder or from the
+// by $COCOFY_CONFIG, installed as docs/doors.md says: from the folder or from the
 // `make dist` archive, into a Helm 4 data folder of its own, it installs as
 // plugin folder "cocofy", gives the same objects as Helm 3, and post-renders
 // the pre-install hook that Helm 3 leaves alone. Helm 3 keeps working beside

@@ -2,7 +2,7 @@
 # The CI half of cocofy with Flux: render a chart through cocofy, offline
 # from the lock file, and gate the result with cocofy verify. Flux applies
 # the output as plain manifests (from a Git path or an OCI artifact); it
-# cannot run cocofy itself (see README.md).
+# cannot run cocofy itself (see docs/doors.md).
 #
 #   render.sh CHART RELEASE NAMESPACE CONFIG OUT [HELM_TEMPLATE_ARGS...]
 #

@@ -24,7 +24,7 @@ import (
 
 var examples = filepath.Join("..", "..", "examples")
 
-// renderer builds a Renderer the way README's "Embedding in Go" does: the
+// renderer builds a Renderer the way docs/doors.md's "Embedding in Go" does: the
 // config file, its lock file (lockMode use: no network), the pipeline.
 func renderer(t *testing.T, log io.Writer) *postrender.Renderer {
 	t.Helper()
