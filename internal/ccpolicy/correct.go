@@ -41,6 +41,7 @@ var quirks = []Quirk{
 	{"capabilities", "capabilities don't match", "securityContext.capabilities: the CRI applies ALL and adds the CAP_ prefix, confcom copies the names"},
 	{"user", "invalid user", "fsGroup and supplementalGroups: the CRI adds them as additional groups, confcom lists only the primary group"},
 	{"mounts", "invalid mount list", "a volumeClaimTemplates claim with ReadOnlyMany: the kubelet mounts it read-write unless readOnly is set, confcom writes ro"},
+	{"exec_processes", "the probe fails, and the container is restarted again and again", "$(VAR) references in exec probe commands: the kubelet expands them with the container's own env values, confcom writes them as text"},
 }
 
 // QuirkOf returns the quirk of a policy field.
@@ -80,8 +81,11 @@ type Correction struct {
 // would do with it, and what cocofy writes.
 func (c Correction) Message() string {
 	outcome := "the guest would deny the container (" + QuirkOf(c.Field).Outcome + ")"
-	if c.Field == "env_rules" {
+	switch c.Field {
+	case "env_rules":
 		outcome = "the guest would drop " + c.Variable
+	case "exec_processes":
+		outcome = "the guest would deny the probe's exec (" + QuirkOf(c.Field).Outcome + ")"
 	}
 	confcom, cocofy := c.Confcom, c.Cocofy
 	switch {
@@ -218,6 +222,7 @@ func (c *corrector) container(pc map[string]any, gc guest.Container, spec podspe
 	c.capabilities(pc, gc, path)
 	c.user(pc, gc)
 	c.mounts(pc, gc, spec, path)
+	c.execProcesses(pc, gc, path)
 	for i := first; i < len(c.corrections); i++ {
 		c.corrections[i].Container = spec.Name
 	}
@@ -540,4 +545,41 @@ func jsonText(v any) string {
 		return fmt.Sprint(v)
 	}
 	return string(b)
+}
+
+// execProcesses: the kubelet expands $(VAR) in exec probe commands with the
+// container's own env values; confcom lists them as written. confcom's
+// list is the probes' and hooks' commands (each once, in format 2.x) then
+// the debug shells, which stay.
+func (c *corrector) execProcesses(pc map[string]any, gc guest.Container, path string) {
+	confcom, _ := pc["exec_processes"].([]any)
+	prof, err := profileFor(c.opts.Format)
+	if err != nil {
+		return
+	}
+	var written, run [][]string
+	hook := ""
+	for _, e := range gc.ExecProcesses {
+		if hook == "" && !slices.Equal(e.Written, e.Command) {
+			hook = e.Hook
+		}
+		written, run = addExec(written, e.Written, prof.dedupeExec), addExec(run, e.Command, prof.dedupeExec)
+	}
+	if hook == "" || len(written) > len(confcom) {
+		return
+	}
+	want := make([]any, 0, len(confcom))
+	for _, cmd := range run {
+		want = append(want, map[string]any{"command": cmd, "signals": []int{}})
+	}
+	want = append(want, confcom[len(written):]...)
+	c.set(pc, "exec_processes", want, Correction{Path: path + "." + hook + ".exec.command"})
+}
+
+// addExec appends cmd to cmds, unless dedupe and it is there already.
+func addExec(cmds [][]string, cmd []string, dedupe bool) [][]string {
+	if dedupe && slices.ContainsFunc(cmds, func(c []string) bool { return slices.Equal(c, cmd) }) {
+		return cmds
+	}
+	return append(cmds, cmd)
 }

@@ -58,7 +58,7 @@ var quirkFeatures = map[string]quirkFeature{
 	"capabilities CAP_ name":             {field: "capabilities", container: "securityContext: {capabilities: {add: [CAP_SYS_TIME], drop: [CAP_MKNOD]}}"},
 	"workingDir":                         {field: "working_dir", container: "workingDir: /srv"},
 	"envFrom":                            {field: "env_rules", container: "envFrom: [{configMapRef: {name: cfg}, prefix: CFG_}]"},
-	"envFrom secret":                     {field: "env_rules", container: "envFrom: [{secretRef: {name: creds}}]"},
+	"envFrom secret":                     {field: "env_rules", container: "envFrom: [{secretRef: {name: creds}, prefix: S_}]"},
 	"resourceFieldRef":                   {field: "env_rules", container: "env: [{name: MEM, valueFrom: {resourceFieldRef: {containerName: CNAME, resource: limits.memory}}}]\nresources: {limits: {memory: 128Mi}}"},
 	"resourceFieldRef, no containerName": {field: "env_rules", container: "env: [{name: CPU, valueFrom: {resourceFieldRef: {resource: requests.cpu}}}]\nresources: {limits: {cpu: 250m}}"},
 	"$(VAR) in env":                      {field: "env_rules", container: "env: [{name: A, value: x}, {name: B, value: \"$(A)-y\"}]"},
@@ -66,6 +66,7 @@ var quirkFeatures = map[string]quirkFeature{
 	"$$ escape in command":               {field: "command", container: "command: [echo, \"$$(HOME)\"]"},
 	"fsGroup with runAsGroup":            {field: "user", pod: "securityContext: {runAsUser: 1000, runAsGroup: 1000, fsGroup: 2000}"},
 	"supplementalGroups":                 {field: "user", pod: "securityContext: {runAsGroup: 3000, supplementalGroups: [4000, 5000]}"},
+	"$(VAR) in exec probe":               {field: "exec_processes", container: "env: [{name: PORT, value: \"8080\"}]\nlivenessProbe: {exec: {command: [check, \"--port=$(PORT)\"]}}"},
 }
 
 // neutral features change the pod without touching a quirk.

@@ -45,12 +45,30 @@ type Container struct {
 	// SeccompProfileSHA256 is the guest's measure of the seccomp profile
 	// (sha256 of its OCI JSON), "" for none.
 	SeccompProfileSHA256 string
+	// ExecProcesses are the commands the kubelet asks the guest to exec in
+	// the container, in confcom's order: the exec probes (liveness,
+	// readiness, startup), then the exec lifecycle hooks (postStart,
+	// preStop).
+	ExecProcesses []ExecProcess
 	// Unresolved names the environment variables whose values [FromPod]
 	// could not know (a ConfigMap or Secret not given to it, a field only
 	// known at run time) and replaced with a placeholder. A policy that
 	// lists such a variable with its literal value will not match the
 	// placeholder.
 	Unresolved []string
+}
+
+// ExecProcess is one command the kubelet execs in a container.
+type ExecProcess struct {
+	// Hook is the field that asks for it, e.g. "livenessProbe" or
+	// "lifecycle.preStop".
+	Hook string
+	// Written is the command as the pod spec writes it; Command is what the
+	// guest is asked to run: for a probe, $(VAR) expanded with the
+	// container's own env values ("" for one from valueFrom), as the
+	// kubelet's ExpandContainerCommandOnlyStatic does; a lifecycle hook's
+	// command is run as written.
+	Written, Command []string
 }
 
 // Mount is one OCI mount of the container spec as ACI sends it (the OCI

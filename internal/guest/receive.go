@@ -132,6 +132,7 @@ func (b builder) container(pc podspec.Container, images map[string]image.Facts) 
 	}
 
 	c.Mounts = b.mounts(pc)
+	c.ExecProcesses = execProcesses(pc)
 	c.User, c.Groups = b.user(sc, facts.Config.User)
 	c.Umask = "0022"
 
@@ -418,6 +419,43 @@ func command(pc podspec.Container, config image.Config, env envList) []string {
 	}
 	if out == nil {
 		out = []string{}
+	}
+	return out
+}
+
+// execProcesses lists the exec probes and lifecycle hooks of a container
+// (see ExecProcess).
+func execProcesses(pc podspec.Container) []ExecProcess {
+	static := envList{}
+	for _, e := range pc.Env {
+		static.set(e.Name, e.Value) // valueFrom: "", as the kubelet's map of Value
+	}
+	hooks := []struct {
+		name  string
+		h     *podspec.Handler
+		probe bool
+	}{
+		{"livenessProbe", pc.LivenessProbe, true},
+		{"readinessProbe", pc.ReadinessProbe, true},
+		{"startupProbe", pc.StartupProbe, true},
+	}
+	if l := pc.Lifecycle; l != nil {
+		hooks = append(hooks, []struct {
+			name  string
+			h     *podspec.Handler
+			probe bool
+		}{{"lifecycle.postStart", l.PostStart, false}, {"lifecycle.preStop", l.PreStop, false}}...)
+	}
+	var out []ExecProcess
+	for _, k := range hooks {
+		if k.h == nil || k.h.Exec == nil || len(k.h.Exec.Command) == 0 {
+			continue
+		}
+		cmd := k.h.Exec.Command
+		if k.probe {
+			cmd = expandAll(cmd, static)
+		}
+		out = append(out, ExecProcess{Hook: k.name, Written: k.h.Exec.Command, Command: cmd})
 	}
 	return out
 }

@@ -365,3 +365,19 @@ func TestFromPodErrors(t *testing.T) {
 		})
 	}
 }
+
+// Exec probes are expanded as the kubelet does, with the container's own
+// env values only (one from valueFrom is "", the image's and the kubelet's
+// variables are not known); exec lifecycle hooks are run as written.
+func TestFromPodExecProcesses(t *testing.T) {
+	t.Parallel()
+	c := fromPod(t, `spec: {containers: [{name: c, image: app,
+  env: [{name: PORT, value: "8080"}, {name: IP, valueFrom: {fieldRef: {fieldPath: status.podIP}}}],
+  livenessProbe: {exec: {command: [check, "--port=$(PORT)", "--ip=$(IP)", "$(MODE)", "$$(PORT)"]}},
+  readinessProbe: {httpGet: {path: /, port: 80}},
+  lifecycle: {preStop: {exec: {command: [stop, "$(PORT)"]}}}}]}`)
+	assert.DeepEqual(t, c.ExecProcesses, []guest.ExecProcess{
+		{Hook: "livenessProbe", Written: []string{"check", "--port=$(PORT)", "--ip=$(IP)", "$(MODE)", "$$(PORT)"}, Command: []string{"check", "--port=8080", "--ip=", "$(MODE)", "$(PORT)"}},
+		{Hook: "lifecycle.preStop", Written: []string{"stop", "$(PORT)"}, Command: []string{"stop", "$(PORT)"}},
+	})
+}

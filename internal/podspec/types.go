@@ -41,7 +41,14 @@ type Container struct {
 	VolumeMounts           []VolumeMount    `json:"volumeMounts"`
 	SecurityContext        *SecurityContext `json:"securityContext"`
 	TerminationMessagePath string           `json:"terminationMessagePath"`
-	Resources              struct {
+	LivenessProbe          *Handler         `json:"livenessProbe"`
+	ReadinessProbe         *Handler         `json:"readinessProbe"`
+	StartupProbe           *Handler         `json:"startupProbe"`
+	Lifecycle              *struct {
+		PostStart *Handler `json:"postStart"`
+		PreStop   *Handler `json:"preStop"`
+	} `json:"lifecycle"`
+	Resources struct {
 		Limits   map[string]resource.Quantity `json:"limits"`
 		Requests map[string]resource.Quantity `json:"requests"`
 	} `json:"resources"`
@@ -143,4 +150,12 @@ type PodSecurityContext struct {
 	SupplementalGroups []int64         `json:"supplementalGroups"`
 	FSGroup            *int64          `json:"fsGroup"`
 	SeccompProfile     json.RawMessage `json:"seccompProfile"`
+}
+
+// Handler is a probe or a lifecycle hook; only its exec command matters to
+// the guest.
+type Handler struct {
+	Exec *struct {
+		Command []string `json:"command"`
+	} `json:"exec"`
 }
