@@ -138,8 +138,10 @@ const (
 // differently from Kubernetes or without bound: a key given twice in a
 // mapping (cocofy reads the first value, other readers the last), a YAML
 // alias that contains itself, aliases that would expand the input past
-// its limit (ten times its size, at least 1 MiB, at most 64 MiB), and the
-// items of a List that are not a list of objects. Each error names the
+// its limit (ten times its size, at least 1 MiB, at most 64 MiB), items
+// that are not a list of objects, and an item with items of its own. An
+// object of any kind with a top-level items field is a list, as kubectl
+// and Helm read it (see FindWorkloads). Each error names the
 // document, the object (kind, namespace and name) and the field. It
 // expands nothing, and reports whether the nodes may be read.
 func CheckYAML(nodes []*yaml.RNode, rep *Report) bool {
@@ -238,6 +240,12 @@ type yamlWalker struct {
 	where string
 	path  []pathElem
 
+	// obj is the object being walked (the document's root, or an item
+	// of its items) and inItems says it is an item: its own items are
+	// read as kubectl reads them (see walkMap).
+	obj     *yaml.Node
+	inItems bool
+
 	find  *yaml.Node
 	found *location
 }
@@ -253,6 +261,7 @@ type pathElem struct {
 
 func (w *yamlWalker) walkDoc() {
 	w.ref, w.where = w.d.ref, describe(fmt.Sprintf("document %d", w.d.index+1), w.d.root)
+	w.obj, w.inItems = w.d.root, false
 	w.walk(w.d.root)
 }
 
@@ -312,7 +321,7 @@ func (w *yamlWalker) walk(n *yaml.Node) {
 }
 
 func (w *yamlWalker) walkMap(n *yaml.Node) {
-	list := isListObject(n)
+	obj := n == w.obj
 	var seen map[string]bool // for large maps; small ones are scanned
 	if w.find == nil && len(n.Content) > 32 {
 		seen = make(map[string]bool, len(n.Content)/2)
@@ -339,9 +348,12 @@ func (w *yamlWalker) walkMap(n *yaml.Node) {
 			}
 		}
 		w.walk(k)
-		if list && key == "items" {
+		switch {
+		case obj && key == "items" && !w.inItems:
 			w.walkItems(v, n)
-		} else {
+		case obj && key == "items" && v.Kind == yaml.SequenceNode:
+			w.fail("an item of a list cannot have items of its own: kubectl and Helm refuse a list inside a list; give its items at the top level")
+		default:
 			w.walk(v)
 		}
 		w.path = w.path[:len(w.path)-1]
@@ -382,12 +394,13 @@ func (w *yamlWalker) walkItems(items, list *yaml.Node) {
 		case !typed(it, list):
 			w.fail("a List item must be an object with apiVersion and kind: %s missing", missingTypeMeta(it))
 		default:
-			ref, where, path := w.ref, w.where, w.path
+			ref, where, path, obj, in := w.ref, w.where, w.path, w.obj, w.inItems
 			w.ref = objectRef(it)
 			w.where = describe(fmt.Sprintf("%s, %s[%d]", where, fieldOf(path), i), it)
-			w.path = nil
+			// A ResourceList's items are the stream's objects, not items.
+			w.path, w.obj, w.inItems = nil, it, stringField(yaml.NewRNode(list), "kind") != kio.ResourceListKind
 			w.walk(it)
-			w.ref, w.where, w.path = ref, where, path
+			w.ref, w.where, w.path, w.obj, w.inItems = ref, where, path, obj, in
 		}
 		w.path = w.path[:len(w.path)-1]
 	}
@@ -485,17 +498,6 @@ func satAdd(a, b int64) int64 {
 		return sizeCap
 	}
 	return a + b
-}
-
-// isListObject reports a List as kubectl reads one: kind List, or a kind
-// ending in List (PodList, DeploymentList, ResourceList) with items.
-func isListObject(n *yaml.Node) bool {
-	if n.Kind != yaml.MappingNode {
-		return false
-	}
-	rn := yaml.NewRNode(n)
-	kind := stringField(rn, "kind")
-	return kind == "List" || strings.HasSuffix(kind, "List") && rn.Field("items") != nil
 }
 
 // objectRef names an object for results: nil when it has no kind and name.
