@@ -14,6 +14,7 @@ import (
 	"sigs.k8s.io/kustomize/kyaml/kio"
 	"sigs.k8s.io/kustomize/kyaml/yaml"
 
+	"cocofy.dev/cocofy/internal/yamlstream"
 	"cocofy.dev/cocofy/pipeline"
 )
 
@@ -84,6 +85,9 @@ func Read(in io.Reader) ([]*yaml.RNode, error) {
 	nodes, err := (&kio.ByteReader{Reader: bytes.NewReader(data), PreserveSeqIndent: true, DisableUnwrapping: true}).Read()
 	if err != nil {
 		return nil, fmt.Errorf("reading YAML stream: %s", whichDocument(data, err))
+	}
+	if err := yamlstream.Single(data); err != nil {
+		return nil, fmt.Errorf("reading YAML stream: %w", err)
 	}
 	return nodes, nil
 }
