@@ -85,3 +85,39 @@ func checkGate(t *testing.T, in, want string, rendered bool) {
 	_, stderr, err = run(t, out, "verify")
 	assert.NilError(t, err, stderr)
 }
+
+// Issue #21: config.kubernetes.io/local-config: "true" keeps an object out
+// of kpt's and kustomize's output only. In a plain stream (Helm, a pipe to
+// kubectl) the object is applied: render renders it and verify checks it.
+func TestGateLocalConfigOnlyInResourceList(t *testing.T) {
+	const local = `apiVersion: v1
+kind: Pod
+metadata:
+  name: local
+  annotations:
+    config.kubernetes.io/local-config: "true"
+spec:
+  containers:
+  - name: app
+    image: busybox:1.36
+    resources:
+      limits: {cpu: 1, memory: 128Mi}
+`
+	good := rendered(t, gatePod)
+	out, stderr, err := run(t, good+"---\n"+local, "verify")
+	assert.Assert(t, err != nil, "verify wants an error, got:\n%s", out)
+	assert.Assert(t, strings.Contains(stderr, `error: Pod local: spec.containers[name=app].image: "busybox:1.36" is not pinned by digest`), stderr)
+
+	out, stderr, err = run(t, local)
+	assert.NilError(t, err, stderr)
+	assert.Assert(t, strings.Contains(out, "image: busybox:1.36@sha256:"), out)
+	assert.Assert(t, strings.Contains(out, "runtimeClassName: kata-vm-isolation"), out)
+
+	// In a ResourceList, kpt and kustomize drop it: it is left alone.
+	rl := wrap(t, good+"---\n"+local, "")
+	out, stderr, err = run(t, rl)
+	assert.NilError(t, err, stderr)
+	assert.Assert(t, strings.Contains(out, "image: busybox:1.36\n"), out)
+	_, stderr, err = run(t, rl, "verify")
+	assert.NilError(t, err, stderr)
+}

@@ -72,7 +72,7 @@ func runResourceList(ctx context.Context, p *pipeline.Pipeline, rw *kio.ByteRead
 	if err != nil {
 		return nil, fmt.Errorf("reading ResourceList: %w", err)
 	}
-	rep, err := p.Run(ctx, items)
+	rep, err := p.ForResourceList().Run(ctx, items)
 	if err != nil {
 		return rep, err
 	}

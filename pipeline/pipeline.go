@@ -42,6 +42,25 @@ type Pipeline struct {
 	// samePods holds the policies computed in this run (see compute and
 	// memoized); nil outside a run.
 	samePods *policyMemo
+	// resourceList is set for the items of a KRM ResourceList (see
+	// ForResourceList).
+	resourceList bool
+}
+
+// ForResourceList returns a copy of p for the items of a KRM
+// ResourceList (kpt, kustomize): the Kptfile and objects annotated
+// config.kubernetes.io/local-config: "true" are left alone, as kpt and
+// kustomize leave them out of what they output. In a plain stream (Helm,
+// a pipe to kubectl) they are applied, so p reads them like any other.
+func (p *Pipeline) ForResourceList() *Pipeline {
+	q := *p
+	q.resourceList = true
+	return &q
+}
+
+// LocalConfig reports an object that ForResourceList leaves alone.
+func LocalConfig(n *yaml.RNode) bool {
+	return n.YNode().Kind == yaml.MappingNode && isLocalConfig(n)
 }
 
 // New returns a Pipeline. opts must already be defaulted and validated.

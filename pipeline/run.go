@@ -270,6 +270,9 @@ func (s *streamRun) read(n *yaml.RNode, d *yamlDoc) error {
 		}
 	}
 	checkObject(n, d.index, rep)
+	if s.p.resourceList && LocalConfig(n) {
+		return nil // not part of kpt's or kustomize's output
+	}
 	found := FindWorkloads([]*yaml.RNode{n}, s.p.opts.WorkloadPaths, rep)
 	s.workloads += len(found)
 	if s.p.stages.objects && s.objects.Add(applied(n)...) {

@@ -156,7 +156,10 @@ func (w Workload) AllContainers() ([]Container, error) {
 }
 
 // isLocalConfig reports objects that kpt and kustomize hand to functions but
-// that are not part of the output: the Kptfile and local-config objects.
+// that are not part of their output: the Kptfile and local-config objects.
+// Only the items of a ResourceList are such (see Pipeline.ForResourceList):
+// kubectl and Helm apply an object of a plain stream whatever its
+// annotations say.
 func isLocalConfig(n *yaml.RNode) bool {
 	if n.GetKind() == "Kptfile" {
 		return true
@@ -170,7 +173,9 @@ func isLocalConfig(n *yaml.RNode) bool {
 // and Helm's resource builder reads it (apimachinery's unstructured
 // decoder makes a list of any object with items, and the builder applies
 // its items, not the object; an item with items of its own is an error
-// there). extra
+// there). Every object counts, local-config ones too: kpt and kustomize
+// drop those from their output, kubectl and Helm apply them (a Pipeline
+// for a ResourceList leaves them out before looking). extra
 // adds kinds (CRDs) to BuiltinWorkloadPaths and wins over them. Resources
 // of unknown kinds are not workloads. A known kind without its pod
 // template or containers is reported as an error.
@@ -179,7 +184,7 @@ func FindWorkloads(nodes []*yaml.RNode, extra []WorkloadPath, rep *Report) []Wor
 	var out []Workload
 	var visit func(n *yaml.RNode, within string, implied Ref)
 	visit = func(n *yaml.RNode, within string, implied Ref) {
-		if n.YNode().Kind != yaml.MappingNode || isLocalConfig(n) {
+		if n.YNode().Kind != yaml.MappingNode {
 			return
 		}
 		ref := refOf(n)
