@@ -2,9 +2,11 @@ package pipeline
 
 import (
 	"context"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 
 	"sigs.k8s.io/kustomize/kyaml/fn/framework"
@@ -158,7 +160,9 @@ const (
 // mapping (cocofy reads the first value, other readers the last), a YAML
 // alias that contains itself, aliases that would expand the input past
 // its limit (ten times its size, at least 1 MiB, at most 64 MiB), items
-// that are not a list of objects, and an item with items of its own. An
+// that are not a list of objects, an item with items of its own, a key
+// with an explicit tag (!!binary, !!int, !custom: Kubernetes' reader
+// decodes a !!binary key to another key) and a !!binary value. An
 // object of any kind with a top-level items field is a list, as kubectl
 // and Helm read it (see FindWorkloads). Each error names the
 // document, the object (kind, namespace and name) and the field. It
@@ -264,6 +268,8 @@ type yamlWalker struct {
 	// read as kubectl reads them (see walkMap).
 	obj     *yaml.Node
 	inItems bool
+	// inKey is set while a mapping key is walked.
+	inKey bool
 
 	find  *yaml.Node
 	found *location
@@ -315,6 +321,9 @@ func (w *yamlWalker) walk(n *yaml.Node) {
 	if w.find == nil {
 		w.d.literal = satAdd(w.d.literal, nodeCost+int64(len(n.Value)))
 	}
+	if n.Kind == yaml.ScalarNode && n.Tag == binaryTag && w.find == nil && !w.inKey {
+		w.fail("value %q has the tag !!binary: Kubernetes' YAML reader decodes its base64, cocofy reads the text; write it as plain text", n.Value)
+	}
 	switch n.Kind {
 	case yaml.DocumentNode:
 		for _, c := range n.Content {
@@ -350,6 +359,7 @@ func (w *yamlWalker) walkMap(n *yaml.Node) {
 		key := keyString(k)
 		w.path = append(w.path, pathElem{key: key})
 		if w.find == nil {
+			w.checkKeyTag(k)
 			if k.Tag == yaml.MergeTag {
 				w.d.expand = true
 				if !mergeable(v) {
@@ -366,7 +376,9 @@ func (w *yamlWalker) walkMap(n *yaml.Node) {
 				w.fail("duplicate key %q: cocofy reads the first value, other YAML readers may read the last; remove one", key)
 			}
 		}
+		w.inKey = true
 		w.walk(k)
+		w.inKey = false
 		switch {
 		case obj && key == "items" && !w.inItems:
 			w.walkItems(v, n)
@@ -377,6 +389,25 @@ func (w *yamlWalker) walkMap(n *yaml.Node) {
 		}
 		w.path = w.path[:len(w.path)-1]
 	}
+}
+
+// checkKeyTag reports a key with an explicit tag other than !!str and the
+// merge key's: Kubernetes' YAML reader decodes a !!binary key (so
+// "!!binary aW1hZ2U=" is its image), and no Kubernetes field is spelled
+// with another tag.
+func (w *yamlWalker) checkKeyTag(k *yaml.Node) {
+	if k.Kind != yaml.ScalarNode || k.Style&yaml.TaggedStyle == 0 || k.Tag == yaml.NodeTagString || k.Tag == yaml.MergeTag {
+		return
+	}
+	if k.Tag == binaryTag {
+		decoded := "text that is not base64"
+		if b, err := base64.StdEncoding.DecodeString(k.Value); err == nil {
+			decoded = strconv.Quote(string(b))
+		}
+		w.fail("key %q has the tag !!binary: Kubernetes' YAML reader decodes it (to %s), cocofy reads the text; write keys as plain text", k.Value, decoded)
+		return
+	}
+	w.fail("key %q has the tag %s: a key must be plain text, a tag may make YAML readers read another key", k.Value, k.Tag)
 }
 
 // hasKey reports whether the keys and values in content have key.
@@ -518,6 +549,9 @@ func satAdd(a, b int64) int64 {
 	}
 	return a + b
 }
+
+// binaryTag is YAML's tag for base64-encoded bytes.
+const binaryTag = "!!binary"
 
 // objectRef names an object for results: nil when it has no kind and name.
 func objectRef(n *yaml.Node) *Ref {
