@@ -136,3 +136,15 @@ func TestVerifyEveryTarget(t *testing.T) {
 		golden.Assert(t, "# "+c.desc+"\n"+stderr, filepath.Join("verify/errors", c.name+".golden"))
 	}
 }
+
+// Issue #21: a policy whose env rule narrows a run-time value (a pod name,
+// a pod IP) inside a longer value verifies: the replay gives the guest a
+// value of that form.
+func TestVerifyNarrowRuntimePattern(t *testing.T) {
+	const cfg = "testdata/virtual-node-runtime-pattern/config.yaml"
+	good := read(t, "testdata/virtual-node-runtime-pattern/expected.yaml")
+	out, stderr, err := run(t, good, "verify", "--config", cfg)
+	assert.NilError(t, err, stderr)
+	assert.Equal(t, out, good)
+	assert.Assert(t, strings.Contains(stderr, "verified: the enforcer allows every container"), stderr)
+}
