@@ -322,7 +322,8 @@ func (w *yamlWalker) walk(n *yaml.Node) {
 		w.d.literal = satAdd(w.d.literal, nodeCost+int64(len(n.Value)))
 	}
 	if n.Kind == yaml.ScalarNode && n.Tag == binaryTag && w.find == nil && !w.inKey {
-		w.fail("value %q has the tag !!binary: Kubernetes' YAML reader decodes its base64, cocofy reads the text; write it as plain text", n.Value)
+		// The value is not shown: it may be a Secret's.
+		w.fail("the value has the tag !!binary: Kubernetes' YAML reader decodes its base64, cocofy reads the text; write it as plain text")
 	}
 	switch n.Kind {
 	case yaml.DocumentNode:
