@@ -8,7 +8,9 @@ package podspec
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
+	"reflect"
 	"strconv"
 
 	"sigs.k8s.io/kustomize/kyaml/yaml"
@@ -45,9 +47,41 @@ func decode(template *yaml.RNode) (*Template, error) {
 	}
 	var t Template
 	if err := json.Unmarshal(raw, &t); err != nil {
-		return nil, fmt.Errorf("reading pod template: %w", err)
+		return nil, fmt.Errorf("reading pod template: %w", plainJSONError(err))
 	}
 	return &t, nil
+}
+
+// plainJSONError says a JSON type error in YAML's words, without the Go
+// types encoding/json names ("cannot unmarshal string into Go struct field
+// Container.spec.containers.volumeMounts of type []podspec.VolumeMount").
+func plainJSONError(err error) error {
+	var te *json.UnmarshalTypeError
+	if !errors.As(err, &te) {
+		return err
+	}
+	got := map[string]string{"object": "a map", "array": "a list", "string": "a string", "number": "a number", "bool": "true or false"}[te.Value]
+	if got == "" {
+		got = te.Value
+	}
+	want := "a string"
+	switch te.Type.Kind() {
+	case reflect.Slice, reflect.Array:
+		want = "a list"
+	case reflect.Map, reflect.Struct, reflect.Pointer:
+		want = "a map"
+	case reflect.Bool:
+		want = "true or false"
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		want = "an integer"
+	case reflect.Float32, reflect.Float64:
+		want = "a number"
+	}
+	if te.Field == "" {
+		return fmt.Errorf("want %s, got %s", want, got)
+	}
+	return fmt.Errorf("%s: want %s, got %s", te.Field, want, got)
 }
 
 // Typed returns the typed view of the template, or why it cannot be read.
