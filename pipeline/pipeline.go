@@ -395,9 +395,16 @@ func (w *yamlWalker) walkMap(n *yaml.Node) {
 // checkKeyTag reports a key with an explicit tag other than !!str and the
 // merge key's: Kubernetes' YAML reader decodes a !!binary key (so
 // "!!binary aW1hZ2U=" is its image), and no Kubernetes field is spelled
-// with another tag.
+// with another tag. A plain key is checked by checkPlainKey.
 func (w *yamlWalker) checkKeyTag(k *yaml.Node) {
-	if k.Kind != yaml.ScalarNode || k.Style&yaml.TaggedStyle == 0 || k.Tag == yaml.NodeTagString || k.Tag == yaml.MergeTag {
+	if k.Kind != yaml.ScalarNode {
+		return
+	}
+	if k.Style == 0 {
+		w.checkPlainKey(k)
+		return
+	}
+	if k.Style&yaml.TaggedStyle == 0 || k.Tag == yaml.NodeTagString || k.Tag == yaml.MergeTag {
 		return
 	}
 	if k.Tag == binaryTag {
@@ -409,6 +416,31 @@ func (w *yamlWalker) checkKeyTag(k *yaml.Node) {
 		return
 	}
 	w.fail("key %q has the tag %s: a key must be plain text, a tag may make YAML readers read another key", k.Value, k.Tag)
+}
+
+// checkPlainKey reports a plain key that Kubernetes' YAML reader
+// (sigs.k8s.io/yaml, YAML 1.1) reads otherwise than cocofy (YAML 1.2): y,
+// yes, on (and n, no, off) are the key "true" ("false") there, and a null
+// key is an error there.
+func (w *yamlWalker) checkPlainKey(k *yaml.Node) {
+	switch {
+	case k.Tag == yaml.NodeTagNull:
+		w.fail("a null key (%q): Kubernetes' YAML reader refuses it; quote it if it is a name", k.Value)
+	case k.Tag == yaml.NodeTagString && yaml11Bool(k.Value) != "":
+		w.fail("key %s is the key %q to Kubernetes' YAML reader (YAML 1.1 reads it as a boolean), %q to cocofy; quote it", k.Value, yaml11Bool(k.Value), k.Value)
+	}
+}
+
+// yaml11Bool is "true" or "false" for the words YAML 1.1 reads as booleans
+// and YAML 1.2 as strings, else "".
+func yaml11Bool(s string) string {
+	switch s {
+	case "y", "Y", "yes", "Yes", "YES", "on", "On", "ON":
+		return "true"
+	case "n", "N", "no", "No", "NO", "off", "Off", "OFF":
+		return "false"
+	}
+	return ""
 }
 
 // hasKey reports whether the keys and values in content have key.
