@@ -94,6 +94,8 @@ func renderStages(o Options) stages {
 
 // Filter makes a Pipeline a kio.Filter for Go callers: it runs with a
 // background context and returns the results as the error on failure.
+// It reads nodes as a plain stream; for a ResourceList's items (a kyaml
+// framework processor) use ForResourceList().Filter.
 func (p *Pipeline) Filter(nodes []*yaml.RNode) ([]*yaml.RNode, error) {
 	rep, err := p.Run(context.Background(), nodes)
 	if err != nil {
