@@ -342,13 +342,14 @@ spec.workloadPaths[0].template: is required (the field path to the pod template,
 
 	// Values of the wrong type are named by path too, with the others.
 	typed := filepath.Join(t.TempDir(), "typed.yaml")
-	assert.NilError(t, os.WriteFile(typed, []byte("apiVersion: cocofy.dev/v1alpha1\nkind: Cocofy\nspec:\n  overwrite: maybe\n  images: {pin: true, dropTag: 3}\n  select:\n    kinds: [{a: 1}]\n  tagret: kata\n"), 0o644))
+	assert.NilError(t, os.WriteFile(typed, []byte("apiVersion: cocofy.dev/v1alpha1\nkind: Cocofy\nspec:\n  target: {a: 1}\n  overwrite: maybe\n  images: {pin: true, dropTag: 3}\n  select:\n    kinds: [{a: 1}]\n  tagret: kata\n"), 0o644))
 	_, _, err = run(t, in, "--config", typed)
 	assert.Error(t, err, typed+`: invalid config:
 spec.tagret: unknown field; did you mean target?
-spec.overwrite: cannot read "maybe" as bool
-spec.images.dropTag: cannot read "3" as bool
-spec.select.kinds[0]: cannot read a map as string`)
+spec.target: cannot read a map as a string
+spec.overwrite: cannot read "maybe" as true or false
+spec.images.dropTag: cannot read "3" as true or false
+spec.select.kinds[0]: cannot read a map as a string`)
 
 	// A ConfigMap's keys are reported in order too.
 	cm := filepath.Join(t.TempDir(), "cm.yaml")

@@ -405,7 +405,13 @@ func writeResults(path, exec string, rep *pipeline.Report, runErr error) error {
 func (o *rootOptions) summary(cmd *cobra.Command, rep *pipeline.Report, done *transformed) string {
 	workloads := done.workloads
 	if done.nodes != nil {
-		workloads = len(pipeline.FindWorkloads(done.nodes, done.workloadPaths, &pipeline.Report{}))
+		var applied []*yaml.RNode
+		for _, n := range done.nodes {
+			if !pipeline.LocalConfig(n) {
+				applied = append(applied, n)
+			}
+		}
+		workloads = len(pipeline.FindWorkloads(applied, done.workloadPaths, &pipeline.Report{}))
 	}
 	// Workloads with a result of each kind, by the results' messages.
 	kinds := []struct {

@@ -112,7 +112,7 @@ func ParseConfig(data []byte, dir string) (*Config, error) {
 				return nil, fmt.Errorf("reading config: %w", err)
 			}
 			for _, e := range te.Errors {
-				errs = append(errs, errors.New(namePath(doc, e)))
+				errs = append(errs, errors.New(namePath(doc, e, goKinds(reflect.TypeOf(c)))))
 			}
 		}
 	default:
@@ -175,17 +175,36 @@ func configDocument(data []byte) (*yaml.Node, error) {
 var typeError = regexp.MustCompile("^line ([0-9]+): cannot unmarshal !!([a-z]+)(?: `(.*)`)? into (.*)$")
 
 // namePath rewrites a type error's "line N" to the path of the value it
-// is about, when one value on that line fits it.
-func namePath(doc *yaml.Node, msg string) string {
+// is about, when one value on that line fits it, and its Go type to what
+// the config wants in YAML's words (kinds maps Go type names to kinds).
+func namePath(doc *yaml.Node, msg string, kinds map[string]reflect.Kind) string {
 	m := typeError.FindStringSubmatch(msg)
 	if m == nil {
 		return msg
 	}
 	line, _ := strconv.Atoi(m[1])
+	what := map[string]string{"map": "a map", "seq": "a list"}[m[2]]
+	if m[3] != "" {
+		what = fmt.Sprintf("%q", m[3])
+	} else if what == "" {
+		what = "!!" + m[2]
+	}
+	want := kindWords(kinds[strings.TrimLeft(m[4], "*")])
+	found := valuesAt(doc, line, m[2], m[3])
+	if len(found) != 1 {
+		return fmt.Sprintf("line %d: cannot read %s as %s", line, what, want)
+	}
+	return fmt.Sprintf("%s: cannot read %s as %s", found[0], what, want)
+}
+
+// valuesAt returns the paths of the values on line with the tag and
+// value of a type error; of a value and the values inside it, only the
+// innermost (a block map or list starts on its first entry's line).
+func valuesAt(doc *yaml.Node, line int, tag, value string) []string {
 	var found []string
 	var walk func(n *yaml.Node, path string)
 	walk = func(n *yaml.Node, path string) {
-		if n.Line == line && path != "" && strings.TrimPrefix(n.ShortTag(), "!!") == m[2] && (n.Kind != yaml.ScalarNode || n.Value == m[3]) {
+		if n.Line == line && path != "" && strings.TrimPrefix(n.ShortTag(), "!!") == tag && (n.Kind != yaml.ScalarNode || n.Value == value) {
 			found = append(found, path)
 		}
 		switch n.Kind {
@@ -200,24 +219,57 @@ func namePath(doc *yaml.Node, msg string) string {
 		}
 	}
 	walk(doc, "")
-	// A block map or list starts on its first entry's line: of a value and
-	// the values inside it, the innermost is the one that did not fit.
 	all := slices.Clone(found)
-	found = slices.DeleteFunc(found, func(p string) bool {
+	return slices.DeleteFunc(found, func(p string) bool {
 		return slices.ContainsFunc(all, func(q string) bool {
 			return strings.HasPrefix(q, p+".") || strings.HasPrefix(q, p+"[")
 		})
 	})
-	if len(found) != 1 {
-		return msg
+}
+
+// goKinds maps the names of the Go types in t (as yaml.v3's errors spell
+// them) to their kinds, so that messages say what the config wants
+// without naming Go types.
+func goKinds(t reflect.Type) map[string]reflect.Kind {
+	kinds := map[string]reflect.Kind{}
+	var add func(t reflect.Type)
+	add = func(t reflect.Type) {
+		if _, seen := kinds[t.String()]; seen {
+			return
+		}
+		kinds[t.String()] = t.Kind()
+		switch t.Kind() {
+		case reflect.Pointer, reflect.Slice, reflect.Array:
+			add(t.Elem())
+		case reflect.Map:
+			add(t.Key())
+			add(t.Elem())
+		case reflect.Struct:
+			for i := range t.NumField() {
+				add(t.Field(i).Type)
+			}
+		}
 	}
-	what := map[string]string{"map": "a map", "seq": "a list"}[m[2]]
-	if m[3] != "" {
-		what = fmt.Sprintf("%q", m[3])
-	} else if what == "" {
-		what = "!!" + m[2]
+	add(t)
+	return kinds
+}
+
+// kindWords says what a value of kind k is in YAML's words.
+func kindWords(k reflect.Kind) string {
+	switch k {
+	case reflect.Slice, reflect.Array:
+		return "a list"
+	case reflect.Map, reflect.Struct, reflect.Pointer:
+		return "a map"
+	case reflect.Bool:
+		return "true or false"
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		return "an integer"
+	case reflect.Float32, reflect.Float64:
+		return "a number"
 	}
-	return fmt.Sprintf("%s: cannot read %s as %s", found[0], what, m[4])
+	return "a string"
 }
 
 // documentPrefix is how CheckYAML names the document; a config has one.

@@ -37,6 +37,9 @@ func TestBadLockFileValues(t *testing.T) {
 				"- {ref: example.com/d:1, platform: linux/amd64, digest: " + d2 + "}\n",
 			`images[0] (ref "example.com/a:1", platform "linux/amd64"): digest "sha256:6ddf": want "sha256:" and 64 lowercase hex digits`},
 		{"lock-empty", "An empty lock file", "", " is empty: want apiVersion cocofy.dev/v1alpha1, kind ImageLock and images"},
+		{"lock-fields", "A lock file with an unknown field and values of the wrong kind: named by line and field, in YAML's words, not Go's",
+			head + "- {ref: example.com/a:1, platform: linux/amd64, digest: [" + d1 + "], layers: {digest: x}}\nimage: x\n",
+			`line 4: cannot read a list as a string; line 4: cannot read a map as a list; line 5: unknown field "image"`},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -49,6 +52,7 @@ func TestBadLockFileValues(t *testing.T) {
 				assert.Equal(t, out, "", "nothing on stdout")
 				assert.Assert(t, strings.Contains(err.Error(), "lock file "+lock), err)
 				assert.Assert(t, strings.Contains(err.Error(), c.want), "want %q in %v", c.want, err)
+				assert.Assert(t, !strings.Contains(err.Error(), "lockfile.") && !strings.Contains(err.Error(), "[]"), "a Go type in %v", err)
 				msg := strings.ReplaceAll(stderr+"cocofy: "+err.Error()+"\n", dir+string(filepath.Separator), "")
 				golden.Assert(t, "# "+c.desc+"\n"+msg, filepath.Join("registry", "errors", c.name+".golden"))
 			}

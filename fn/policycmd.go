@@ -2,12 +2,14 @@ package fn
 
 import (
 	"bytes"
+	"cmp"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
 	"regexp"
+	"slices"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -26,9 +28,10 @@ func newPolicyCommand() *cobra.Command {
 		Long: `policy reads resources on stdin (a plain stream or a ResourceList) and prints,
 for each workload with a ` + pipeline.AnnotationCCEPolicy + ` annotation,
 its name, the policy's sha256 (the SEV-SNP HOST_DATA) and the Rego text with
-its JSON pretty-printed. Env values that equal a value of a Secret in the
-input are shown as <redacted> unless --show-secrets is given; the sha256
-is always that of the real policy.`,
+its JSON pretty-printed. Every value of a Secret in the input is shown as
+<redacted> wherever it appears (a whole env value, part of one, a command
+argument) unless --show-secrets is given; the sha256 is always that of the
+real policy.`,
 		Example:       `  helm template web ./chart --post-renderer cocofy | cocofy policy`,
 		Args:          cobra.NoArgs,
 		SilenceUsage:  true,
@@ -98,32 +101,62 @@ func prettyRego(text string) string {
 	})
 }
 
-// secretValues returns the values of every Secret in nodes.
+// secretValues returns the values of every Secret in nodes, and in the
+// items of any object that has items (kubectl applies those).
 func secretValues(nodes []*yaml.RNode) map[string]bool {
+	all := slices.Clone(nodes)
+	for _, n := range nodes {
+		if n.YNode().Kind != yaml.MappingNode {
+			continue
+		}
+		if f := n.Field("items"); f != nil && f.Value.YNode().Kind == yaml.SequenceNode {
+			for _, it := range f.Value.Content() {
+				all = append(all, yaml.NewRNode(it))
+			}
+		}
+	}
 	out := map[string]bool{}
-	for _, v := range podspec.ObjectsFrom(nodes).SecretValues() {
+	for _, v := range podspec.ObjectsFrom(all).SecretValues() {
 		out[v] = true
 	}
 	return out
 }
 
-var envPattern = regexp.MustCompile(`(?m)^(\s*"pattern": )("(?:[^"\\]|\\.)*")(,?)$`)
+// jsonString matches a JSON (and Rego) string literal.
+var jsonString = regexp.MustCompile(`"(?:[^"\\]|\\.)*"`)
 
-// redact replaces env rule values that equal a Secret value.
+// redact replaces every Secret value in the text's string literals with
+// <redacted>: a whole env value, a part of one (postgres://u:$(PW)@db),
+// an argument of a command or an exec process, as written or quoted for
+// an re2 rule. Only literals that hold a value are written again.
 func redact(text string, secrets map[string]bool) string {
 	if len(secrets) == 0 {
 		return text
 	}
-	return envPattern.ReplaceAllStringFunc(text, func(line string) string {
-		m := envPattern.FindStringSubmatch(line)
-		var pattern string
-		if json.Unmarshal([]byte(m[2]), &pattern) != nil {
-			return line
+	var forms []string
+	for v := range secrets {
+		forms = append(forms, v, regexp.QuoteMeta(v))
+	}
+	// Longest first, so that a value inside another is not cut in two.
+	slices.SortFunc(forms, func(a, b string) int { return cmp.Or(len(b)-len(a), strings.Compare(a, b)) })
+	return jsonString.ReplaceAllStringFunc(text, func(lit string) string {
+		var s string
+		if json.Unmarshal([]byte(lit), &s) != nil {
+			return lit
 		}
-		name, value, ok := strings.Cut(pattern, "=")
-		if !ok || !secrets[value] {
-			return line
+		r := s
+		for _, f := range forms {
+			r = strings.ReplaceAll(r, f, "<redacted>")
 		}
-		return m[1] + `"` + name + `=<redacted>"` + m[3]
+		if r == s {
+			return lit
+		}
+		var b strings.Builder
+		enc := json.NewEncoder(&b)
+		enc.SetEscapeHTML(false)
+		if enc.Encode(r) != nil {
+			return `"<redacted>"`
+		}
+		return strings.TrimSuffix(b.String(), "\n")
 	})
 }

@@ -9,6 +9,7 @@ import (
 	"sigs.k8s.io/kustomize/kyaml/kio"
 	"sigs.k8s.io/kustomize/kyaml/yaml"
 
+	"cocofy.dev/cocofy/internal/yamlstream"
 	"cocofy.dev/cocofy/pipeline"
 )
 
@@ -30,7 +31,7 @@ func readResourceList(in []byte, rep *pipeline.Report) (rw *kio.ByteReadWriter, 
 		return rw, nil, false, nil
 	}
 	docs, err := (&kio.ByteReader{Reader: bytes.NewReader(in), DisableUnwrapping: true, OmitReaderAnnotations: true}).Read()
-	if err != nil || len(docs) != 1 || docs[0].YNode().Kind != yaml.MappingNode || docs[0].GetKind() != kio.ResourceListKind {
+	if err != nil || len(docs) != 1 || docs[0].YNode().Kind != yaml.MappingNode || docs[0].GetKind() != kio.ResourceListKind || jsonStream(in) {
 		// A plain stream; a ResourceList among other documents is
 		// refused by the pipeline.
 		return rw, nil, false, nil
@@ -54,6 +55,14 @@ func readResourceList(in []byte, rep *pipeline.Report) (rw *kio.ByteReadWriter, 
 	return rw, items, true, nil
 }
 
+// jsonStream reports input that starts with { and holds more than one
+// object: kubectl reads it as a stream of JSON objects, kio as one
+// document. It is read as a plain stream, which refuses it.
+func jsonStream(in []byte) bool {
+	trimmed := bytes.TrimLeft(in, " \t\r\n")
+	return len(trimmed) > 0 && trimmed[0] == '{' && yamlstream.Single(in) != nil
+}
+
 // runResourceList runs the pipeline over a ResourceList's items and writes
 // the ResourceList, with results, to out. It returns the run's results,
 // which the caller prints (kpt shows a failed function's stderr; kustomize
@@ -63,7 +72,7 @@ func runResourceList(ctx context.Context, p *pipeline.Pipeline, rw *kio.ByteRead
 	if err != nil {
 		return nil, fmt.Errorf("reading ResourceList: %w", err)
 	}
-	rep, err := p.Run(ctx, items)
+	rep, err := p.ForResourceList().Run(ctx, items)
 	if err != nil {
 		return rep, err
 	}

@@ -148,3 +148,15 @@ func TestVerifyDaemonSetStaysOnRegularNodes(t *testing.T) {
 	assert.Assert(t, strings.Contains(stderr, "warning: DaemonSet monitoring/node-exporter: virtual nodes run no DaemonSets"), stderr)
 	assert.Equal(t, strings.Count(stderr, "verified: "), 1, stderr)
 }
+
+// Issue #21: a policy whose env rule narrows a run-time value (a pod name,
+// a pod IP) inside a longer value verifies: the replay gives the guest a
+// value of that form.
+func TestVerifyNarrowRuntimePattern(t *testing.T) {
+	const cfg = "testdata/virtual-node-runtime-pattern/config.yaml"
+	good := read(t, "testdata/virtual-node-runtime-pattern/expected.yaml")
+	out, stderr, err := run(t, good, "verify", "--config", cfg)
+	assert.NilError(t, err, stderr)
+	assert.Equal(t, out, good)
+	assert.Assert(t, strings.Contains(stderr, "verified: the enforcer allows every container"), stderr)
+}

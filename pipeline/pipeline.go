@@ -2,9 +2,11 @@ package pipeline
 
 import (
 	"context"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 
 	"sigs.k8s.io/kustomize/kyaml/fn/framework"
@@ -44,6 +46,25 @@ type Pipeline struct {
 	samePods *policyMemo
 	// batch is how many documents a run holds at a time (streamBatch).
 	batch int
+	// resourceList is set for the items of a KRM ResourceList (see
+	// ForResourceList).
+	resourceList bool
+}
+
+// ForResourceList returns a copy of p for the items of a KRM
+// ResourceList (kpt, kustomize): the Kptfile and objects annotated
+// config.kubernetes.io/local-config: "true" are left alone, as kpt and
+// kustomize leave them out of what they output. In a plain stream (Helm,
+// a pipe to kubectl) they are applied, so p reads them like any other.
+func (p *Pipeline) ForResourceList() *Pipeline {
+	q := *p
+	q.resourceList = true
+	return &q
+}
+
+// LocalConfig reports an object that ForResourceList leaves alone.
+func LocalConfig(n *yaml.RNode) bool {
+	return n.YNode().Kind == yaml.MappingNode && isLocalConfig(n)
 }
 
 // New returns a Pipeline for opts, with the defaults of Options.Default
@@ -83,6 +104,8 @@ func renderStages(o Options) stages {
 
 // Filter makes a Pipeline a kio.Filter for Go callers: it runs with a
 // background context and returns the results as the error on failure.
+// It reads nodes as a plain stream; for a ResourceList's items (a kyaml
+// framework processor) use ForResourceList().Filter.
 func (p *Pipeline) Filter(nodes []*yaml.RNode) ([]*yaml.RNode, error) {
 	rep, err := p.Run(context.Background(), nodes)
 	if err != nil {
@@ -148,8 +171,12 @@ const (
 // differently from Kubernetes or without bound: a key given twice in a
 // mapping (cocofy reads the first value, other readers the last), a YAML
 // alias that contains itself, aliases that would expand the input past
-// its limit (ten times its size, at least 1 MiB, at most 64 MiB), and the
-// items of a List that are not a list of objects. Each error names the
+// its limit (ten times its size, at least 1 MiB, at most 64 MiB), items
+// that are not a list of objects, an item with items of its own, a key
+// with an explicit tag (!!binary, !!int, !custom: Kubernetes' reader
+// decodes a !!binary key to another key) and a !!binary value. An
+// object of any kind with a top-level items field is a list, as kubectl
+// and Helm read it (see FindWorkloads). Each error names the
 // document, the object (kind, namespace and name) and the field. It
 // expands nothing, and reports whether the nodes may be read.
 func CheckYAML(nodes []*yaml.RNode, rep *Report) bool {
@@ -248,6 +275,14 @@ type yamlWalker struct {
 	where string
 	path  []pathElem
 
+	// obj is the object being walked (the document's root, or an item
+	// of its items) and inItems says it is an item: its own items are
+	// read as kubectl reads them (see walkMap).
+	obj     *yaml.Node
+	inItems bool
+	// inKey is set while a mapping key is walked.
+	inKey bool
+
 	find  *yaml.Node
 	found *location
 }
@@ -263,6 +298,7 @@ type pathElem struct {
 
 func (w *yamlWalker) walkDoc() {
 	w.ref, w.where = w.d.ref, describe(fmt.Sprintf("document %d", w.d.index+1), w.d.root)
+	w.obj, w.inItems = w.d.root, false
 	w.walk(w.d.root)
 }
 
@@ -297,6 +333,10 @@ func (w *yamlWalker) walk(n *yaml.Node) {
 	if w.find == nil {
 		w.d.literal = satAdd(w.d.literal, nodeCost+int64(len(n.Value)))
 	}
+	if n.Kind == yaml.ScalarNode && n.Tag == binaryTag && w.find == nil && !w.inKey {
+		// The value is not shown: it may be a Secret's.
+		w.fail("the value has the tag !!binary: Kubernetes' YAML reader decodes its base64, cocofy reads the text; write it as plain text")
+	}
 	switch n.Kind {
 	case yaml.DocumentNode:
 		for _, c := range n.Content {
@@ -322,7 +362,7 @@ func (w *yamlWalker) walk(n *yaml.Node) {
 }
 
 func (w *yamlWalker) walkMap(n *yaml.Node) {
-	list := isListObject(n)
+	obj := n == w.obj
 	var seen map[string]bool // for large maps; small ones are scanned
 	if w.find == nil && len(n.Content) > 32 {
 		seen = make(map[string]bool, len(n.Content)/2)
@@ -332,6 +372,7 @@ func (w *yamlWalker) walkMap(n *yaml.Node) {
 		key := keyString(k)
 		w.path = append(w.path, pathElem{key: key})
 		if w.find == nil {
+			w.checkKeyTag(k)
 			if k.Tag == yaml.MergeTag {
 				w.d.expand = true
 				if !mergeable(v) {
@@ -348,14 +389,70 @@ func (w *yamlWalker) walkMap(n *yaml.Node) {
 				w.fail("duplicate key %q: cocofy reads the first value, other YAML readers may read the last; remove one", key)
 			}
 		}
+		w.inKey = true
 		w.walk(k)
-		if list && key == "items" {
+		w.inKey = false
+		switch {
+		case obj && key == "items" && !w.inItems:
 			w.walkItems(v, n)
-		} else {
+		case obj && key == "items" && v.Kind == yaml.SequenceNode:
+			w.fail("an item of a list cannot have items of its own: kubectl and Helm refuse a list inside a list; give its items at the top level")
+		default:
 			w.walk(v)
 		}
 		w.path = w.path[:len(w.path)-1]
 	}
+}
+
+// checkKeyTag reports a key with an explicit tag other than !!str and the
+// merge key's: Kubernetes' YAML reader decodes a !!binary key (so
+// "!!binary aW1hZ2U=" is its image), and no Kubernetes field is spelled
+// with another tag. A plain key is checked by checkPlainKey.
+func (w *yamlWalker) checkKeyTag(k *yaml.Node) {
+	if k.Kind != yaml.ScalarNode {
+		return
+	}
+	if k.Style == 0 {
+		w.checkPlainKey(k)
+		return
+	}
+	if k.Style&yaml.TaggedStyle == 0 || k.Tag == yaml.NodeTagString || k.Tag == yaml.MergeTag {
+		return
+	}
+	if k.Tag == binaryTag {
+		decoded := "text that is not base64"
+		if b, err := base64.StdEncoding.DecodeString(k.Value); err == nil {
+			decoded = strconv.Quote(string(b))
+		}
+		w.fail("key %q has the tag !!binary: Kubernetes' YAML reader decodes it (to %s), cocofy reads the text; write keys as plain text", k.Value, decoded)
+		return
+	}
+	w.fail("key %q has the tag %s: a key must be plain text, a tag may make YAML readers read another key", k.Value, k.Tag)
+}
+
+// checkPlainKey reports a plain key that Kubernetes' YAML reader
+// (sigs.k8s.io/yaml, YAML 1.1) reads otherwise than cocofy (YAML 1.2): y,
+// yes, on (and n, no, off) are the key "true" ("false") there, and a null
+// key is an error there.
+func (w *yamlWalker) checkPlainKey(k *yaml.Node) {
+	switch {
+	case k.Tag == yaml.NodeTagNull:
+		w.fail("a null key (%q): Kubernetes' YAML reader refuses it; quote it if it is a name", k.Value)
+	case k.Tag == yaml.NodeTagString && yaml11Bool(k.Value) != "":
+		w.fail("key %s is the key %q to Kubernetes' YAML reader (YAML 1.1 reads it as a boolean), %q to cocofy; quote it", k.Value, yaml11Bool(k.Value), k.Value)
+	}
+}
+
+// yaml11Bool is "true" or "false" for the words YAML 1.1 reads as booleans
+// and YAML 1.2 as strings, else "".
+func yaml11Bool(s string) string {
+	switch s {
+	case "y", "Y", "yes", "Yes", "YES", "on", "On", "ON":
+		return "true"
+	case "n", "N", "no", "No", "NO", "off", "Off", "OFF":
+		return "false"
+	}
+	return ""
 }
 
 // hasKey reports whether the keys and values in content have key.
@@ -392,12 +489,13 @@ func (w *yamlWalker) walkItems(items, list *yaml.Node) {
 		case !typed(it, list):
 			w.fail("a List item must be an object with apiVersion and kind: %s missing", missingTypeMeta(it))
 		default:
-			ref, where, path := w.ref, w.where, w.path
+			ref, where, path, obj, in := w.ref, w.where, w.path, w.obj, w.inItems
 			w.ref = objectRef(it)
 			w.where = describe(fmt.Sprintf("%s, %s[%d]", where, fieldOf(path), i), it)
-			w.path = nil
+			// A ResourceList's items are the stream's objects, not items.
+			w.path, w.obj, w.inItems = nil, it, stringField(yaml.NewRNode(list), "kind") != kio.ResourceListKind
 			w.walk(it)
-			w.ref, w.where, w.path = ref, where, path
+			w.ref, w.where, w.path, w.obj, w.inItems = ref, where, path, obj, in
 		}
 		w.path = w.path[:len(w.path)-1]
 	}
@@ -497,16 +595,8 @@ func satAdd(a, b int64) int64 {
 	return a + b
 }
 
-// isListObject reports a List as kubectl reads one: kind List, or a kind
-// ending in List (PodList, DeploymentList, ResourceList) with items.
-func isListObject(n *yaml.Node) bool {
-	if n.Kind != yaml.MappingNode {
-		return false
-	}
-	rn := yaml.NewRNode(n)
-	kind := stringField(rn, "kind")
-	return kind == "List" || strings.HasSuffix(kind, "List") && rn.Field("items") != nil
-}
+// binaryTag is YAML's tag for base64-encoded bytes.
+const binaryTag = "!!binary"
 
 // objectRef names an object for results: nil when it has no kind and name.
 func objectRef(n *yaml.Node) *Ref {

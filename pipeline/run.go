@@ -274,9 +274,12 @@ func (s *streamRun) read(n *yaml.RNode, d *yamlDoc) error {
 		}
 	}
 	checkObject(n, d.index, rep)
+	if s.p.resourceList && LocalConfig(n) {
+		return nil // not part of kpt's or kustomize's output
+	}
 	found := FindWorkloads([]*yaml.RNode{n}, s.p.opts.WorkloadPaths, rep)
 	s.workloads += len(found)
-	if s.p.stages.objects && s.objects.Add(n) {
+	if s.p.stages.objects && s.objects.Add(applied(n)...) {
 		doc.keep = true
 	}
 	for i := range found {
@@ -296,6 +299,23 @@ func (s *streamRun) read(n *yaml.RNode, d *yamlDoc) error {
 		doc.ws = append(doc.ws, sw)
 	}
 	return nil
+}
+
+// applied returns the objects kubectl applies for document n: n, or the
+// items of n when it is a list (see FindWorkloads).
+func applied(n *yaml.RNode) []*yaml.RNode {
+	if n.YNode().Kind != yaml.MappingNode || !isList(stringField(n, "kind"), n) {
+		return []*yaml.RNode{n}
+	}
+	f := n.Field("items")
+	if f == nil || f.Value.YNode().Kind != yaml.SequenceNode {
+		return nil
+	}
+	var out []*yaml.RNode
+	for _, it := range f.Value.Content() {
+		out = append(out, yaml.NewRNode(it))
+	}
+	return out
 }
 
 // checkYAML is CheckYAML for one document of the stream: it walks the

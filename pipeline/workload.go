@@ -161,7 +161,10 @@ func (w Workload) AllContainers() ([]Container, error) {
 }
 
 // isLocalConfig reports objects that kpt and kustomize hand to functions but
-// that are not part of the output: the Kptfile and local-config objects.
+// that are not part of their output: the Kptfile and local-config objects.
+// Only the items of a ResourceList are such (see Pipeline.ForResourceList):
+// kubectl and Helm apply an object of a plain stream whatever its
+// annotations say.
 func isLocalConfig(n *yaml.RNode) bool {
 	if n.GetKind() == "Kptfile" {
 		return true
@@ -170,7 +173,14 @@ func isLocalConfig(n *yaml.RNode) bool {
 }
 
 // FindWorkloads returns the pod-creating resources among nodes, descending
-// into the items of Lists (kind List, PodList, DeploymentList, ...). extra
+// into the items of lists: any object with a top-level items field, of
+// any kind (List, PodList, but also a ConfigMap or a Pod), as kubectl's
+// and Helm's resource builder reads it (apimachinery's unstructured
+// decoder makes a list of any object with items, and the builder applies
+// its items, not the object; an item with items of its own is an error
+// there). Every object counts, local-config ones too: kpt and kustomize
+// drop those from their output, kubectl and Helm apply them (a Pipeline
+// for a ResourceList leaves them out before looking). extra
 // adds kinds (CRDs) to BuiltinWorkloadPaths() and wins over them. Resources
 // of unknown kinds are not workloads. A known kind without its pod
 // template or containers is reported as an error.
@@ -179,7 +189,7 @@ func FindWorkloads(nodes []*yaml.RNode, extra []WorkloadPath, rep *Report) []Wor
 	var out []Workload
 	var visit func(n *yaml.RNode, within string, implied Ref)
 	visit = func(n *yaml.RNode, within string, implied Ref) {
-		if n.YNode().Kind != yaml.MappingNode || isLocalConfig(n) {
+		if n.YNode().Kind != yaml.MappingNode {
 			return
 		}
 		ref := refOf(n)
@@ -189,11 +199,15 @@ func FindWorkloads(nodes []*yaml.RNode, extra []WorkloadPath, rep *Report) []Wor
 			// PodList's items are Pods (apimachinery infers the same).
 			ref.Kind, ref.APIVersion = implied.Kind, implied.APIVersion
 		}
-		wp, ok := matchPath(ref, paths)
-		if !ok && isList(ref.Kind, n) {
+		if within == "" && isList(ref.Kind, n) {
 			visitItems(n, ref, visit, rep)
 			return
 		}
+		if within != "" && n.Field("items") != nil && n.Field("items").Value.YNode().Kind == yaml.SequenceNode {
+			rep.Add(framework.Error, &ref, "items", "an item of a list cannot have items of its own: kubectl and Helm refuse a list inside a list; give its items at the top level")
+			return
+		}
+		wp, ok := matchPath(ref, paths)
 		if !ok {
 			warnLookalike(n, ref, rep)
 			return
@@ -228,15 +242,16 @@ func FindWorkloads(nodes []*yaml.RNode, extra []WorkloadPath, rep *Report) []Wor
 	return out
 }
 
-// isList reports a list of objects as kubectl and Helm unpack one: kind
-// List, or any kind ending in List (PodList, DeploymentList, a CRD's
-// FooList) with an items field. A ResourceList is the function protocol's
-// wrapper, never a resource: it is refused before workloads are looked for.
+// isList reports a list of objects as kubectl and Helm unpack one: an
+// object of any kind with a top-level items field, even null (an empty
+// list: the object itself is not applied). A kind List without items is
+// an empty list too. A ResourceList is the function protocol's wrapper,
+// never a resource: it is refused before workloads are looked for.
 func isList(kind string, n *yaml.RNode) bool {
 	if kind == kio.ResourceListKind {
 		return false
 	}
-	return kind == "List" || strings.HasSuffix(kind, "List") && n.Field("items") != nil
+	return kind == "List" || n.Field("items") != nil
 }
 
 // visitItems visits the items of list n; items that are not a list of

@@ -14,6 +14,7 @@ import (
 	"sigs.k8s.io/kustomize/kyaml/kio"
 	"sigs.k8s.io/kustomize/kyaml/yaml"
 
+	"cocofy.dev/cocofy/internal/yamlstream"
 	"cocofy.dev/cocofy/pipeline"
 )
 
@@ -85,6 +86,9 @@ func Read(in io.Reader) ([]*yaml.RNode, error) {
 	if err != nil {
 		return nil, fmt.Errorf("reading YAML stream: %s", whichDocument(data, err))
 	}
+	if err := yamlstream.Single(data); err != nil {
+		return nil, fmt.Errorf("reading YAML stream: %w", err)
+	}
 	return nodes, nil
 }
 
@@ -114,9 +118,51 @@ func whichDocument(data []byte, err error) string {
 			return fmt.Sprintf("document %d (line %d): %v", i+1, line, perr)
 		case perr == nil && n != nil && n.YNode().Kind != yaml.MappingNode:
 			return fmt.Sprintf("document %d (line %d): not a Kubernetes object (a map with apiVersion and kind)", i+1, before+1)
+		case perr == nil && n != nil:
+			if p := metadataProblem(n); p != "" {
+				return fmt.Sprintf("document %d (line %d): %s", i+1, before+1, p)
+			}
 		}
 	}
 	return err.Error()
+}
+
+// metadataProblem names the metadata field of n that kyaml cannot read
+// (its message names yaml.v3's node kinds: "expected MappingNode but got
+// ScalarNode"), or "".
+func metadataProblem(n *yaml.RNode) string {
+	meta := n.Field("metadata")
+	if meta == nil || yaml.IsMissingOrNull(meta.Value) {
+		return ""
+	}
+	if k := meta.Value.YNode().Kind; k != yaml.MappingNode {
+		return "metadata: must be a map, got " + nodeKind(k)
+	}
+	for _, f := range []struct {
+		name string
+		kind yaml.Kind
+	}{{"name", yaml.ScalarNode}, {"namespace", yaml.ScalarNode}, {"labels", yaml.MappingNode}, {"annotations", yaml.MappingNode}} {
+		v := meta.Value.Field(f.name)
+		if v == nil || yaml.IsMissingOrNull(v.Value) {
+			continue
+		}
+		if k := v.Value.YNode().Kind; k != f.kind {
+			return fmt.Sprintf("metadata.%s: must be %s, got %s", f.name, nodeKind(f.kind), nodeKind(k))
+		}
+	}
+	return ""
+}
+
+func nodeKind(k yaml.Kind) string {
+	switch k {
+	case yaml.MappingNode:
+		return "a map"
+	case yaml.SequenceNode:
+		return "a list"
+	case yaml.AliasNode:
+		return "an alias"
+	}
+	return "a string"
 }
 
 var yamlLine = regexp.MustCompile(`line (\d+)`)

@@ -2,8 +2,10 @@ package ccpolicy
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"math/rand/v2"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -234,8 +236,33 @@ func TestRuntimeReferenceInCommand(t *testing.T) {
 	doc = genPod(rand.New(rand.NewPCG(3, 4)), "env: [{name: IP, valueFrom: {fieldRef: {fieldPath: status.podIP}}}, {name: ADDR, value: \"$(IP):8080\"}]", "")
 	p, gs, err := generateGuest(t, doc, CompatGuest)
 	assert.NilError(t, err)
-	assert.Assert(t, strings.Contains(p.Rego, `{"pattern":"^ADDR=.*:8080$","required":false,"strategy":"re2"}`), p.Rego)
+	// The pattern is the narrowest its source allows: an IP, not any text.
+	assert.Assert(t, strings.Contains(p.Rego, `{"pattern":"^ADDR=(?:(?:[0-9]{1,3}(?:\\.[0-9]{1,3}){3}|[0-9a-fA-F]*:[0-9a-fA-F:.]*)):8080$","required":false,"strategy":"re2"}`), p.Rego)
 	assert.NilError(t, replay(t, p, gs))
+}
+
+// Issue #21: a run-time value inside a longer env value admits only values
+// of its source's form, never any text.
+func TestRuntimePatternsAreNarrow(t *testing.T) {
+	for path, want := range map[string]string{
+		"metadata.name":      `^JAVA_TOOL_OPTIONS=-Dinstance=(?:[a-z0-9](?:[-a-z0-9]*[a-z0-9])?(?:\.[a-z0-9](?:[-a-z0-9]*[a-z0-9])?)*)$`,
+		"spec.nodeName":      `^JAVA_TOOL_OPTIONS=-Dinstance=(?:[a-z0-9](?:[-a-z0-9]*[a-z0-9])?(?:\.[a-z0-9](?:[-a-z0-9]*[a-z0-9])?)*)$`,
+		"metadata.uid":       `^JAVA_TOOL_OPTIONS=-Dinstance=(?:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})$`,
+		"status.hostIP":      `^JAVA_TOOL_OPTIONS=-Dinstance=(?:(?:[0-9]{1,3}(?:\.[0-9]{1,3}){3}|[0-9a-fA-F]*:[0-9a-fA-F:.]*))$`,
+		"metadata.namespace": `^JAVA_TOOL_OPTIONS=-Dinstance=(?:[a-z0-9](?:[-a-z0-9]*[a-z0-9])?)$`,
+	} {
+		doc := genPod(rand.New(rand.NewPCG(3, 4)), "env: [{name: V, valueFrom: {fieldRef: {fieldPath: "+path+"}}}, {name: JAVA_TOOL_OPTIONS, value: \"-Dinstance=$(V)\"}]", "")
+		if path == "metadata.namespace" {
+			doc = strings.Replace(doc, "namespace: shop", "namespace: \"\"", 1)
+		}
+		p, gs, err := generateGuest(t, doc, CompatGuest)
+		assert.NilError(t, err, path)
+		re := regexp.MustCompile(want)
+		assert.Assert(t, !re.MatchString("JAVA_TOOL_OPTIONS=-Dinstance=x -javaagent:/tmp/evil.jar"), path)
+		rule, _ := json.Marshal(map[string]any{"pattern": want, "required": false, "strategy": "re2"})
+		assert.Assert(t, strings.Contains(p.Rego, string(rule)), "%s: want %s in\n%s", path, rule, p.Rego)
+		assert.NilError(t, replay(t, p, gs), path)
+	}
 }
 
 // The namespace case: ConfigMap cfg in namespaces shop and other, a

@@ -68,7 +68,8 @@ func containersOf(t *ast.Term) ([]map[string]any, error) {
 	dec.UseNumber()
 	var out []map[string]any
 	if err := dec.Decode(&out); err != nil {
-		return nil, fmt.Errorf("reading the policy's containers: %w", err)
+		// encoding/json's message names Go types.
+		return nil, fmt.Errorf("reading the policy's containers: want a list of objects")
 	}
 	return out, nil
 }

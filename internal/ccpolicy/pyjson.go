@@ -110,7 +110,7 @@ func (w jsonWriter) value(b *strings.Builder, v any, level int, bad *error) {
 		w.dict(b, keys, level, bad, func(k string) any { return v.vals[k] })
 	default:
 		if *bad == nil {
-			*bad = fmt.Errorf("encoding JSON: unsupported type %T", v)
+			*bad = fmt.Errorf("encoding JSON: a value that is none of null, a boolean, a number, a string, a list or a map")
 		}
 	}
 }

@@ -33,9 +33,13 @@
 //     with the Objects given to [Receive] (data and binaryData; data and stringData), as
 //     confcom does from the same file. A reference it cannot resolve, and a
 //     fieldRef known only at run time (status.podIP, metadata.uid, ...), get
-//     the value "{cocofy-runtime:NAME}" and are listed in
-//     [Container.Unresolved]: such a value matches confcom's wildcard rule
-//     NAME=.* but not a literal one. resourceFieldRef is computed the
+//     the value "{cocofy-runtime:NAME}", or "{cocofy-runtime/CLASS:NAME}"
+//     when the source gives the value's form (an IP, a DNS subdomain, a
+//     UUID: see [FieldClass]), and are listed in [Container.Unresolved]:
+//     such a value matches confcom's wildcard rule NAME=.* but not a
+//     literal one. Inside a longer value it becomes the narrowest pattern
+//     of its form ([Pattern]); verify replays a value of that form
+//     ([Sample]). resourceFieldRef is computed the
 //     kubelet's way (quantity / divisor, rounded up; confcom writes the raw
 //     quantity, so a policy with CPU_LIMIT=250m does not match "1").
 //   - Azure workload identity (pod label azure.workload.identity/use:

@@ -309,12 +309,12 @@ func (b builder) valueFrom(pc podspec.Container, e podspec.EnvVar) (value string
 		if v, ok := b.field(vf.FieldRef.FieldPath); ok {
 			return v, true, false
 		}
-		return placeholder, false, false
+		return ClassPlaceholder(e.Name, FieldClass(vf.FieldRef.FieldPath)), false, false
 	case vf.ResourceFieldRef != nil:
 		if v, ok := resourceValue(pc, b.pod.Spec, vf.ResourceFieldRef); ok {
 			return v, true, false
 		}
-		return placeholder, false, false
+		return ClassPlaceholder(e.Name, ClassInteger), false, false
 	}
 	return placeholder, false, false
 }

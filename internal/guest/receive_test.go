@@ -125,7 +125,7 @@ spec:
 		"OTHER={cocofy-runtime:OTHER}",
 		"POD=web-0",
 		"APP=web",
-		"IP={cocofy-runtime:IP}",
+		"IP={cocofy-runtime/ip:IP}",
 		"MEM=134217728",
 		"CPU=1", // requests default to limits; 250m rounds up
 		"MEM_MI=128",

@@ -126,7 +126,7 @@ func Load(path string) (*File, error) {
 		if errors.Is(err, io.EOF) {
 			return nil, fmt.Errorf("lock file %s is empty: want apiVersion %s, kind %s and images (delete it and render with lockMode: update to write it again)", path, APIVersion, Kind)
 		}
-		return nil, fmt.Errorf("lock file %s: %w", path, err)
+		return nil, fmt.Errorf("lock file %s: %w", path, plainError(err))
 	}
 	if f.APIVersion != APIVersion || f.Kind != Kind {
 		return nil, fmt.Errorf("lock file %s: want apiVersion %s, kind %s; got %q, %q", path, APIVersion, Kind, f.APIVersion, f.Kind)
@@ -157,6 +157,50 @@ func Load(path string) (*File, error) {
 		return nil, fmt.Errorf("lock file %s: invalid:\n%s", path, strings.Join(problems, "\n"))
 	}
 	return &f, nil
+}
+
+// yaml.v3's messages name Go types: "field image not found in type
+// lockfile.File", "cannot unmarshal !!str `x` into int".
+var (
+	unknownFieldRE = regexp.MustCompile("^line ([0-9]+): field (.*) not found in type .*$")
+	typeErrorRE    = regexp.MustCompile("^line ([0-9]+): cannot unmarshal !!([a-z]+)(?: `(.*)`)? into (.*)$")
+)
+
+// plainError rewrites a decoding error without Go type names.
+func plainError(err error) error {
+	var te *yaml.TypeError
+	if !errors.As(err, &te) {
+		return err
+	}
+	msgs := make([]string, len(te.Errors))
+	for i, e := range te.Errors {
+		msgs[i] = e
+		if m := unknownFieldRE.FindStringSubmatch(e); m != nil {
+			msgs[i] = fmt.Sprintf("line %s: unknown field %q", m[1], m[2])
+		} else if m := typeErrorRE.FindStringSubmatch(e); m != nil {
+			what := map[string]string{"map": "a map", "seq": "a list"}[m[2]]
+			if what == "" {
+				what = fmt.Sprintf("%q", m[3])
+			}
+			msgs[i] = fmt.Sprintf("line %s: cannot read %s as %s", m[1], what, yamlKind(m[4]))
+		}
+	}
+	return errors.New(strings.Join(msgs, "; "))
+}
+
+// yamlKind names what a Go type reads, in YAML words.
+func yamlKind(goType string) string {
+	switch {
+	case strings.HasPrefix(goType, "[]"):
+		return "a list"
+	case strings.HasPrefix(goType, "map["), strings.Contains(goType, "."):
+		return "a map" // the lock file's named types are structs
+	case strings.HasPrefix(goType, "int"), strings.HasPrefix(goType, "uint"):
+		return "an integer"
+	case goType == "bool":
+		return "true or false"
+	}
+	return "a string"
 }
 
 var (

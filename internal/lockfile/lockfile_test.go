@@ -26,7 +26,7 @@ func write(t *testing.T, body string) string {
 func TestLoadRejectsBadFiles(t *testing.T) {
 	for name, c := range map[string]struct{ body, want string }{
 		"kind":    {"apiVersion: cocofy.dev/v1alpha1\nkind: Lock\nimages: []\n", `kind ImageLock; got "cocofy.dev/v1alpha1", "Lock"`},
-		"unknown": {"apiVersion: cocofy.dev/v1alpha1\nkind: ImageLock\nimages:\n- ref: a\n  digst: x\n", "field digst not found"},
+		"unknown": {"apiVersion: cocofy.dev/v1alpha1\nkind: ImageLock\nimages:\n- ref: a\n  digst: x\n", `line 5: unknown field "digst"`},
 		"digest":  {"apiVersion: cocofy.dev/v1alpha1\nkind: ImageLock\nimages:\n- ref: a\n  platform: linux/amd64\n  digest: md5:1\n", `images[0] (ref "a", platform "linux/amd64"): digest "md5:1"`},
 	} {
 		t.Run(name, func(t *testing.T) {

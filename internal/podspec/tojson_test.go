@@ -31,7 +31,10 @@ func TestToJSONIsMarshalJSON(t *testing.T) {
 				rn := yaml.NewRNode(y)
 				want, werr := rn.MarshalJSON()
 				got, gerr := toJSON(rn)
-				if (werr != nil) != (gerr != nil) || !bytes.Equal(got, want) {
+				if werr != nil {
+					return // kyaml fails on keys that are not strings; toJSON reads them as Kubernetes does
+				}
+				if gerr != nil || !bytes.Equal(got, want) {
 					t.Fatalf("%s: toJSON %s (%v), MarshalJSON %s (%v)", name, got, gerr, want, werr)
 				}
 				n++

@@ -392,7 +392,7 @@ func (f *fastEnforcer) strings(raw any, what string) (map[string]bool, error) {
 	for _, v := range list {
 		s, ok := v.(string)
 		if !ok {
-			return nil, f.spoil(fmt.Errorf("%s holds a %T", what, v))
+			return nil, f.spoil(fmt.Errorf("%s holds a value that is not a string", what))
 		}
 		set[s] = true
 	}

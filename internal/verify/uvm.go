@@ -201,14 +201,20 @@ func (g *uvm) run(ctx context.Context, c guest.Container, sandbox bool) Decision
 		caps = guest.DefaultCapabilities(c.Privileged)
 	}
 	ociCaps := caps
+	// A run-time value of a known form is replayed as a value of that
+	// form: a policy must admit every such value, not the placeholder.
+	env := make([]string, len(c.Env))
+	for i, kv := range c.Env {
+		env[i] = guest.Sample(kv)
+	}
 	keepEnv, keepCaps, _, err := g.enforcer.EnforceCreateContainerPolicy(ctx, g.sandboxID, id,
-		c.Command, c.Env, wd, g.specMounts(c, sandbox), c.Privileged, c.NoNewPrivileges,
+		c.Command, env, wd, g.specMounts(c, sandbox), c.Privileged, c.NoNewPrivileges,
 		toIDName(user), toIDNames(groups), umask, ociCaps, c.SeccompProfileSHA256)
 	if err != nil {
 		return deny(d, "create_container", err)
 	}
 	d.Allowed = true
-	d.DroppedEnv = droppedEnv(c.Env, keepEnv)
+	d.DroppedEnv = droppedEnv(env, keepEnv)
 	d.DroppedCapabilities = droppedCaps(ociCaps, keepCaps)
 
 	return d

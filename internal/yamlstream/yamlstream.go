@@ -12,6 +12,7 @@ package yamlstream
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"io"
 	"regexp"
@@ -24,6 +25,14 @@ import (
 
 // separator is kio's document separator: any line that starts with ---.
 var separator = regexp.MustCompile(`\n---.*\n`)
+
+// ErrSeveral is the error of a document that holds more than one object
+// with no --- between them: concatenated JSON objects ({...}{...}), or
+// YAML after an end marker (...). kio reads only the first, while kubectl
+// and Helm read a stream that starts with { as a stream of JSON objects
+// and apply every one.
+var ErrSeveral = errors.New("more than one object with no --- between them (such as JSON objects one after another): " +
+	"kubectl and Helm would apply every one, and cocofy reads one object per document; put --- between them")
 
 // Reader decodes the documents of a stream in order.
 type Reader struct {
@@ -100,12 +109,16 @@ func (r *Reader) Next() (*yaml.RNode, error) {
 			return nil, io.EOF
 		}
 		node := &yaml.Node{}
-		err = yaml.NewDecoder(strings.NewReader(s)).Decode(node)
+		dec := yaml.NewDecoder(strings.NewReader(s))
+		err = dec.Decode(node)
 		if err == io.EOF {
 			continue
 		}
 		if err != nil {
 			return nil, fmt.Errorf("MalformedYAMLError: %w", err)
+		}
+		if !atEnd(dec) {
+			return nil, fmt.Errorf("document %d: %w", r.index+1, ErrSeveral)
 		}
 		if yaml.IsYNodeEmptyDoc(node) {
 			continue
@@ -124,6 +137,31 @@ func (r *Reader) Next() (*yaml.RNode, error) {
 		}
 		r.index++
 		return n, nil
+	}
+}
+
+// atEnd reports whether dec has nothing left but comments and empty
+// space. Anything else, even text YAML cannot read, is refused: kio
+// would drop it without a word.
+func atEnd(dec *yaml.Decoder) bool {
+	var extra yaml.Node
+	return dec.Decode(&extra) == io.EOF
+}
+
+// Single returns ErrSeveral, naming the document, when a document of the
+// stream data holds more than one object (see ErrSeveral), and nil
+// otherwise, including when data is not YAML.
+func Single(data []byte) error {
+	r := NewReader(data)
+	r.annotate = false
+	for {
+		_, err := r.Next()
+		if errors.Is(err, ErrSeveral) {
+			return err
+		}
+		if err != nil {
+			return nil
+		}
 	}
 }
 

@@ -92,6 +92,9 @@ func check(t *testing.T, name, in string) {
 	t.Helper()
 	want, werr := (&kio.ByteReader{Reader: strings.NewReader(in), PreserveSeqIndent: true, DisableUnwrapping: true}).Read()
 	docs, written, err := readAll([]byte(in))
+	if errors.Is(err, yamlstream.ErrSeveral) {
+		return // kio reads the first object only
+	}
 	if (werr != nil) != (err != nil) {
 		t.Fatalf("%s: kio error %v, ours %v", name, werr, err)
 	}
