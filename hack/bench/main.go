@@ -122,20 +122,12 @@ const (
 	size100MB = 100_000_000
 )
 
+// ideal is the time pinning takes at 20 ms round trip when each of the 40
+// images costs one round trip, 16 at a time.
+const ideal = 40 * 20 * time.Millisecond / 16
+
 func main() {
-	flag.Parse()
-	log.SetFlags(0)
-	log.SetPrefix("bench: ")
-	if *only != "" {
-		onlyRegex = regexp.MustCompile(*only)
-		var none = true
-		for _, g := range groupNames {
-			none = none && !want(g)
-		}
-		if none {
-			log.Fatalf("-only %q matches no group (%s)", *only, strings.Join(groupNames, ", "))
-		}
-	}
+	parseFlags()
 	h := &harness{}
 	defer h.close()
 	if *genSize > 0 {
@@ -145,330 +137,499 @@ func main() {
 	if err := os.MkdirAll(*outDir, 0o755); err != nil {
 		log.Fatal(err)
 	}
+	b := newBench(h)
+	b.runFloor()
+	b.runDMVerity()
+	b.runRender()
+	b.runPinning()
+	b.runFromLock()
+	b.printRatios()
+	figs := b.figures()
+	printFigures(figs)
+	b.writeResults(figs)
+}
 
+// parseFlags parses the flags, sets up the log and compiles -only, which
+// must match some group.
+func parseFlags() {
+	flag.Parse()
+	log.SetFlags(0)
+	log.SetPrefix("bench: ")
+	if *only == "" {
+		return
+	}
+	onlyRegex = regexp.MustCompile(*only)
+	var none = true
+	for _, g := range groupNames {
+		none = none && !want(g)
+	}
+	if none {
+		log.Fatalf("-only %q matches no group (%s)", *only, strings.Join(groupNames, ", "))
+	}
+}
+
+// bench is one run: the data set, the registry it is served from, and the
+// measurements so far.
+type bench struct {
+	h     *harness
+	reg   *registrytest.Registry
+	small []smallImage
+	// debian is the Debian rootfs layer and debianRef its image in reg;
+	// both are set only for the groups floor and dmverity.
+	debian    v1.Layer
+	debianRef string
+	// chart is the 100-workload chart's stream, also written to chartFile.
+	chart, chartFile string
+	// cfg and pinCfg are the virtual-node and pod-sandbox configs.
+	cfg, pinCfg string
+	// lock is the lock file of the small images; streamLock is the same
+	// for the generated streams' fixed host; refs are those streams'
+	// images. off is the environment with the cache off.
+	lock, streamLock string
+	refs             []string
+	off              func() []string
+	// coldBlobs and warmBlobs are the layer downloads of a cold and of a
+	// warm render of the chart.
+	coldBlobs, warmBlobs int64
+	results              []sample
+	skipped              map[string]string // measurement -> why it did not run
+}
+
+// newBench builds the data set: the small images in a loopback registry,
+// the Debian layer and image when a group needs it, and the chart's stream.
+func newBench(h *harness) *bench {
 	log.Printf("building the data set")
-	var debian v1.Layer
-	var debianRef string
-	reg, small := registryImages(h)
+	b := &bench{h: h, skipped: map[string]string{}}
+	b.reg, b.small = registryImages(h)
 	if want("floor") || want("dmverity") {
-		debian = rootfsLayer(h)
-		debianRef = reg.Ref("bench/debian:bookworm")
-		reg.Push(h, "bench/debian:bookworm", registrytest.Image(h, "debian", "linux/amd64", v1.Config{Cmd: []string{"bash"}}, debian))
-		dsz, _ := debian.Size()
-		log.Printf("debian layer: %.1f MB compressed, %.1f MB uncompressed", mb(dsz), mb(uncompressedSize(debian)))
+		b.debian = rootfsLayer(h)
+		b.debianRef = b.reg.Ref("bench/debian:bookworm")
+		b.reg.Push(h, "bench/debian:bookworm", registrytest.Image(h, "debian", "linux/amd64", v1.Config{Cmd: []string{"bash"}}, b.debian))
+		dsz, _ := b.debian.Size()
+		log.Printf("debian layer: %.1f MB compressed, %.1f MB uncompressed", mb(dsz), mb(uncompressedSize(b.debian)))
 	}
-	chart := chartStream(small)
-	chartFile := filepath.Join(*outDir, "chart.yaml")
-	must(os.WriteFile(chartFile, []byte(chart), 0o644))
-	log.Printf("%d small images in a registry at %s", len(small), reg.Host)
+	b.chart = chartStream(b.small)
+	b.chartFile = filepath.Join(*outDir, "chart.yaml")
+	must(os.WriteFile(b.chartFile, []byte(b.chart), 0o644))
+	log.Printf("%d small images in a registry at %s", len(b.small), b.reg.Host)
+	b.cfg = vnConfig(h)
+	b.pinCfg = writeTemp(h, "apiVersion: cocofy.dev/v1alpha1\nkind: Cocofy\nspec: {target: pod-sandbox}\n")
+	return b
+}
 
-	var results []sample
-	add := func(s sample) {
-		results = append(results, s)
-		log.Printf("%-58s min %8s  median %8s  %s", s.Name, s.min().Round(time.Millisecond), s.median().Round(time.Millisecond), rss(s.PeakRSS))
-		if s.Note != "" {
-			log.Printf("%-58s (%s)", "", s.Note)
+// add records a measurement and logs it.
+func (b *bench) add(s sample) {
+	b.results = append(b.results, s)
+	log.Printf("%-58s min %8s  median %8s  %s", s.Name, s.min().Round(time.Millisecond), s.median().Round(time.Millisecond), rss(s.PeakRSS))
+	if s.Note != "" {
+		log.Printf("%-58s (%s)", "", s.Note)
+	}
+}
+
+// has says whether the measurement name ran.
+func (b *bench) has(name string) bool {
+	return slices.ContainsFunc(b.results, func(r sample) bool { return r.Name == name })
+}
+
+// get is the measurement name, else a sample of one zero time.
+func (b *bench) get(name string) sample {
+	for _, r := range b.results {
+		if r.Name == name {
+			return r
 		}
 	}
-	skipped := map[string]string{} // measurement -> why it did not run
-	has := func(name string) bool {
-		return slices.ContainsFunc(results, func(r sample) bool { return r.Name == name })
-	}
+	return sample{Times: []time.Duration{0}}
+}
 
-	// 1. The floor: gunzip + sha256 of the uncompressed stream, and
-	// cocofy's layer hashing, cold (no cache), in process.
-	if want("floor") {
-		layers := append([]v1.Layer{debian}, smallLayers(small)...)
-		add(timeIt("floor: gunzip+sha256 (all layers)", func() { floor(layers) }))
-		add(timeIt("floor: gunzip+sha256 (debian layer)", func() { floor(layers[:1]) }))
-		// A new Hasher each time: a Hasher remembers what it hashed.
-		add(timeIt("cocofy layerhash cold (all layers)", func() { hashAll(&layerhash.Hasher{Jobs: 2}, layers) }))
-		add(timeIt("cocofy layerhash cold (debian layer)", func() { hashAll(&layerhash.Hasher{Jobs: 2}, layers[:1]) }))
+// runFloor measures the floor (group floor): gunzip + sha256 of the
+// uncompressed stream, and cocofy's layer hashing, cold (no cache), in
+// process.
+func (b *bench) runFloor() {
+	if !want("floor") {
+		return
 	}
+	layers := append([]v1.Layer{b.debian}, smallLayers(b.small)...)
+	b.add(timeIt("floor: gunzip+sha256 (all layers)", func() { floor(layers) }))
+	b.add(timeIt("floor: gunzip+sha256 (debian layer)", func() { floor(layers[:1]) }))
+	// A new Hasher each time: a Hasher remembers what it hashed.
+	b.add(timeIt("cocofy layerhash cold (all layers)", func() { hashAll(&layerhash.Hasher{Jobs: 2}, layers) }))
+	b.add(timeIt("cocofy layerhash cold (debian layer)", func() { hashAll(&layerhash.Hasher{Jobs: 2}, layers[:1]) }))
+}
 
-	// 2. dmverity-vhd vs cocofy on the same images from the registry.
-	if want("dmverity") {
-		if _, err := os.Stat(*dmverity); err == nil {
-			add(timeCmd("dmverity-vhd roothash (debian image)", noEnv, text(""), *dmverity, "roothash", "-i", debianRef))
-			add(timeCmd("cocofy render, cold cache (debian image)", cold(h), text(onePod(debianRef)), *cocofy, "--quiet", "--config", vnConfig(h)))
-		} else {
-			log.Printf("skipping dmverity-vhd: %s not found (make tools)", *dmverity)
+// runDMVerity measures dmverity-vhd and cocofy on the same Debian image
+// from the registry (group dmverity).
+func (b *bench) runDMVerity() {
+	if !want("dmverity") {
+		return
+	}
+	if _, err := os.Stat(*dmverity); err != nil {
+		log.Printf("skipping dmverity-vhd: %s not found (make tools)", *dmverity)
+		return
+	}
+	b.add(timeCmd("dmverity-vhd roothash (debian image)", noEnv, text(""), *dmverity, "roothash", "-i", b.debianRef))
+	b.add(timeCmd("cocofy render, cold cache (debian image)", cold(b.h), text(onePod(b.debianRef)), *cocofy, "--quiet", "--config", vnConfig(b.h)))
+}
+
+// runRender measures rendering the whole chart from the registry, cold
+// and warm (group render), and counts the layers each downloads.
+func (b *bench) runRender() {
+	if !want("render") {
+		return
+	}
+	h, reg, chart, cfg := b.h, b.reg, b.chart, b.cfg
+	warm := []string{"COCOFY_CACHE_DIR=" + mkdir(h), "DOCKER_CONFIG=" + mkdir(h)}
+	coldLog := filepath.Join(*outDir, "render-cold.stderr")
+	must(os.WriteFile(coldLog, []byte(run(coldEnv(h), text(chart), *cocofy, "--config", cfg)), 0o644)) // the results of a cold render, for reading
+	before := reg.Blobs.Load()
+	s := timeCmd(nColdRender, cold(h), text(chart), *cocofy, "--quiet", "--config", cfg)
+	b.coldBlobs = (reg.Blobs.Load() - before) / int64(len(s.Times))
+	b.add(s)
+	run(warm, text(chart), *cocofy, "--quiet", "--config", cfg) // fill the warm cache
+	before = reg.Blobs.Load()
+	s = timeCmd(nWarmRender, same(warm), text(chart), *cocofy, "--quiet", "--config", cfg)
+	b.warmBlobs = (reg.Blobs.Load() - before) / int64(len(s.Times))
+	b.add(s)
+}
+
+// peer is a tool users would pin images with instead of cocofy, and why
+// it does not run ("" when it does).
+type peer struct{ name, bin, why string }
+
+// findPeers are kbld and k8s-digester, each saying so when its binary is
+// missing.
+func findPeers() []*peer {
+	peers := []*peer{{"kbld", *kbld, ""}, {"k8s-digester", *digester, ""}}
+	for _, p := range peers {
+		if _, err := os.Stat(p.bin); err != nil {
+			p.why = fmt.Sprintf("%s not found (hack/install-tools.sh %s)", p.bin, p.name)
 		}
 	}
+	return peers
+}
 
-	// 3. The whole chart from the registry: cold and warm.
-	cfg := vnConfig(h)
-	var coldBlobs, warmBlobs int64
-	if want("render") {
-		warm := []string{"COCOFY_CACHE_DIR=" + mkdir(h), "DOCKER_CONFIG=" + mkdir(h)}
-		coldLog := filepath.Join(*outDir, "render-cold.stderr")
-		must(os.WriteFile(coldLog, []byte(run(coldEnv(h), text(chart), *cocofy, "--config", cfg)), 0o644)) // the results of a cold render, for reading
-		before := reg.Blobs.Load()
-		s := timeCmd(nColdRender, cold(h), text(chart), *cocofy, "--quiet", "--config", cfg)
-		coldBlobs = (reg.Blobs.Load() - before) / int64(len(s.Times))
-		add(s)
-		run(warm, text(chart), *cocofy, "--quiet", "--config", cfg) // fill the warm cache
-		before = reg.Blobs.Load()
-		s = timeCmd(nWarmRender, same(warm), text(chart), *cocofy, "--quiet", "--config", cfg)
-		warmBlobs = (reg.Blobs.Load() - before) / int64(len(s.Times))
-		add(s)
+// runPinning measures pinning alone, at 0 and 20 ms round trip (group
+// pin), and the peers side by side with it, at each latency in turn
+// (group peers).
+func (b *bench) runPinning() {
+	peers := findPeers()
+	if !want("pin") && !want("peers") {
+		return
 	}
+	if err := checkPinned("cocofy", coldEnv(b.h), text(b.chart), *cocofy, "--quiet", "--config", b.pinCfg); err != nil {
+		log.Printf("cocofy's pinning: FAILED: %v", err)
+	}
+	rl := resourceList(b.chart)
+	for _, rtt := range []time.Duration{0, 20 * time.Millisecond} {
+		b.reg.SetLatency(rtt)
+		b.pinAt(rtt)
+		if !want("peers") {
+			continue
+		}
+		for _, p := range peers {
+			b.peerAt(p, rtt, rl)
+		}
+		log.Printf("(%d ms RTT done)", rtt.Milliseconds())
+	}
+	b.reg.SetLatency(0)
+}
 
-	// 4. Pinning alone, at 0 and 20 ms round trip; the peers side by side
-	// with it, at each latency in turn.
-	pinCfg := writeTemp(h, "apiVersion: cocofy.dev/v1alpha1\nkind: Cocofy\nspec: {target: pod-sandbox}\n")
-	ideal := 40 * 20 * time.Millisecond / 16
-	peers := []struct{ name, bin, why string }{{"kbld", *kbld, ""}, {"k8s-digester", *digester, ""}}
-	for i := range peers {
-		if _, err := os.Stat(peers[i].bin); err != nil {
-			peers[i].why = fmt.Sprintf("%s not found (hack/install-tools.sh %s)", peers[i].bin, peers[i].name)
+// pinAt measures cocofy's pinning of the chart at the registry's latency
+// rtt, with the registry requests of a run.
+func (b *bench) pinAt(rtt time.Duration) {
+	reqs := b.reg.Requests.Load()
+	s := timeCmd(map[bool]string{true: nPin0, false: nPin20}[rtt == 0], cold(b.h), text(b.chart), *cocofy, "--quiet", "--config", b.pinCfg)
+	s.Note = fmt.Sprintf("%d registry requests a run", (b.reg.Requests.Load()-reqs)/int64(len(s.Times)))
+	if rtt > 0 {
+		s.Note += fmt.Sprintf("; ideal %s (40 round trips / 16 at a time)", ideal)
+	}
+	b.add(s)
+}
+
+// peerAt measures the peer p's pinning of the chart at the registry's
+// latency rtt; rl is the chart as a ResourceList. At 0 ms it first checks
+// that p pins every image: when p fails, it is skipped from then on.
+func (b *bench) peerAt(p *peer, rtt time.Duration, rl string) {
+	name := map[string]string{"kbld": nKbld0, "k8s-digester": nDigester0}[p.name]
+	if rtt > 0 {
+		name = map[string]string{"kbld": nKbld20, "k8s-digester": nDigester20}[p.name]
+	}
+	if p.why != "" {
+		b.skipped[name] = p.why
+		log.Printf("skipping %s: %s", name, p.why)
+		return
+	}
+	// kbld -f FILE writes the resolved stream on stdout. k8s-digester is
+	// a KRM function: a ResourceList on stdin, offline (no Kubernetes API
+	// server for pull secrets: its default), as `kpt fn eval --exec
+	// digester` runs it.
+	stdin, args := text(""), []string{"-f", b.chartFile}
+	if p.name == "k8s-digester" {
+		stdin, args = text(rl), nil
+	}
+	if rtt == 0 {
+		if err := checkPinned(p.name, coldEnv(b.h), stdin, p.bin, args...); err != nil {
+			p.why = "failed: " + firstLine(err.Error())
+			log.Printf("%s: FAILED: %v", p.name, err)
 		}
 	}
-	rl := resourceList(chart)
-	if want("pin") || want("peers") {
-		if err := checkPinned("cocofy", coldEnv(h), text(chart), *cocofy, "--quiet", "--config", pinCfg); err != nil {
-			log.Printf("cocofy's pinning: FAILED: %v", err)
-		}
-		for _, rtt := range []time.Duration{0, 20 * time.Millisecond} {
-			reg.SetLatency(rtt)
-			ms := rtt.Milliseconds()
-			reqs := reg.Requests.Load()
-			s := timeCmd(map[bool]string{true: nPin0, false: nPin20}[rtt == 0], cold(h), text(chart), *cocofy, "--quiet", "--config", pinCfg)
-			s.Note = fmt.Sprintf("%d registry requests a run", (reg.Requests.Load()-reqs)/int64(len(s.Times)))
-			if rtt > 0 {
-				s.Note += fmt.Sprintf("; ideal %s (40 round trips / 16 at a time)", ideal)
-			}
-			add(s)
-			if !want("peers") {
-				continue
-			}
-			for i, p := range peers {
-				name := map[string]string{"kbld": nKbld0, "k8s-digester": nDigester0}[p.name]
-				if rtt > 0 {
-					name = map[string]string{"kbld": nKbld20, "k8s-digester": nDigester20}[p.name]
-				}
-				if p.why != "" {
-					skipped[name] = p.why
-					log.Printf("skipping %s: %s", name, p.why)
-					continue
-				}
-				// kbld -f FILE writes the resolved stream on stdout.
-				// k8s-digester is a KRM function: a ResourceList on
-				// stdin, offline (no Kubernetes API server for pull
-				// secrets: its default), as `kpt fn eval --exec
-				// digester` runs it.
-				stdin, args := text(""), []string{"-f", chartFile}
-				if p.name == "k8s-digester" {
-					stdin, args = text(rl), nil
-				}
-				if rtt == 0 {
-					if err := checkPinned(p.name, coldEnv(h), stdin, p.bin, args...); err != nil {
-						peers[i].why = "failed: " + firstLine(err.Error())
-						log.Printf("%s: FAILED: %v", p.name, err)
-					}
-				}
-				if p = peers[i]; p.why != "" {
-					skipped[name] = p.why
-					continue
-				}
-				reqs := reg.Requests.Load()
-				s := timeCmd(name, cold(h), stdin, p.bin, args...)
-				s.Note = fmt.Sprintf("%d registry requests a run", (reg.Requests.Load()-reqs)/int64(len(s.Times)))
-				add(s)
-			}
-			log.Printf("(%d ms RTT done)", ms)
-		}
-		reg.SetLatency(0)
+	if p.why != "" {
+		b.skipped[name] = p.why
+		return
 	}
+	reqs := b.reg.Requests.Load()
+	s := timeCmd(name, cold(b.h), stdin, p.bin, args...)
+	s.Note = fmt.Sprintf("%d registry requests a run", (b.reg.Requests.Load()-reqs)/int64(len(s.Times)))
+	b.add(s)
+}
 
-	// 5. From the lock file, no registry: every request now fails, and the
-	// renders must make none.
-	var lock, streamLock string
+// runFromLock runs the groups that render from the lock file (offline,
+// vn-ratio, scale, rss) with no registry: every request now fails, and
+// the renders must make none.
+func (b *bench) runFromLock() {
 	if want("offline") || want("vn-ratio") || want("scale") || want("rss") {
-		lock = makeLock(h, reg, small)
-		streamLock = filepath.Join(mkdir(h), "stream.lock.yaml")
-		fixedLock(lock, reg.Host, streamLock)
-		reg.SetFault(func(w http.ResponseWriter, _ *http.Request) bool {
+		b.lock = makeLock(b.h, b.reg, b.small)
+		b.streamLock = filepath.Join(mkdir(b.h), "stream.lock.yaml")
+		fixedLock(b.lock, b.reg.Host, b.streamLock)
+		b.reg.SetFault(func(w http.ResponseWriter, _ *http.Request) bool {
 			http.Error(w, "the bench's registry is off", http.StatusServiceUnavailable)
 			return true
 		})
 	}
-	reqsBefore := reg.Requests.Load()
+	reqsBefore := b.reg.Requests.Load()
 	if want("offline") {
-		add(timeCmd("render 100 workloads, lock file, no registry", cold(h), text(chart), *cocofy, "--quiet", "--config", cfg, "--lock", lock, "--lock-mode", "use"))
+		b.add(timeCmd("render 100 workloads, lock file, no registry", cold(b.h), text(b.chart), *cocofy, "--quiet", "--config", b.cfg, "--lock", b.lock, "--lock-mode", "use"))
 	}
-	refs := streamRefs(small, reg.Host)
-	vnLock := func() []string {
-		return []string{"--quiet", "--config", cfg, "--lock", streamLock, "--lock-mode", "use"}
-	}
-	sbLock := func() []string {
-		return []string{"--quiet", "--config", pinCfg, "--lock", streamLock, "--lock-mode", "use"}
-	}
-	off := same([]string{"COCOFY_CACHE_DIR=off", "DOCKER_CONFIG=" + mkdir(h)})
-
-	// 6. Figure 1: virtual-node / pod-sandbox on 100 Deployments of 3
-	// images, each with its own environment, from the lock file, no cache.
-	if want("vn-ratio") {
-		f := filepath.Join(*outDir, "stream-100x3.yaml")
-		writeStream(f, refs[:3], 100, 0)
-		add(timeCmd(nSandbox100, off, file(f), *cocofy, sbLock()...))
-		add(timeCmd(nVN100, off, file(f), *cocofy, vnLock()...))
-	}
-
-	// 7. Figure 4: 5,000 virtual-node workloads from the lock file: the
-	// chart's stream made 50 times longer (40 distinct pods).
-	if want("scale") {
-		f := filepath.Join(*outDir, "stream-5000.yaml")
-		must(os.WriteFile(f, []byte(chartStreamN(refs, 5000)), 0o644))
-		add(timeCmdN(nScale5000, min(*bigReps, *reps), cold(h), file(f), *cocofy, vnLock()...))
-	}
-
-	// 8. Figure 3: peak RSS of 20 MB and 100 MB streams, pod-sandbox, from
-	// the lock file, no cache.
-	if want("rss") {
-		for _, st := range []struct {
-			name string
-			size int64
-		}{{nStream20MB, size20MB}, {nStream100MB, size100MB}} {
-			f := filepath.Join(*outDir, fmt.Sprintf("stream-%dMB.yaml", st.size/1e6))
-			n, written := writeStream(f, refs, -1, st.size)
-			s := timeCmdN(st.name, min(*bigReps, *reps), off, file(f), *cocofy, sbLock()...)
-			s.Note = strings.TrimSuffix(fmt.Sprintf("%d Deployments, %d bytes; %s", n, written, s.Note), "; ")
-			add(s)
-			must(os.Remove(f))
-		}
-	}
-	if n := reg.Requests.Load() - reqsBefore; n != 0 {
+	b.refs = streamRefs(b.small, b.reg.Host)
+	b.off = same([]string{"COCOFY_CACHE_DIR=off", "DOCKER_CONFIG=" + mkdir(b.h)})
+	b.runVNRatio()
+	b.runScale()
+	b.runRSS()
+	if n := b.reg.Requests.Load() - reqsBefore; n != 0 {
 		log.Printf("WARNING: the renders from the lock file sent %d requests to the registry (all refused): lockMode use should send none", n)
 	}
-	reg.SetFault(nil)
+	b.reg.SetFault(nil)
+}
 
-	get := func(name string) sample {
-		for _, r := range results {
-			if r.Name == name {
-				return r
-			}
-		}
-		return sample{Times: []time.Duration{0}}
+// vnLock and sbLock are the arguments of a virtual-node and a pod-sandbox
+// render of a generated stream from its lock file.
+func (b *bench) vnLock() []string {
+	return []string{"--quiet", "--config", b.cfg, "--lock", b.streamLock, "--lock-mode", "use"}
+}
+
+func (b *bench) sbLock() []string {
+	return []string{"--quiet", "--config", b.pinCfg, "--lock", b.streamLock, "--lock-mode", "use"}
+}
+
+// runVNRatio measures figure 1 (group vn-ratio): virtual-node and
+// pod-sandbox on 100 Deployments of 3 images, each with its own
+// environment, from the lock file, no cache.
+func (b *bench) runVNRatio() {
+	if !want("vn-ratio") {
+		return
 	}
-	ratio := func(a, b string) string {
-		x, y := get(a).median(), get(b).median()
-		if y == 0 || x == 0 {
-			return "n/a"
-		}
-		return fmt.Sprintf("%.2f", float64(x)/float64(y))
+	f := filepath.Join(*outDir, "stream-100x3.yaml")
+	writeStream(f, b.refs[:3], 100, 0)
+	b.add(timeCmd(nSandbox100, b.off, file(f), *cocofy, b.sbLock()...))
+	b.add(timeCmd(nVN100, b.off, file(f), *cocofy, b.vnLock()...))
+}
+
+// runScale measures figure 4 (group scale): 5,000 virtual-node workloads
+// from the lock file, the chart's stream made 50 times longer (40
+// distinct pods).
+func (b *bench) runScale() {
+	if !want("scale") {
+		return
 	}
-	// The ratios of the measurements above; a row whose measurements did
-	// not run is left out.
+	f := filepath.Join(*outDir, "stream-5000.yaml")
+	must(os.WriteFile(f, []byte(chartStreamN(b.refs, 5000)), 0o644))
+	b.add(timeCmdN(nScale5000, min(*bigReps, *reps), cold(b.h), file(f), *cocofy, b.vnLock()...))
+}
+
+// runRSS measures figure 3 (group rss): the peak RSS of 20 MB and 100 MB
+// streams, pod-sandbox, from the lock file, no cache.
+func (b *bench) runRSS() {
+	if !want("rss") {
+		return
+	}
+	for _, st := range []struct {
+		name string
+		size int64
+	}{{nStream20MB, size20MB}, {nStream100MB, size100MB}} {
+		f := filepath.Join(*outDir, fmt.Sprintf("stream-%dMB.yaml", st.size/1e6))
+		n, written := writeStream(f, b.refs, -1, st.size)
+		s := timeCmdN(st.name, min(*bigReps, *reps), b.off, file(f), *cocofy, b.sbLock()...)
+		s.Note = strings.TrimSuffix(fmt.Sprintf("%d Deployments, %d bytes; %s", n, written, s.Note), "; ")
+		b.add(s)
+		must(os.Remove(f))
+	}
+}
+
+// ratio is the median of the measurement num over that of den, or n/a.
+func (b *bench) ratio(num, den string) string {
+	x, y := b.get(num).median(), b.get(den).median()
+	if y == 0 || x == 0 {
+		return "n/a"
+	}
+	return fmt.Sprintf("%.2f", float64(x)/float64(y))
+}
+
+// printRatios prints the table of the ratios of the measurements; a row
+// whose measurements did not run is left out.
+func (b *bench) printRatios() {
 	fmt.Println()
 	fmt.Println("| ratio (medians) | value | target |")
 	fmt.Println("|---|---:|---|")
 	row := func(label, value, target string, need ...string) {
 		for _, n := range need {
-			if !has(n) {
+			if !b.has(n) {
 				return
 			}
 		}
 		fmt.Printf("| %s | %s | %s |\n", label, value, target)
 	}
-	row("cocofy layer hashing / gunzip+sha256 floor (all layers)", ratio("cocofy layerhash cold (all layers)", "floor: gunzip+sha256 (all layers)"), "≤ 1.2", "cocofy layerhash cold (all layers)")
-	row("cocofy layer hashing / floor (debian layer)", ratio("cocofy layerhash cold (debian layer)", "floor: gunzip+sha256 (debian layer)"), "≤ 1.2", "cocofy layerhash cold (debian layer)")
-	row("dmverity-vhd / cocofy (debian image, from registry)", ratio("dmverity-vhd roothash (debian image)", "cocofy render, cold cache (debian image)"), "≥ 2", "dmverity-vhd roothash (debian image)")
-	row("warm / cold render (100 workloads)", ratio(nWarmRender, nColdRender), "", nWarmRender)
-	row("warm render, ms", fmt.Sprint(get(nWarmRender).median().Milliseconds()), "< 150", nWarmRender)
-	row("layer downloads: cold / warm render", fmt.Sprintf("%d / %d", coldBlobs, warmBlobs), "warm = 0", nWarmRender)
-	row("pinning at 20 ms / ideal", fmt.Sprintf("%.2f", float64(get(nPin20).median())/float64(ideal)), "", nPin20)
+	row("cocofy layer hashing / gunzip+sha256 floor (all layers)", b.ratio("cocofy layerhash cold (all layers)", "floor: gunzip+sha256 (all layers)"), "≤ 1.2", "cocofy layerhash cold (all layers)")
+	row("cocofy layer hashing / floor (debian layer)", b.ratio("cocofy layerhash cold (debian layer)", "floor: gunzip+sha256 (debian layer)"), "≤ 1.2", "cocofy layerhash cold (debian layer)")
+	row("dmverity-vhd / cocofy (debian image, from registry)", b.ratio("dmverity-vhd roothash (debian image)", "cocofy render, cold cache (debian image)"), "≥ 2", "dmverity-vhd roothash (debian image)")
+	row("warm / cold render (100 workloads)", b.ratio(nWarmRender, nColdRender), "", nWarmRender)
+	row("warm render, ms", fmt.Sprint(b.get(nWarmRender).median().Milliseconds()), "< 150", nWarmRender)
+	row("layer downloads: cold / warm render", fmt.Sprintf("%d / %d", b.coldBlobs, b.warmBlobs), "warm = 0", nWarmRender)
+	row("pinning at 20 ms / ideal", fmt.Sprintf("%.2f", float64(b.get(nPin20).median())/float64(ideal)), "", nPin20)
+	if peak := b.peak100(); peak > 0 {
+		row("peak RSS of any cocofy run on 100 workloads, MB", fmt.Sprintf("%.0f", rssMB(peak)), "< 300")
+	}
+}
+
+// peak100 is the largest peak RSS of the cocofy runs on the 100-workload
+// chart and streams, in KiB.
+func (b *bench) peak100() int64 {
 	var peak int64
-	for _, r := range results {
+	for _, r := range b.results {
 		if strings.HasPrefix(r.Name, "cocofy") || strings.HasPrefix(r.Name, "render") || strings.HasPrefix(r.Name, "pin ") || r.Name == nVN100 || r.Name == nSandbox100 {
 			peak = max(peak, r.PeakRSS)
 		}
 	}
-	if peak > 0 {
-		row("peak RSS of any cocofy run on 100 workloads, MB", fmt.Sprintf("%.0f", rssMB(peak)), "< 300")
-	}
+	return peak
+}
 
-	// The figures of issue #14, each with its goal and verdict.
-	var figs []figure
-	fig := func(f figure, need ...string) {
-		for _, n := range need {
-			if !has(n) {
-				f.Value, f.Verdict = "not run", "not run"
-				if why := skipped[n]; why != "" {
-					f.Value = why
-				}
-				break
+// figures are the figures of issue #14, in order, each with its goal and
+// verdict.
+func (b *bench) figures() []figure {
+	figs := []figure{b.figVNRatio(), b.figColdRender()}
+	figs = append(figs, b.figStreamRSS()...)
+	figs = append(figs, b.figScale(), b.figPinIdeal())
+	return append(figs, b.figPeers()...)
+}
+
+// checked is f, unless a measurement in need did not run (its value and
+// verdict then say so, with why it was skipped) or failed.
+func (b *bench) checked(f figure, need ...string) figure {
+	for _, n := range need {
+		if !b.has(n) {
+			f.Value, f.Verdict = "not run", "not run"
+			if why := b.skipped[n]; why != "" {
+				f.Value = why
 			}
-			if why := get(n).Failed; why != "" {
-				f.Value, f.Verdict = "failed: "+firstLine(why), "**failed**"
-				break
-			}
+			break
 		}
-		figs = append(figs, f)
+		if why := b.get(n).Failed; why != "" {
+			f.Value, f.Verdict = "failed: "+firstLine(why), "**failed**"
+			break
+		}
 	}
-	verdict := func(ok bool) string { return map[bool]string{true: "met", false: "**missed**"}[ok] }
-	{
-		vn, sb := get(nVN100).median(), get(nSandbox100).median()
-		r := float64(vn) / float64(max(sb, 1))
-		fig(figure{"1", "virtual-node / pod-sandbox time, 100 Deployments / 3 images, lock file, cache off",
-			fmt.Sprintf("%.1f (%s / %s)", r, ms(vn), ms(sb)), "≤ 4 (was 23: 3.9 s / 0.17 s)", verdict(r <= 4)}, nVN100, nSandbox100)
-	}
-	{
-		t := get(nColdRender).median()
-		fig(figure{"2", "cold render, 100-workload chart, virtual-node, from the registry",
-			ms(t) + ", " + rss(get(nColdRender).PeakRSS), "≤ 0.9 s (was 2.3 s)", verdict(t <= 900*time.Millisecond)}, nColdRender)
-	}
+	return f
+}
+
+// verdict is a figure's verdict: met, or missed.
+func verdict(ok bool) string { return map[bool]string{true: "met", false: "**missed**"}[ok] }
+
+// figVNRatio is figure 1: virtual-node / pod-sandbox time.
+func (b *bench) figVNRatio() figure {
+	vn, sb := b.get(nVN100).median(), b.get(nSandbox100).median()
+	r := float64(vn) / float64(max(sb, 1))
+	return b.checked(figure{"1", "virtual-node / pod-sandbox time, 100 Deployments / 3 images, lock file, cache off",
+		fmt.Sprintf("%.1f (%s / %s)", r, ms(vn), ms(sb)), "≤ 4 (was 23: 3.9 s / 0.17 s)", verdict(r <= 4)}, nVN100, nSandbox100)
+}
+
+// figColdRender is figure 2: the cold render of the chart.
+func (b *bench) figColdRender() figure {
+	t := b.get(nColdRender).median()
+	return b.checked(figure{"2", "cold render, 100-workload chart, virtual-node, from the registry",
+		ms(t) + ", " + rss(b.get(nColdRender).PeakRSS), "≤ 0.9 s (was 2.3 s)", verdict(t <= 900*time.Millisecond)}, nColdRender)
+}
+
+// figStreamRSS are figure 3: the peak RSS of the 20 MB and 100 MB streams.
+func (b *bench) figStreamRSS() []figure {
+	var figs []figure
 	for _, st := range []struct {
 		name, label string
 		size        int64
 	}{{nStream20MB, "20 MB", size20MB}, {nStream100MB, "100 MB", size100MB}} {
-		s := get(st.name)
+		s := b.get(st.name)
 		goal := 6*float64(st.size) + 100e6
 		got := float64(s.PeakRSS) * 1024
 		value := fmt.Sprintf("%.0f MB in %s", got/1e6, ms(s.median()))
 		if s.Stopped {
 			value = fmt.Sprintf("> %.0f MB: stopped after %s", got/1e6, ms(s.median()))
 		}
-		fig(figure{"3", "peak RSS, " + st.label + " stream, pod-sandbox, lock file, cache off",
-			value, fmt.Sprintf("≤ %.0f MB (6 × input + 100 MB)", goal/1e6), verdict(got <= goal && !s.Stopped)}, st.name)
+		figs = append(figs, b.checked(figure{"3", "peak RSS, " + st.label + " stream, pod-sandbox, lock file, cache off",
+			value, fmt.Sprintf("≤ %.0f MB (6 × input + 100 MB)", goal/1e6), verdict(got <= goal && !s.Stopped)}, st.name))
 	}
-	{
-		s := get(nScale5000)
-		value := ms(s.median()) + ", " + rss(s.PeakRSS)
-		if s.Stopped {
-			value = "stopped: " + s.Note
-		}
-		fig(figure{"4", "5,000 virtual-node workloads, lock file",
-			value, "≤ 5 s (was 15.5 s, 623 MB)", verdict(s.median() <= 5*time.Second && !s.Stopped)}, nScale5000)
+	return figs
+}
+
+// figScale is figure 4: 5,000 virtual-node workloads.
+func (b *bench) figScale() figure {
+	s := b.get(nScale5000)
+	value := ms(s.median()) + ", " + rss(s.PeakRSS)
+	if s.Stopped {
+		value = "stopped: " + s.Note
 	}
-	{
-		r := float64(get(nPin20).median()) / float64(ideal)
-		fig(figure{"5", "pinning at 20 ms RTT / ideal (" + ms(ideal) + ")",
-			fmt.Sprintf("%.2f (%s)", r, ms(get(nPin20).median())), "≤ 2 (was 3.6)", verdict(r <= 2)}, nPin20)
-	}
+	return b.checked(figure{"4", "5,000 virtual-node workloads, lock file",
+		value, "≤ 5 s (was 15.5 s, 623 MB)", verdict(s.median() <= 5*time.Second && !s.Stopped)}, nScale5000)
+}
+
+// figPinIdeal is figure 5: pinning at 20 ms round trip against the ideal.
+func (b *bench) figPinIdeal() figure {
+	r := float64(b.get(nPin20).median()) / float64(ideal)
+	return b.checked(figure{"5", "pinning at 20 ms RTT / ideal (" + ms(ideal) + ")",
+		fmt.Sprintf("%.2f (%s)", r, ms(b.get(nPin20).median())), "≤ 2 (was 3.6)", verdict(r <= 2)}, nPin20)
+}
+
+// figPeers are figure 6: cocofy's pinning against each peer's, at each
+// latency.
+func (b *bench) figPeers() []figure {
+	var figs []figure
 	for _, p := range []struct{ peer, cocofy, label, version string }{
 		{nKbld0, nPin0, "cocofy / kbld, 0 ms", "kbld v0.42.0"},
 		{nKbld20, nPin20, "cocofy / kbld, 20 ms", "kbld v0.42.0"},
 		{nDigester0, nPin0, "cocofy / k8s-digester, 0 ms", "k8s-digester v0.1.16"},
 		{nDigester20, nPin20, "cocofy / k8s-digester, 20 ms", "k8s-digester v0.1.16"},
 	} {
-		c, q := get(p.cocofy).median(), get(p.peer).median()
+		c, q := b.get(p.cocofy).median(), b.get(p.peer).median()
 		r := float64(c) / float64(max(q, 1))
-		fig(figure{"6", "pinning, " + p.label + " RTT (" + p.version + ")",
-			fmt.Sprintf("%.2f (%s / %s)", r, ms(c), ms(q)), "≤ 1", verdict(r <= 1)}, p.cocofy, p.peer)
+		figs = append(figs, b.checked(figure{"6", "pinning, " + p.label + " RTT (" + p.version + ")",
+			fmt.Sprintf("%.2f (%s / %s)", r, ms(c), ms(q)), "≤ 1", verdict(r <= 1)}, p.cocofy, p.peer))
 	}
+	return figs
+}
+
+// printFigures prints the table of the figures.
+func printFigures(figs []figure) {
 	fmt.Println()
 	fmt.Println("| # | figure (issue #14) | value | goal | verdict |")
 	fmt.Println("|---|---|---|---|---|")
 	for _, f := range figs {
 		fmt.Printf("| %s | %s | %s | %s | %s |\n", f.N, f.Name, f.Value, f.Goal, f.Verdict)
 	}
+}
 
-	b, _ := json.MarshalIndent(results, "", "  ")
-	must(os.WriteFile(filepath.Join(*outDir, "results.json"), b, 0o644))
-	b, _ = json.MarshalIndent(figs, "", "  ")
-	must(os.WriteFile(filepath.Join(*outDir, "figures.json"), b, 0o644))
-	must(os.WriteFile(filepath.Join(*outDir, "stages.svg"), []byte(plot(results)), 0o644))
+// writeResults writes results.json, figures.json and stages.svg to -out.
+func (b *bench) writeResults(figs []figure) {
+	j, _ := json.MarshalIndent(b.results, "", "  ")
+	must(os.WriteFile(filepath.Join(*outDir, "results.json"), j, 0o644))
+	j, _ = json.MarshalIndent(figs, "", "  ")
+	must(os.WriteFile(filepath.Join(*outDir, "figures.json"), j, 0o644))
+	must(os.WriteFile(filepath.Join(*outDir, "stages.svg"), []byte(plot(b.results)), 0o644))
 	log.Printf("wrote %s, figures.json and stages.svg", filepath.Join(*outDir, "results.json"))
 }
 

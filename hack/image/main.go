@@ -209,11 +209,36 @@ func sourceDateEpoch() (time.Time, error) {
 
 // build returns the image: one layer, OCI media types, every time epoch.
 func build(binary, caCerts []byte, version, source string, epoch time.Time) (v1.Image, error) {
+	layer, err := rootLayer(rootFiles(binary, caCerts), epoch)
+	if err != nil {
+		return nil, err
+	}
+	base := mutate.ConfigMediaType(mutate.MediaType(empty.Image, types.OCIManifestSchema1), types.OCIConfigJSON)
+	img, err := mutate.Append(base, mutate.Addendum{
+		Layer:     layer,
+		MediaType: types.OCILayer,
+		History: v1.History{
+			Created:   v1.Time{Time: epoch},
+			CreatedBy: "hack/image: " + binPath + " (cocofy " + version + "), /etc/passwd, /etc/group, /tmp",
+		},
+	})
+	if err != nil {
+		return nil, err
+	}
+	return configure(img, version, source, epoch)
+}
+
+// entry is a file or folder of the image's layer, with its body.
+type entry struct {
+	tar.Header
+	body string
+}
+
+// rootFiles are the files and folders of the layer, in the order the tar
+// holds them; without CA certificates there is no etc/ssl/.
+func rootFiles(binary, caCerts []byte) []entry {
 	root := tar.Header{Uid: 0, Gid: 0}
-	files := []struct {
-		tar.Header
-		body string
-	}{
+	files := []entry{
 		{Header: dir(root, "etc/", 0o755)},
 		{Header: file(root, "etc/group", 0o644), body: "root:x:0:\nnobody:x:65534:\nnonroot:x:65532:\n"},
 		{Header: file(root, "etc/passwd", 0o644), body: "root:x:0:0:root:/root:/sbin/nologin\n" +
@@ -230,12 +255,18 @@ func build(binary, caCerts []byte, version, source string, epoch time.Time) (v1.
 		{Header: dir(root, "usr/local/bin/", 0o755)},
 		{Header: file(root, strings.TrimPrefix(binPath, "/"), 0o755), body: string(binary)},
 	}
+	if caCerts == nil {
+		files = slices.DeleteFunc(files, func(f entry) bool { return strings.HasPrefix(f.Name, "etc/ssl/") })
+	}
+	return files
+}
+
+// rootLayer is files as a USTAR layer of OCI media type, each
+// entry modified at epoch.
+func rootLayer(files []entry, epoch time.Time) (v1.Layer, error) {
 	var buf bytes.Buffer
 	tw := tar.NewWriter(&buf)
 	for _, f := range files {
-		if strings.HasPrefix(f.Name, "etc/ssl/") && caCerts == nil {
-			continue
-		}
 		h := f.Header
 		h.ModTime = epoch
 		h.Format = tar.FormatUSTAR
@@ -250,25 +281,14 @@ func build(binary, caCerts []byte, version, source string, epoch time.Time) (v1.
 	if err := tw.Close(); err != nil {
 		return nil, err
 	}
-	layer, err := tarball.LayerFromOpener(func() (io.ReadCloser, error) {
+	return tarball.LayerFromOpener(func() (io.ReadCloser, error) {
 		return io.NopCloser(bytes.NewReader(buf.Bytes())), nil
 	}, tarball.WithMediaType(types.OCILayer))
-	if err != nil {
-		return nil, err
-	}
+}
 
-	base := mutate.ConfigMediaType(mutate.MediaType(empty.Image, types.OCIManifestSchema1), types.OCIConfigJSON)
-	img, err := mutate.Append(base, mutate.Addendum{
-		Layer:     layer,
-		MediaType: types.OCILayer,
-		History: v1.History{
-			Created:   v1.Time{Time: epoch},
-			CreatedBy: "hack/image: " + binPath + " (cocofy " + version + "), /etc/passwd, /etc/group, /tmp",
-		},
-	})
-	if err != nil {
-		return nil, err
-	}
+// configure sets img's config: linux/amd64, created at epoch, run as
+// uid:gid with the entrypoint binPath in /, and the OCI labels.
+func configure(img v1.Image, version, source string, epoch time.Time) (v1.Image, error) {
 	cf, err := img.ConfigFile()
 	if err != nil {
 		return nil, err
