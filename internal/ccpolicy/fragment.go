@@ -228,3 +228,8 @@ func injectEnv(env []envRule, rules []struct{ name, value, strategy string }) []
 	}
 	return env
 }
+
+// PrettyJSON is confcom's pretty_print_func, json.dumps(v, indent=2,
+// sort_keys=True), for values made of nil, bool, string, int, []string,
+// []any and map[string]any.
+func PrettyJSON(v any) (string, error) { return prettyJSON.encode(v) }
