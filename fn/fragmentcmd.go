@@ -45,18 +45,21 @@ type fragmentGenerateOptions struct {
 	images     []string
 	configPath string
 	frag       ccpolicy.FragmentOptions
+	sign       fragmentSignFlags
 }
 
 func newFragmentGenerateCommand(deps DepsFunc) *cobra.Command {
 	o := &fragmentGenerateOptions{}
 	cmd := &cobra.Command{
-		Use:   "generate --image REF [--image REF]... --namespace NS --svn N",
+		Use:   "generate --image REF [--image REF]... --namespace NS --svn N [--key KEY.pem --chain CHAIN.pem --feed FEED]",
 		Short: "Print the fragment Rego az confcom acifragmentgen --image writes",
 		Long: `generate prints, byte for byte, the fragment az confcom acifragmentgen (2.0.1)
 writes for the same images: package <namespace>, svn, framework_version,
 the import of the ACI infrastructure fragment, and one container per image
 (its layers' dm-verity root hashes, command, env, working directory and user).
-Image facts come from the registry, or from the lock file of --config.`,
+Image facts come from the registry, or from the lock file of --config.
+With --key, --chain and --feed it prints the signed envelope instead, as
+fragment sign does (confcom's --out-signed-fragment).`,
 		Args:          cobra.NoArgs,
 		SilenceUsage:  true,
 		SilenceErrors: true,
@@ -72,6 +75,8 @@ Image facts come from the registry, or from the lock file of --config.`,
 	f.BoolVar(&o.frag.Raw, "outraw", false, "write the containers on one line (confcom --outraw)")
 	f.BoolVar(&o.frag.OmitID, "omit-id", false, "leave out each container's id and name (confcom --omit-id)")
 	f.BoolVar(&o.frag.DisableStdio, "disable-stdio", false, "deny the containers stdio (confcom --disable-stdio)")
+	o.sign.addFlags(cmd)
+	cmd.MarkFlagsRequiredTogether("key", "chain", "feed")
 	for _, name := range []string{"image", "namespace", "svn"} {
 		_ = cmd.MarkFlagRequired(name)
 	}
@@ -81,6 +86,9 @@ Image facts come from the registry, or from the lock file of --config.`,
 func (o *fragmentGenerateOptions) run(cmd *cobra.Command, deps DepsFunc) error {
 	if err := fragment.CheckNamespace(o.frag.Namespace); err != nil {
 		return fmt.Errorf("--namespace: %w", err)
+	}
+	if !ccpolicy.IsDigits(o.frag.SVN) {
+		return fmt.Errorf("--svn: %q is not a number", o.frag.SVN)
 	}
 	c, err := o.config()
 	if err != nil {
@@ -100,12 +108,18 @@ func (o *fragmentGenerateOptions) run(cmd *cobra.Command, deps DepsFunc) error {
 	if err != nil {
 		return err
 	}
+	out := []byte(rego)
+	if o.sign.key != "" {
+		if out, err = o.sign.sign(out); err != nil {
+			return err
+		}
+	}
 	if d.Commit != nil {
 		if err := d.Commit(); err != nil {
 			return err
 		}
 	}
-	_, err = io.WriteString(cmd.OutOrStdout(), rego)
+	_, err = cmd.OutOrStdout().Write(out)
 	return err
 }
 
@@ -131,9 +145,39 @@ func (o *fragmentGenerateOptions) config() (*Config, error) {
 	return c, nil
 }
 
+// fragmentSignFlags are the signing flags of sign and generate.
+type fragmentSignFlags struct {
+	key, chain string
+	opts       fragment.SignOptions
+}
+
+func (f *fragmentSignFlags) addFlags(cmd *cobra.Command) {
+	fs := cmd.Flags()
+	fs.StringVar(&f.key, "key", "", "the leaf certificate's private key (PEM: EC, PKCS#8 or PKCS#1)")
+	fs.StringVar(&f.chain, "chain", "", "the certificate chain (PEM, leaf first)")
+	fs.StringVar(&f.opts.Feed, "feed", "", "the feed a base policy imports the fragment by, e.g. the image's repository")
+	fs.StringVar(&f.opts.Algorithm, "algo", fragment.DefaultAlgorithm, "signing algorithm: "+strings.Join(fragment.Algorithms(), ", "))
+}
+
+// sign returns the envelope of payload.
+func (f *fragmentSignFlags) sign(payload []byte) ([]byte, error) {
+	keyPEM, err := os.ReadFile(f.key)
+	if err != nil {
+		return nil, fmt.Errorf("--key: %w", err)
+	}
+	chainPEM, err := os.ReadFile(f.chain)
+	if err != nil {
+		return nil, fmt.Errorf("--chain: %w", err)
+	}
+	out, err := fragment.Sign(payload, keyPEM, chainPEM, f.opts)
+	if err != nil {
+		return nil, fmt.Errorf("signing: %w", err)
+	}
+	return out, nil
+}
+
 func newFragmentSignCommand() *cobra.Command {
-	var key, chain string
-	var opts fragment.SignOptions
+	f := &fragmentSignFlags{}
 	cmd := &cobra.Command{
 		Use:   "sign --key KEY.pem --chain CHAIN.pem --feed FEED FILE.rego",
 		Short: "Sign a fragment: a COSE_Sign1 envelope on stdout, as sign1util makes it for confcom",
@@ -154,27 +198,15 @@ read it (first line package <namespace>, namespace not reserved).`,
 			if _, err := fragment.Namespace(payload); err != nil {
 				return fmt.Errorf("%s: %w", args[0], err)
 			}
-			keyPEM, err := os.ReadFile(key)
+			out, err := f.sign(payload)
 			if err != nil {
-				return fmt.Errorf("--key: %w", err)
-			}
-			chainPEM, err := os.ReadFile(chain)
-			if err != nil {
-				return fmt.Errorf("--chain: %w", err)
-			}
-			out, err := fragment.Sign(payload, keyPEM, chainPEM, opts)
-			if err != nil {
-				return fmt.Errorf("signing %s: %w", args[0], err)
+				return fmt.Errorf("%s: %w", args[0], err)
 			}
 			_, err = cmd.OutOrStdout().Write(out)
 			return err
 		},
 	}
-	f := cmd.Flags()
-	f.StringVar(&key, "key", "", "the leaf certificate's private key (PEM: EC, PKCS#8 or PKCS#1)")
-	f.StringVar(&chain, "chain", "", "the certificate chain (PEM, leaf first)")
-	f.StringVar(&opts.Feed, "feed", "", "the feed a base policy imports the fragment by, e.g. the image's repository")
-	f.StringVar(&opts.Algorithm, "algo", fragment.DefaultAlgorithm, "signing algorithm: "+strings.Join(fragment.Algorithms(), ", "))
+	f.addFlags(cmd)
 	for _, name := range []string{"key", "chain", "feed"} {
 		_ = cmd.MarkFlagRequired(name)
 	}

@@ -71,6 +71,16 @@ func TestFragmentCommands(t *testing.T) {
 	out, _, err = runWith(t, testDeps, "", "fragment", "import", "--minimum-svn", "1", signed)
 	assert.NilError(t, err)
 	assert.Assert(t, strings.Contains(out, `"minimum_svn": "1"`), out)
+
+	// In one step, as confcom's --out-signed-fragment.
+	gen := []string{"fragment", "generate", "--image", "registry.example.com/app:1", "--namespace", "contoso", "--svn", "2"}
+	cose, stderr, err = runWith(t, testDeps, "", append(gen, "--key", p.key, "--chain", p.chain, "--feed", "registry.example.com/app")...)
+	assert.NilError(t, err, stderr)
+	f, err := fragment.Verify(context.Background(), []byte(cose), fragment.VerifyOptions{})
+	assert.NilError(t, err)
+	assert.Equal(t, string(f.Payload), rego)
+	_, _, err = runWith(t, testDeps, "", append(gen, "--feed", "registry.example.com/app")...)
+	assert.ErrorContains(t, err, "[key chain feed] are set they must all be set")
 }
 
 // Every refusal names the check the guest would fail; the messages are in
