@@ -20,6 +20,8 @@
 //     of the embedded chain, and a base policy's import pins the did. Verify
 //     says the envelope is sound and self-consistent, as the guest does;
 //     whether the issuer is the one a policy imports is the policy's say.
-//   - Signatures are not reproducible: sign1util's "-salt zero" has no
-//     effect on ECDSA in Go (the signing nonce is always random).
+//   - Signatures are not reproducible: Sign draws from crypto/rand where
+//     confcom passes sign1util "-salt zero" (a reader of zeros), so ECDSA
+//     and PSS signatures differ from run to run; they verify alike, and
+//     the protected header and payload are the same bytes.
 package fragment
