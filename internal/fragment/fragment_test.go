@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/fxamacker/cbor/v2"
 	"github.com/veraison/go-cose"
 	"gotest.tools/v3/assert"
 
@@ -40,6 +41,14 @@ func TestConfcomSample(t *testing.T) {
 	assert.NilError(t, err)
 	assert.Equal(t, did, msg.Headers.Protected["iss"])
 	assert.Equal(t, did, "did:x509:0:sha256:q2YUkwrO2Ufcq66-CXKS9CA-XZMqFMbFom99GjaR2eI::subject:CN:Contoso")
+
+	// Sign's protected header for the same chain and issuer is sign1util's,
+	// byte for byte.
+	mine, err := fragment.ProtectedHeader(cose.AlgorithmES384, certs, did, "").MarshalCBOR()
+	assert.NilError(t, err)
+	theirs, err := cbor.Marshal(msg.Headers.RawProtected)
+	assert.NilError(t, err)
+	assert.DeepEqual(t, mine, theirs)
 
 	_, err = fragment.Verify(context.Background(), raw, fragment.VerifyOptions{})
 	assert.ErrorIs(t, err, fragment.ErrNoFeed)

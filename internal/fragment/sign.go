@@ -69,24 +69,33 @@ func Sign(payload, keyPEM, chainPEMData []byte, opts SignOptions) ([]byte, error
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrKey, err)
 	}
-	der := make([]any, len(chain))
-	for i, c := range chain {
-		der[i] = c.Raw
-	}
-	headers := cose.Headers{Protected: cose.ProtectedHeader{
-		cose.HeaderLabelAlgorithm:   alg,
-		cose.HeaderLabelContentType: ContentType,
-		cose.HeaderLabelX5Chain:     der,
-		"iss":                       issuer,
-	}}
-	if opts.Feed != "" {
-		headers.Protected["feed"] = opts.Feed
-	}
+	headers := cose.Headers{Protected: protectedHeader(alg, chain, issuer, opts.Feed)}
 	out, err := cose.Sign1(rand.Reader, signer, headers, payload, nil)
 	if err != nil {
 		return nil, fmt.Errorf("signing: %w", err)
 	}
 	return out, nil
+}
+
+// protectedHeader is cosesign1go CreateCoseSign1's: alg, content type,
+// x5chain (DER, leaf first), then "iss" and "feed" when not empty.
+func protectedHeader(alg cose.Algorithm, chain []*x509.Certificate, issuer, feed string) cose.ProtectedHeader {
+	der := make([]any, len(chain))
+	for i, c := range chain {
+		der[i] = c.Raw
+	}
+	h := cose.ProtectedHeader{
+		cose.HeaderLabelAlgorithm:   alg,
+		cose.HeaderLabelContentType: ContentType,
+		cose.HeaderLabelX5Chain:     der,
+	}
+	if issuer != "" {
+		h["iss"] = issuer
+	}
+	if feed != "" {
+		h["feed"] = feed
+	}
+	return h
 }
 
 func algorithm(name string) (cose.Algorithm, error) {
