@@ -142,6 +142,7 @@ fail on warnings.`,
 	cmd.SuggestionsMinimumDistance = 2
 	cmd.CompletionOptions.DisableDefaultCmd = true
 	cmd.AddCommand(newInputPolicyCommand(), newVerifyCommand(deps), newVersionCommand())
+	cmd.AddCommand(newFragmentCommand(deps))
 	o.addFlags(cmd)
 	return cmd
 }

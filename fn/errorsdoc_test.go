@@ -48,5 +48,14 @@ func TestErrorsDoc(t *testing.T) {
 		desc, msg, _ := strings.Cut(string(text), "\n")
 		fmt.Fprintf(&b, "## verify: %s\n\n%s\n\n```\n%s```\n\n", strings.TrimSuffix(filepath.Base(f), ".golden"), strings.TrimPrefix(desc, "# "), msg)
 	}
+	b.WriteString("# What cocofy fragment refuses\n\nBy `TestFragmentRefusals` (`fn/testdata/fragment/errors/`): `cocofy fragment verify` refuses what the\nguest refuses before it loads a fragment, naming the check; `sign` and `generate` refuse namespaces the\nguest or confcom reserve. Each exits 1 and writes nothing to stdout.\n\n")
+	frags, err := filepath.Glob("testdata/fragment/errors/*.golden")
+	assert.NilError(t, err)
+	for _, f := range frags {
+		text, err := os.ReadFile(f)
+		assert.NilError(t, err)
+		desc, msg, _ := strings.Cut(string(text), "\n")
+		fmt.Fprintf(&b, "## fragment: %s\n\n%s\n\n```\n%s```\n\n", strings.TrimSuffix(filepath.Base(f), ".golden"), strings.TrimPrefix(desc, "# "), msg)
+	}
 	golden.Assert(t, b.String(), "../../docs/errors.md")
 }

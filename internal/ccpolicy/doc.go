@@ -9,6 +9,10 @@
 // (api 0.11.0); Options.Format "1.2" reproduces confcom 1.2.3 to 1.2.7 and
 // "1.x" confcom 1.0.x (api 0.10.0), for policies already in clusters.
 //
+// GenerateFragment writes, in the same way, the fragment Rego of `az confcom
+// acifragmentgen --image` (confcom 2.0.1): ACI containers, not VN2 ones;
+// internal/fragment signs and checks it.
+//
 // That is Options.Compat "confcom". By default (CompatGuest) Generate then
 // corrects confcom's policy where the guest would deny a container or drop
 // its variables, with internal/guest's description of what the guest

@@ -179,34 +179,22 @@ func (g *generator) container(c *yaml.Node, path string) (map[string]any, error)
 		return nil, errors.Join(errs...)
 	}
 
-	workingDir := facts.Config.WorkingDir
-	if workingDir == "" {
-		workingDir = "/"
-	}
-	layers := make([]string, len(facts.Layers))
-	for i, l := range facts.Layers {
-		layers[i] = l.RootHash
-	}
-	envJSON := make([]any, len(env))
-	for i, r := range env {
-		envJSON[i] = map[string]any{"pattern": r.pattern, "required": false, "strategy": r.strategy}
-	}
 	m := map[string]any{
 		"allow_elevated":         sec.privileged,
 		"allow_stdio_access":     !g.opts.DisableStdio,
 		"capabilities":           sec.capabilities,
 		"command":                command,
-		"env_rules":              envJSON,
+		"env_rules":              envJSON(env),
 		"exec_processes":         execs,
 		"id":                     ref,
-		"layers":                 layers,
+		"layers":                 rootHashes(facts),
 		"mounts":                 mounts,
 		"name":                   name,
 		"no_new_privileges":      !sec.escalation,
 		"seccomp_profile_sha256": sec.seccomp,
 		"signals":                signals,
 		"user":                   sec.user,
-		"working_dir":            workingDir,
+		"working_dir":            workingDir(facts.Config),
 	}
 	if g.opts.OmitID {
 		delete(m, "id")
@@ -257,23 +245,10 @@ func (g *generator) envRules(c *yaml.Node, name, ref string, facts image.Facts, 
 			env = append(env, envRule{n + "=.+", "re2"})
 		}
 	}
-	names := envNames(env)
-	for _, e := range facts.Config.Env {
-		n, v, ok := strings.Cut(e, "=")
-		if !ok {
-			fail(".image", fmt.Errorf("%q: %w: image env entry %q has no '='", ref, ErrInvalid, e))
-			continue
-		}
-		if !slices.Contains(names, n) {
-			env = append(env, envRule{n + "=" + v, "string"})
-		}
-	}
-	names = envNames(env)
-	for _, r := range injectedEnv {
-		if !slices.Contains(names, r.name) {
-			env = append(env, envRule{r.name + "=" + r.value, r.strategy})
-		}
-	}
+	env = imageEnv(env, facts, func(e string) {
+		fail(".image", fmt.Errorf("%q: %w: image env entry %q has no '='", ref, ErrInvalid, e))
+	})
+	env = injectEnv(env, injectedEnv)
 	return env, errs
 }
 

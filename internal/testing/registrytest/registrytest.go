@@ -41,13 +41,14 @@ type Registry struct {
 	Host string
 	// Requests counts the HTTP requests the registry served; Blobs the
 	// blob requests among them.
-	Requests atomic.Int64
-	Blobs    atomic.Int64
-	server   *httptest.Server
-	latency  atomic.Int64 // nanoseconds added to every request
-	fault    atomic.Pointer[Fault]
-	user     string
-	password string
+	Requests  atomic.Int64
+	Blobs     atomic.Int64
+	server    *httptest.Server
+	latency   atomic.Int64 // nanoseconds added to every request
+	fault     atomic.Pointer[Fault]
+	user      string
+	password  string
+	referrers bool
 }
 
 // Fault intercepts requests before the registry sees them, as a faulty
@@ -71,6 +72,13 @@ func WithBasicAuth(user, password string) Option {
 	return func(r *Registry) { r.user, r.password = user, password }
 }
 
+// WithReferrersAPI turns on the OCI 1.1 referrers API. Without it the
+// registry answers 404 there, like registries that need the referrers tag
+// schema.
+func WithReferrersAPI() Option {
+	return func(r *Registry) { r.referrers = true }
+}
+
 // Start runs a registry until the test ends.
 func Start(t TB, opts ...Option) *Registry {
 	t.Helper()
@@ -78,7 +86,7 @@ func Start(t TB, opts ...Option) *Registry {
 	for _, o := range opts {
 		o(r)
 	}
-	inner := registry.New(registry.Logger(log.New(io.Discard, "", 0)))
+	inner := registry.New(registry.Logger(log.New(io.Discard, "", 0)), registry.WithReferrersSupport(r.referrers))
 	r.server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		r.Requests.Add(1)
 		if strings.Contains(req.URL.Path, "/blobs/") {
