@@ -160,3 +160,21 @@ func TestVerifyNarrowRuntimePattern(t *testing.T) {
 	assert.Equal(t, out, good)
 	assert.Assert(t, strings.Contains(stderr, "verified: the enforcer allows every container"), stderr)
 }
+
+// Optional references to keys and objects not in the stream: the policy
+// leaves the variables out, as the kubelet does, and verifies; under
+// compat confcom, where confcom stops, they are errors.
+func TestOptionalReferences(t *testing.T) {
+	const cfg = "testdata/virtual-node-optional-refs/config.yaml"
+	rendered := read(t, "testdata/virtual-node-optional-refs/expected.yaml")
+	_, stderr, err := run(t, rendered, "verify", "--config", cfg)
+	assert.NilError(t, err, stderr)
+	assert.Assert(t, strings.Contains(stderr, "verified: "), stderr)
+
+	confcom := filepath.Join(t.TempDir(), "confcom.yaml")
+	assert.NilError(t, os.WriteFile(confcom, []byte(strings.Replace(read(t, cfg), "  target: virtual-node\n", "  target: virtual-node\n  policy: {compat: confcom}\n", 1)), 0o644))
+	_, stderr, err = run(t, read(t, "testdata/virtual-node-optional-refs/input.yaml"), "--config", confcom)
+	assert.Assert(t, err != nil)
+	assert.Assert(t, strings.Contains(stderr, `ConfigMap "params" has no key "server.insecure"`), stderr)
+	assert.Assert(t, strings.Contains(stderr, `Secret "argocd-redis" not found in the input`), stderr)
+}

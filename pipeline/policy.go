@@ -10,6 +10,7 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"sigs.k8s.io/kustomize/kyaml/fn/framework"
 	"sigs.k8s.io/kustomize/kyaml/yaml"
 
 	"cocofy.dev/cocofy/image"
@@ -76,7 +77,11 @@ func (p *Pipeline) generate(w *Workload, facts map[string]image.Facts, objects p
 		rep.Info(w, c.Path, "%s", c.Message())
 	}
 	for _, n := range pol.Notes {
-		rep.Warn(w, n.Path, "%s", n.Message)
+		sev := framework.Warning
+		if n.Info {
+			sev = framework.Info
+		}
+		rep.Add(sev, refPtr(w), n.Path, "%s", n.Message)
 	}
 	return pol, true
 }

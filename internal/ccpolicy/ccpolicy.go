@@ -140,7 +140,7 @@ func Generate(pod podspec.Pod, images map[string]image.Facts, objects podspec.Ob
 		if err := c.correct(containers, out.Guest); err != nil {
 			return Policy{}, err
 		}
-		out.Corrections, out.Notes = hideValues(c.corrections, objects), c.notes
+		out.Corrections, out.Notes = hideValues(c.corrections, objects), append(g.notes, c.notes...)
 	case CompatConfcom:
 	default:
 		return Policy{}, fmt.Errorf("%s: compat %q: %w (want %q or %q)", pod.Ref(), opts.Compat, ErrUnsupported, CompatGuest, CompatConfcom)

@@ -144,6 +144,9 @@ func secretForms(objects podspec.Objects) []string {
 // Note is something the policy cannot pin although the pod starts.
 type Note struct {
 	Path, Message string
+	// Info marks a note that says what cocofy did rather than what the
+	// policy cannot say.
+	Info bool
 }
 
 // corrector corrects confcom's containers with the guest's, field by field,

@@ -27,6 +27,7 @@ type generator struct {
 	podSC   *yaml.Node
 	wi      bool     // azure.workload.identity/use: "true"
 	volumes []volume // spec.volumes, then the volume claim templates
+	notes   []Note   // what compat guest did where confcom cannot compute
 }
 
 // volume is what confcom looks at in a pod volume.
@@ -443,6 +444,12 @@ func (g *generator) keyRef(r *yaml.Node, name, field string, lookup func(podspec
 		return envRule{}, false, g.fail(field, fmt.Errorf("%w: name and key must be strings", ErrInvalid))
 	}
 	val, found, err := lookup(g.objects, g.pod.Namespace, obj.s, key.s)
+	if optional := py(get(r, "optional")); optional.truthy() && g.opts.Compat != CompatConfcom && (!found || errors.Is(err, ErrNotFound)) {
+		// The kubelet leaves the variable out; confcom stops here.
+		g.notes = append(g.notes, Note{Path: field, Info: true, Message: fmt.Sprintf(
+			"%s: the optional %s %q or its key %q is not in the stream: the kubelet leaves %s out, and so does the policy (confcom cannot compute this pod: it stops at such a reference); if the %s is made outside this stream, the guest drops the variable", name, kind, obj.s, key.s, name, kind)})
+		return envRule{}, false, nil
+	}
 	switch {
 	case errors.Is(err, errEmptyValue) && g.opts.Compat != CompatConfcom:
 		// The key is there with an empty value: the kubelet sets the
@@ -459,7 +466,11 @@ func (g *generator) keyRef(r *yaml.Node, name, field string, lookup func(podspec
 	case kind == "Secret" && g.objects.Secret(g.pod.Namespace, obj.s) != nil:
 		return envRule{}, false, g.fail(field, fmt.Errorf("Secret %q has no key %q: %w", obj.s, key.s, ErrNotFound))
 	}
-	return envRule{}, false, g.fail(field, fmt.Errorf("%s %q %w", kind, obj.s, ErrNotFound))
+	remedy := "supply it in the stream"
+	if kind == "Secret" {
+		remedy = "supply it in the stream, or set the chart's existing-secret value to a Secret you supply"
+	}
+	return envRule{}, false, g.fail(field, fmt.Errorf("%s %q %w: the policy must pin the value, and this render does not have it (a chart often makes it at install time, with a hook Job or lookup): %s; for an env value only, policy.wildcardMissingRefs writes %s=.* instead", kind, obj.s, ErrNotFound, remedy, name))
 }
 
 // resourceFieldRef is the quantity as written, for the container itself

@@ -323,9 +323,9 @@ func keyRef(data map[string]string, found bool, ref *podspec.KeySelector, placeh
 	if v, has := data[ref.Key]; found && has {
 		return v, true, false
 	}
-	if ref.Optional != nil && *ref.Optional && found {
-		// The object is known and lacks the key: Kubernetes leaves the
-		// variable out.
+	if ref.Optional != nil && *ref.Optional {
+		// An optional reference to a missing object or key: the kubelet
+		// leaves the variable out.
 		return "", true, true
 	}
 	return placeholder, false, false
