@@ -106,16 +106,22 @@ func (o *streamOutput) encode(index int, n *yaml.RNode) error {
 }
 
 // keepRaw keeps a document's text as it came, with the separator the
-// encoder writes before every document but the first (whose own leading
-// separator line goes, as the encoder writes none).
+// encoder writes before every document but the first; a separator line at
+// the start of the text (the first document's, or one after an empty
+// document) goes, as empty documents go from the encoder's output.
 func (o *streamOutput) keepRaw(index int, raw []byte) {
 	o.scratch.Reset()
 	if index > 0 {
 		o.scratch.WriteString("---\n")
-	} else if bytes.HasPrefix(raw, []byte("---")) {
-		if _, rest, ok := bytes.Cut(raw, []byte("\n")); ok {
-			raw = rest
+	}
+	for bytes.HasPrefix(raw, []byte("---")) {
+		// A separator line of the document's own: the stream's first
+		// document's, or one after an empty document.
+		_, rest, ok := bytes.Cut(raw, []byte("\n"))
+		if !ok {
+			break
 		}
+		raw = rest
 	}
 	o.scratch.Write(raw)
 	if !bytes.HasSuffix(raw, []byte("\n")) {

@@ -84,6 +84,11 @@ spec:
 	assert.NilError(t, err, stderr)
 	assert.Assert(t, strings.HasPrefix(out, crd+"---\n"), out)
 	assert.Assert(t, strings.Contains(out, "runtimeClassName: kata-vm-isolation"), out)
+	// An empty document before an unchanged one leaves no empty document.
+	const cm = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\n"
+	withEmpty, stderr, err := run(t, in+"---\n---\n"+cm, "--config", cfg)
+	assert.NilError(t, err, stderr)
+	assert.Equal(t, withEmpty, out+"---\n"+cm)
 	again, stderr, err := run(t, out, "--config", cfg)
 	assert.NilError(t, err, stderr)
 	assert.Equal(t, again, out)
