@@ -139,10 +139,17 @@ func TestStrict(t *testing.T) {
 
 	t.Setenv(fn.EnvStrict, "yes please")
 	_, _, err = run(t, clean)
-	assert.Error(t, err, `$COCOFY_STRICT: must be 1 or 0, got "yes please"`)
-	t.Setenv(fn.EnvStrict, "0")
-	_, _, err = run(t, in)
-	assert.NilError(t, err)
+	assert.Error(t, err, `$COCOFY_STRICT: must be 1, true or yes (on), or 0, false or no (off), got "yes please"`)
+	for _, v := range []string{"true", "YES", "yes"} {
+		t.Setenv(fn.EnvStrict, v)
+		_, _, err = run(t, in)
+		assert.Error(t, err, "$COCOFY_STRICT="+v+": 1 warning reported; no output was written")
+	}
+	for _, v := range []string{"0", "false", "No"} {
+		t.Setenv(fn.EnvStrict, v)
+		_, _, err = run(t, in)
+		assert.NilError(t, err, v)
+	}
 }
 
 // On a terminal stderr shows warnings, errors and a one-line summary; -v

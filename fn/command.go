@@ -37,7 +37,7 @@ type Deps struct {
 	Commit func() error
 }
 
-// EnvProgress set to 1 turns progress lines on, like --progress, for
+// EnvProgress set to 1 (true, yes) turns progress lines on, like --progress, for
 // callers that cannot pass flags (Helm 4 plugins, kpt).
 const EnvProgress = "COCOFY_PROGRESS"
 
@@ -46,7 +46,8 @@ const EnvProgress = "COCOFY_PROGRESS"
 // kustomize).
 const EnvResults = "COCOFY_RESULTS"
 
-// EnvStrict set to 1 fails a run that reported any warning, like --strict.
+// EnvStrict set to 1, true or yes fails a run that reported any warning,
+// like --strict; 0, false or no do not.
 const EnvStrict = "COCOFY_STRICT"
 
 // isTerminal reports whether w is a character device (a terminal) other
@@ -207,7 +208,7 @@ func (o *rootOptions) addFlags(cmd *cobra.Command) {
 	cmd.Flags().BoolVarP(&o.verbose, "verbose", "v", false, "print every result on stderr, also on a terminal and after a failure")
 	cmd.Flags().BoolVar(&o.progress, "progress", false, "print layer hashing progress on stderr even when it is not a terminal (also $"+EnvProgress+"=1)")
 	cmd.Flags().StringVar(&o.resultsPath, "results", "", "write the run's results to this file as a kpt FunctionResultList, also when it fails (also $"+EnvResults+")")
-	cmd.Flags().BoolVar(&o.strict, "strict", false, "fail (exit 1, no output) when any warning is reported (also $"+EnvStrict+"=1)")
+	cmd.Flags().BoolVar(&o.strict, "strict", false, "fail (exit 1, no output) when any warning is reported (also $"+EnvStrict+"=1, true or yes)")
 	cmd.MarkFlagsMutuallyExclusive("quiet", "verbose")
 }
 
@@ -278,7 +279,8 @@ func (o *rootOptions) transform(ctx context.Context, cmd *cobra.Command, args []
 		return nil, err
 	}
 	progress := io.Discard
-	if !o.quiet && (o.progress || os.Getenv(EnvProgress) == "1" || tty) {
+	envProgress, _ := envBool(EnvProgress) // a typo only costs progress lines
+	if !o.quiet && (o.progress || envProgress || tty) {
 		progress = stderr
 	}
 	d, err := deps(ctx, cfg, progress, stderr)
@@ -316,23 +318,16 @@ func (o *rootOptions) transform(ctx context.Context, cmd *cobra.Command, args []
 }
 
 // strictMode names what makes warnings fail the run (--strict or
-// $COCOFY_STRICT=1), or is "".
+// $COCOFY_STRICT=1, true or yes), or is "".
 func (o *rootOptions) strictMode() (string, error) {
 	if o.strict {
 		return "--strict", nil
 	}
-	v := os.Getenv(EnvStrict)
-	if v == "" {
-		return "", nil
+	on, err := envBool(EnvStrict)
+	if !on || err != nil {
+		return "", err
 	}
-	b, err := strconv.ParseBool(v)
-	if err != nil {
-		return "", fmt.Errorf("$%s: must be 1 or 0, got %q", EnvStrict, v)
-	}
-	if !b {
-		return "", nil
-	}
-	return "$" + EnvStrict + "=" + v, nil
+	return "$" + EnvStrict + "=" + os.Getenv(EnvStrict), nil
 }
 
 // print writes the results to stderr: on a terminal warnings and errors
