@@ -405,3 +405,13 @@ func TestCacheWarningsGoToCommandStderr(t *testing.T) {
 	assert.Assert(t, out != "")
 	assert.Equal(t, strings.Count(stderr, "warning: cache: cannot write"), 1, stderr)
 }
+
+// verify --help recommends what works: a kpt validator or a pipe, and
+// says why not a kustomize validator (kustomize rejects it).
+func TestVerifyHelp(t *testing.T) {
+	out, _, err := run(t, "", "verify", "--help")
+	assert.NilError(t, err)
+	assert.Assert(t, !strings.Contains(out, "or a kustomize validator"), out)
+	assert.Assert(t, strings.Contains(out, "Not as a kustomize validator"), out)
+	assert.Assert(t, strings.Contains(out, "kustomize build --enable-alpha-plugins --enable-exec overlay | cocofy verify"), out)
+}

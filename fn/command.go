@@ -166,9 +166,12 @@ the framework's reason. It also recomputes the policy from the spec and
 reports the fields that drifted. Allow-all and debug policies are warnings
 (--strict makes them fail the run). Any error exits 1 with no stdout.
 
-Use it as a kpt validator (exec: "cocofy verify") or a kustomize validator
-(exec args [verify]).`,
+Use it as a kpt validator (exec: "cocofy verify"), or pipe a render into it.
+Not as a kustomize validator: kustomize's validators: field rejects exec
+functions that round-trip the resources, even unchanged, so pipe
+kustomize build into cocofy verify instead.`,
 		Example: `  helm template web ./chart --post-renderer cocofy | cocofy verify --config cocofy.yaml > /dev/null
+  kustomize build --enable-alpha-plugins --enable-exec overlay | cocofy verify --config overlay/cocofy.yaml > /dev/null
   cocofy verify --strict --results results.yaml -f rendered/`,
 		Args:          cobra.ArbitraryArgs,
 		SilenceUsage:  true,

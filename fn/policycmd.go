@@ -28,13 +28,17 @@ for each workload with a ` + pipeline.AnnotationCCEPolicy + ` annotation,
 its name, the policy's sha256 (the SEV-SNP HOST_DATA) and the Rego text with
 its JSON pretty-printed. Env values that equal a value of a Secret in the
 input are shown as <redacted> unless --show-secrets is given; the sha256
-is always that of the real policy.`,
+is always that of the real policy.
+
+A stream without policies is no error (exit 0, as for cocofy verify, whose
+config says whether policies are needed): policy says so on stderr and
+prints nothing.`,
 		Example:       `  helm template web ./chart --post-renderer cocofy | cocofy policy`,
 		Args:          cobra.NoArgs,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return printPolicies(cmd.InOrStdin(), cmd.OutOrStdout(), showSecrets)
+			return printPolicies(cmd.InOrStdin(), cmd.OutOrStdout(), cmd.ErrOrStderr(), showSecrets)
 		},
 	}
 	cmd.Flags().BoolVar(&showSecrets, "show-secrets", false, "print env values that come from Secrets")
@@ -55,7 +59,10 @@ func readAny(in io.Reader) ([]*yaml.RNode, error) {
 	return nodes, nil
 }
 
-func printPolicies(in io.Reader, out io.Writer, showSecrets bool) error {
+// printPolicies prints the policies in; none is not an error, only a note
+// on stderr: whether a stream needs policies is its config's business,
+// which cocofy verify checks.
+func printPolicies(in io.Reader, out, stderr io.Writer, showSecrets bool) error {
 	nodes, err := readAny(in)
 	if err != nil {
 		return err
@@ -79,7 +86,7 @@ func printPolicies(in io.Reader, out io.Writer, showSecrets bool) error {
 		fmt.Fprintf(out, "# %s\n# sha256 (HOST_DATA): %x\n%s\n", w.Ref, sha256.Sum256(text), redact(prettyRego(string(text)), secrets))
 	}
 	if found == 0 {
-		return fmt.Errorf("no workload in the input has a %s annotation", pipeline.AnnotationCCEPolicy)
+		fmt.Fprintf(stderr, "info: no workload in the input has a %s annotation; nothing to print\n", pipeline.AnnotationCCEPolicy)
 	}
 	return nil
 }
