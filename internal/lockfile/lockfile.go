@@ -410,6 +410,9 @@ func (s *Source) lookup(ref, platform string) (*image.Facts, error) {
 			continue
 		}
 		erepo, etag, ed := image.Split(e.Ref)
+		if etag == "" && ed == "" {
+			etag = "latest" // what cocofy writes for a reference without a tag
+		}
 		if erepo != repo || (tag != "" && etag != tag) {
 			continue
 		}
