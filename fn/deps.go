@@ -2,6 +2,7 @@ package fn
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"time"
 
@@ -57,7 +58,26 @@ func RegistryDeps(ctx context.Context, c *Config, progress, stderr io.Writer) (D
 		return Deps{}, err
 	}
 	src.NeedRootHashes = c.Spec.AttachPolicy()
-	return Deps{Deps: pipeline.Deps{Resolver: src, Inspector: src, Checks: dir}, Commit: src.Commit}, nil
+	return Deps{Deps: pipeline.Deps{Resolver: src, Inspector: src, Checks: dir}, Commit: commitLock(src, c.LockFile(), stderr)}, nil
+}
+
+// commitLock writes the lock file and reports on stderr one line per
+// reference it added or changed: a reviewer of the file's diff should
+// not be the first to see that a tag moved.
+func commitLock(src *lockfile.Source, path string, stderr io.Writer) func() error {
+	return func() error {
+		changes := src.Changes()
+		if err := src.Commit(); err != nil {
+			return err
+		}
+		if stderr == nil {
+			stderr = io.Discard
+		}
+		for _, c := range changes {
+			fmt.Fprintf(stderr, "info: lock file %s: %s\n", path, c)
+		}
+		return nil
+	}
 }
 
 // idleTimeout is how long a registry response body may send nothing;
