@@ -362,9 +362,9 @@ spec.select.kinds[0]: cannot read a map as string`)
 	assert.NilError(t, os.WriteFile(cm, []byte("apiVersion: v1\nkind: ConfigMap\ndata: {tagret: contrast, overwrite: maybe, lockmode: use}\n"), 0o644))
 	for i := 0; i < 5; i++ {
 		_, _, err = run(t, in, "--config", cm)
-		assert.Error(t, err, cm+`: data.lockmode: unknown key; did you mean lockMode? (accepted: target, runtimeClassName, overwrite, lockFile, lockMode, missing)
+		assert.Error(t, err, cm+`: data.lockmode: unknown key; did you mean lockMode? (accepted: target, runtimeClassName, overwrite, pin, lockFile, lockMode, missing)
 data.overwrite: must be true or false, got "maybe"
-data.tagret: unknown key; did you mean target? (accepted: target, runtimeClassName, overwrite, lockFile, lockMode, missing)`)
+data.tagret: unknown key; did you mean target? (accepted: target, runtimeClassName, overwrite, pin, lockFile, lockMode, missing)`)
 	}
 }
 

@@ -38,20 +38,16 @@ func RegistryDeps(ctx context.Context, c *Config, progress, stderr io.Writer) (D
 	if dir.Log == nil {
 		dir.Log = io.Discard
 	}
-	var reg *registry.Client
+	var up lockfile.Upstream
 	if imgs.LockMode != string(lockfile.Use) {
 		o := registry.Options{Insecure: imgs.InsecureRegistries, Cache: dir, IdleTimeout: idleTimeout}
 		if c.Spec.AttachPolicy() {
 			o.Hasher = &layerhash.Hasher{Cache: dir, Progress: progress}
 		}
-		reg = registry.New(o)
+		up = offlineHinting{registry.New(o)}
 	}
 	if imgs.LockFile == "" {
-		return Deps{Deps: pipeline.Deps{Resolver: reg, Inspector: reg, Checks: dir}}, nil
-	}
-	var up lockfile.Upstream
-	if reg != nil {
-		up = reg
+		return Deps{Deps: pipeline.Deps{Resolver: up, Inspector: up, Checks: dir}}, nil
 	}
 	src, err := lockfile.Open(c.LockFile(), lockfile.Mode(imgs.LockMode), imgs.Platform, up)
 	if err != nil {
