@@ -123,9 +123,10 @@ exits 1 and writes nothing to stdout.
 On a terminal, stderr shows warnings, errors and a summary (-v: every
 result); otherwise every result of a successful plain-stream run, and the
 warnings and errors of a failed one (-q: warnings and errors only).
-Helm 4 plugins and kustomize never show stderr: use --results FILE
+kustomize shows no stderr on success, Helm 4 never: use --results FILE
 ($` + EnvResults + `) to keep the results, and --strict ($` + EnvStrict + `=1) to
-fail on warnings.`,
+fail on warnings. Under Helm 4 cocofy writes to the terminal itself, and
+every run's results to $XDG_STATE_HOME/cocofy/last-results.yaml.`,
 		Example: `  helm template web ./chart --post-renderer cocofy --post-renderer-args --config --post-renderer-args cocofy.yaml
   helm template web ./chart | cocofy --strict --config cocofy.yaml
   cocofy -f manifests/ --config cocofy.yaml --results results.yaml
@@ -219,7 +220,10 @@ func (o *rootOptions) addFlags(cmd *cobra.Command) {
 // runs the pipeline, prints the results, writes the results file when
 // asked, and writes the output only when everything succeeded.
 func (o *rootOptions) run(cmd *cobra.Command, args []string, deps DepsFunc) error {
-	ctx, stdout, stderr := cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr()
+	ctx, stdout := cmd.Context(), cmd.OutOrStdout()
+	h4 := newHelm4Door() // nil outside Helm 4
+	defer h4.close()
+	stderr := h4.stderr(cmd.ErrOrStderr())
 	tty := stderrIsTerminal(stderr)
 	rep := &pipeline.Report{}
 	strict, err := o.strictMode()
@@ -234,17 +238,20 @@ func (o *rootOptions) run(cmd *cobra.Command, args []string, deps DepsFunc) erro
 	if err == nil && done.commit != nil {
 		err = done.commit()
 	}
-	if path := o.results(); path != "" {
+	path := o.results(h4)
+	if path != "" {
 		if werr := writeResults(path, cmd.CommandPath(), rep, err); werr != nil {
 			err = errors.Join(err, fmt.Errorf("--results: %w", werr))
 		}
 	}
 	if err != nil {
+		h4.done(path, err, 0)
 		return err
 	}
 	if tty && !o.quiet {
 		fmt.Fprintln(stderr, o.summary(cmd, rep, done))
 	}
+	h4.done(path, nil, count(rep, framework.Warning))
 	_, err = done.out.WriteTo(stdout)
 	return err
 }
@@ -348,12 +355,16 @@ func (o *rootOptions) print(stderr io.Writer, rep *pipeline.Report, noInfo, tty 
 	}
 }
 
-// results is the results file: --results, else $COCOFY_RESULTS.
-func (o *rootOptions) results() string {
+// results is the results file: --results, else $COCOFY_RESULTS, else
+// under Helm 4 LastResultsPath.
+func (o *rootOptions) results(h4 *helm4Door) string {
 	if o.resultsPath != "" {
 		return o.resultsPath
 	}
-	return os.Getenv(EnvResults)
+	if path := os.Getenv(EnvResults); path != "" || h4 == nil {
+		return path
+	}
+	return h4.results
 }
 
 // ResultList is the results file: kpt's FunctionResultList (kpt fn render

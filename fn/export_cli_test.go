@@ -1,6 +1,9 @@
 package fn
 
-import "io"
+import (
+	"io"
+	"os"
+)
 
 // SetTerminal makes the command take its stderr for a terminal (or not),
 // until the returned function restores the real check.
@@ -17,3 +20,20 @@ func SetHasNetwork(has bool) (restore func()) {
 	hasNetwork = func() bool { return has }
 	return func() { hasNetwork = old }
 }
+
+// SetTerminalDevice makes a run under Helm 4 take w for its terminal (nil:
+// no terminal), until the returned function restores /dev/tty.
+func SetTerminalDevice(w io.Writer) (restore func()) {
+	old := openTerminal
+	openTerminal = func() (io.WriteCloser, error) {
+		if w == nil {
+			return nil, os.ErrNotExist
+		}
+		return nopCloser{w}, nil
+	}
+	return func() { openTerminal = old }
+}
+
+type nopCloser struct{ io.Writer }
+
+func (nopCloser) Close() error { return nil }
