@@ -194,7 +194,8 @@ func TestHardenedChartVirtualNode(t *testing.T) {
 	assert.NilError(t, err)
 	manifest = bytes.Replace(manifest, []byte("- command: cocofy"), []byte("- command: "+cocofy(t)), 1)
 	assert.NilError(t, os.WriteFile(filepath.Join(dir, "plugin.yaml"), manifest, 0o644))
-	env := []string{"HELM_PLUGINS=" + plugins, "COCOFY_CONFIG=" + filepath.Join(root, "examples", "hardened.yaml")}
+	env := []string{"HELM_PLUGINS=" + plugins, "COCOFY_CONFIG=" + filepath.Join(root, "examples", "hardened.yaml"),
+		"XDG_STATE_HOME=" + t.TempDir()} // Helm 4 runs leave their results there
 	out4 := mustRun(t, root, env, "", tool(t, "helm4"), "template", "hd", "examples/chart/hardened", "--post-renderer", "cocofy")
 	assert.Equal(t, strings.Count(out4, "microsoft.containerinstance.virtualnode.ccepolicy:"), 3, out4)
 	r = run(t, root, nil, out4, cocofy(t), "verify", "--config", "examples/hardened.yaml")
