@@ -13,10 +13,19 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 DEMO_TOOLS := helm kustomize
 E2E_TOOLS  := helm helm4 kustomize crane dmverity-vhd
 
-.PHONY: build tools demo test unit e2e fuzz bench check lock-examples clean
+.PHONY: build install tools demo test unit e2e fuzz bench check lock-examples clean
 
 build:
 	$(GO) build -tags $(TAGS) -trimpath -ldflags "-X cocofy.dev/cocofy/fn.Version=$(VERSION)" -o bin/cocofy .
+
+# bin/cocofy into $(GOBIN) when set (make's or go env's), else
+# ~/.local/bin; INSTALL_DIR=DIR puts it elsewhere. `go install
+# cocofy.dev/cocofy` does not work: the module path is not served.
+INSTALL_DIR ?= $(or $(GOBIN),$(shell $(GO) env GOBIN),$(HOME)/.local/bin)
+install: build
+	@mkdir -p "$(INSTALL_DIR)"
+	install -m 0755 bin/cocofy "$(INSTALL_DIR)/cocofy"
+	@case ":$$PATH:" in *":$(INSTALL_DIR):"*) ;; *) echo "install: $(INSTALL_DIR) is not on PATH; add it, e.g. export PATH=\"$(INSTALL_DIR):\$$PATH\"";; esac
 
 # Every tool (make e2e, bench and lock-examples install only theirs).
 tools:
