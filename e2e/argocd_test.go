@@ -416,6 +416,46 @@ func TestArgoCMPPluginFailures(t *testing.T) {
 	}
 }
 
+// Strict per Application: the plugin env COCOFY_STRICT (ARGOCD_ENV_COCOFY_STRICT)
+// turns a render with a warning into a failure, whose stderr Argo CD shows;
+// without it the warning passes unseen (Argo CD shows stderr only on
+// failure); the Application's value wins over the sidecar's.
+func TestArgoCMPPluginStrict(t *testing.T) {
+	p := loadPlugin(t)
+	app := loadApp(t, "examples/argocd/application.yaml")
+	const warning = `warning: spec.select.names[1]: "nothing-by-this-name" matches no workload of the input, so it selects nothing`
+	for _, tc := range []struct {
+		name, strict, sidecar string
+		fails                 bool
+	}{
+		{name: "off"},
+		{name: "on", strict: "true", fails: true},
+		{name: "1", strict: "1", fails: true},
+		{name: "the sidecar's", sidecar: "yes", fails: true},
+		{name: "the Application's over the sidecar's", strict: "no", sidecar: "1"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := argoRepo(t, app, "examples/chart/shop", "examples/cocofy.yaml")
+			cfg := filepath.Join(dir, "cocofy.yaml")
+			argoWriteFile(t, cfg, strings.Replace(readFile(t, cfg), "spec:\n", "spec:\n  select: {names: [shop-web, nothing-by-this-name]}\n", 1))
+			env := argoEnv(t, app, map[string]string{"COCOFY_CONFIG": "cocofy.yaml", "COCOFY_STRICT": tc.strict})
+			if tc.sidecar != "" {
+				env = append(env, "COCOFY_STRICT="+tc.sidecar)
+			}
+			r := argoGenerate(t, p, dir, env)
+			assert.Assert(t, strings.Contains(r.stderr, warning), r.stderr)
+			if !tc.fails {
+				assert.NilError(t, r.err, r.stderr)
+				assert.Assert(t, strings.Contains(r.stdout, "image: localhost:5001/cocofy-demo/web:1.4@sha256:"), r.stdout)
+				return
+			}
+			assert.Assert(t, r.err != nil, "must fail; stdout:\n%s", r.stdout)
+			assert.Equal(t, r.stdout, "")
+			assert.Assert(t, strings.Contains(r.stderr, "1 warning reported; no output was written"), r.stderr)
+		})
+	}
+}
+
 // argocdStub stands for the repo-server Deployment and argocd-cm of Argo
 // CD's install.yaml (the parts the patches meet), so the overlays build
 // offline.
