@@ -504,15 +504,24 @@ metadata:
 `
 
 // buildOverlay builds an install overlay of examples/argocd with the stub
-// in place of Argo CD's install.yaml.
+// in place of Argo CD's install.yaml: a Component as its README says (a
+// kustomization of the user's, with install.yaml and the component), an
+// overlay with the stub in place of its remote install.yaml.
 func buildOverlay(t *testing.T, overlay string) map[string]*yaml.RNode {
 	t.Helper()
 	dir := t.TempDir()
-	argoCopyTree(t, filepath.Join(root, overlay), dir)
+	src := filepath.Join(root, overlay)
 	k := filepath.Join(dir, "kustomization.yaml")
-	const remote = "- https://raw.githubusercontent.com/argoproj/argo-cd/stable/manifests/install.yaml"
-	assert.Assert(t, strings.Contains(readFile(t, k), remote), k)
-	argoWriteFile(t, k, strings.Replace(readFile(t, k), remote, "- argocd-stub.yaml", 1))
+	if strings.Contains(readFile(t, filepath.Join(src, "kustomization.yaml")), "\nkind: Component\n") {
+		argoCopyTree(t, src, filepath.Join(dir, "cocofy"))
+		argoWriteFile(t, k, "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nnamespace: argocd\n"+
+			"resources:\n- argocd-stub.yaml\ncomponents:\n- cocofy\n")
+	} else {
+		argoCopyTree(t, src, dir)
+		const remote = "- https://raw.githubusercontent.com/argoproj/argo-cd/stable/manifests/install.yaml"
+		assert.Assert(t, strings.Contains(readFile(t, k), remote), k)
+		argoWriteFile(t, k, strings.Replace(readFile(t, k), remote, "- argocd-stub.yaml", 1))
+	}
 	argoWriteFile(t, filepath.Join(dir, "argocd-stub.yaml"), argocdStub)
 	out := mustRun(t, dir, nil, "", tool(t, "kustomize"), "build", ".")
 	objs := map[string]*yaml.RNode{}
@@ -578,12 +587,22 @@ func argoMounts(c argoK8sContainer) map[string]string {
 	return m
 }
 
-// The sidecar overlay (examples/argocd/kustomization.yaml): the plugin
-// container runs argocd-cmp-server as user 999 with var-files, plugins,
-// plugin.yaml from the generated ConfigMap and a /tmp of its own; the
-// repo-server container and copyutil stay as they were.
+// The sidecar component (examples/argocd/kustomization.yaml), in a
+// kustomization that installs Argo CD: the plugin container runs
+// argocd-cmp-server as user 999 with var-files, plugins, plugin.yaml from
+// the generated ConfigMap and a /tmp of its own; the repo-server container
+// and copyutil stay as they were; the component brings no Argo CD of its
+// own (nothing but the stub's objects and its ConfigMap).
 func TestArgoRepoServerPatch(t *testing.T) {
+	assert.Assert(t, !strings.Contains(readFile(t, "examples/argocd/kustomization.yaml"), "install.yaml\n"), "the component must not re-apply Argo CD")
 	objs := buildOverlay(t, "examples/argocd")
+	var kinds []string
+	for k := range objs {
+		if !strings.HasPrefix(k, "ConfigMap/cocofy-cmp-plugin-") {
+			kinds = append(kinds, k)
+		}
+	}
+	assert.DeepEqual(t, sortStrings(kinds), []string{"ConfigMap/argocd-cm", "Deployment/argocd-repo-server"})
 	spec := argoPodSpec(t, objs["Deployment/argocd-repo-server"])
 	assert.Equal(t, len(spec.Containers), 2)
 	repo := argoContainer(t, spec.Containers, "argocd-repo-server")
@@ -756,4 +775,63 @@ if [ "$1" = verify ]; then exec "$REAL_COCOFY" "$@"; fi
 	// OUT verifies on its own, as a later CI run or a reviewer would check it.
 	v := run(t, root, nil, rendered, cocofy(t), "verify", "--lock-mode", "use", "--config", wf.Env["CONFIG"])
 	assert.NilError(t, v.err, v.stderr)
+}
+
+// The argo-cd chart's values (examples/argocd/argo-cd-values.yaml) say what
+// plugin.yaml and repo-server-patch.yaml say: the plugin in configs.cmp
+// (the chart's argocd-cmp-cm, key cocofy-helm.yaml), the same sidecar in
+// repoServer.extraContainers reading that key, and its volumes. Not
+// rendered with the chart itself here (the chart is not in the repository).
+func TestArgoHelmChartValues(t *testing.T) {
+	var values struct {
+		Configs struct {
+			CMP struct {
+				Create  bool                      `yaml:"create"`
+				Plugins map[string]map[string]any `yaml:"plugins"`
+			} `yaml:"cmp"`
+		} `yaml:"configs"`
+		RepoServer struct {
+			ExtraContainers []map[string]any `yaml:"extraContainers"`
+			Volumes         []map[string]any `yaml:"volumes"`
+		} `yaml:"repoServer"`
+	}
+	dec := yaml.NewDecoder(strings.NewReader(readFile(t, "examples/argocd/argo-cd-values.yaml")))
+	dec.KnownFields(true)
+	assert.NilError(t, dec.Decode(&values))
+	var plugin struct {
+		Metadata struct{ Name string }
+		Spec     map[string]any
+	}
+	assert.NilError(t, yaml.Unmarshal([]byte(readFile(t, "examples/argocd/plugin.yaml")), &plugin))
+	assert.Assert(t, values.Configs.CMP.Create)
+	assert.DeepEqual(t, values.Configs.CMP.Plugins[plugin.Metadata.Name], plugin.Spec)
+	assert.Equal(t, len(values.Configs.CMP.Plugins), 1)
+
+	var patch struct {
+		Spec struct {
+			Template struct {
+				Spec struct {
+					Containers []map[string]any `yaml:"containers"`
+					Volumes    []map[string]any `yaml:"volumes"`
+				} `yaml:"spec"`
+			} `yaml:"template"`
+		} `yaml:"spec"`
+	}
+	assert.NilError(t, yaml.Unmarshal([]byte(readFile(t, "examples/argocd/repo-server-patch.yaml")), &patch))
+	want := patch.Spec.Template.Spec.Containers
+	assert.Equal(t, len(want), 1)
+	// The one difference: plugin.yaml is the chart ConfigMap's key.
+	for _, m := range want[0]["volumeMounts"].([]any) {
+		if mount := m.(map[string]any); mount["subPath"] == "plugin.yaml" {
+			mount["subPath"] = plugin.Metadata.Name + ".yaml"
+		}
+	}
+	assert.DeepEqual(t, values.RepoServer.ExtraContainers, want)
+	volumes := patch.Spec.Template.Spec.Volumes
+	for _, v := range volumes {
+		if cm, ok := v["configMap"].(map[string]any); ok && cm["name"] == "cocofy-cmp-plugin" {
+			cm["name"] = "argocd-cmp-cm"
+		}
+	}
+	assert.DeepEqual(t, values.RepoServer.Volumes, volumes)
 }
