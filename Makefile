@@ -109,3 +109,26 @@ image:
 	CGO_ENABLED=0 GOOS=linux GOARCH=amd64 $(GO) build -tags rego -trimpath \
 		-ldflags "-s -w -X cocofy.dev/cocofy/fn.Version=$(VERSION)" -o dist/cocofy-linux-amd64 .
 	$(GO) run ./hack/image -binary dist/cocofy-linux-amd64 -version $(VERSION) -layout dist/image
+
+# The Argo CD plugin sidecar's image (examples/argocd), built in Go like
+# make image, no Docker: ARGOCD_BASE, a base with sh named by digest (e.g.
+# debian:bookworm-slim@sha256:…, from crane digest), plus one layer with
+# cocofy and a static helm 3 (HELM_VERSION, from the Go module proxy), as an
+# OCI layout in dist/argocd-image; runs as 999, no entrypoint (Argo CD gives
+# argocd-cmp-server). Needs a linux/amd64 machine (helm is go-installed for
+# it). Push it yourself (crane push dist/argocd-image REF) and map the name
+# cocofy-argocd-cmp to REF@sha256:… (kustomize images:, or the chart values).
+# ARGOCD_COCOFY=FILE takes that cocofy instead of building one: a release's
+# cocofy-linux-amd64, checked against its SHA256SUMS (README, Install).
+HELM_VERSION ?= v3.22.0
+ARGOCD_COCOFY ?=
+.PHONY: argocd-image
+argocd-image:
+	@test -n "$(ARGOCD_BASE)" || { echo "argocd-image: give ARGOCD_BASE=REPO@sha256:… (a base with sh, e.g. debian:bookworm-slim, by digest)"; exit 2; }
+ifeq ($(ARGOCD_COCOFY),)
+	CGO_ENABLED=0 GOOS=linux GOARCH=amd64 $(GO) build -tags rego -trimpath \
+		-ldflags "-s -w -X cocofy.dev/cocofy/fn.Version=$(VERSION)" -o dist/cocofy-linux-amd64 .
+endif
+	CGO_ENABLED=0 GOBIN=$(CURDIR)/dist/argocd $(GO) install -trimpath -ldflags "-s -w" helm.sh/helm/v3/cmd/helm@$(HELM_VERSION)
+	$(GO) run ./hack/image -binary $(or $(ARGOCD_COCOFY),dist/cocofy-linux-amd64) \
+		-argocd-cmp "$(ARGOCD_BASE)" -helm dist/argocd/helm -layout dist/argocd-image
