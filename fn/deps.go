@@ -51,7 +51,7 @@ func RegistryDeps(ctx context.Context, c *Config, progress, stderr io.Writer) (D
 	}
 	src, err := lockfile.Open(c.LockFile(), lockfile.Mode(imgs.LockMode), imgs.Platform, up)
 	if err != nil {
-		return Deps{}, err
+		return Deps{}, hintMount(err)
 	}
 	src.NeedRootHashes = c.Spec.AttachPolicy()
 	return Deps{Deps: pipeline.Deps{Resolver: src, Inspector: src, Checks: dir}, Commit: commitLock(src, c.LockFile(), stderr)}, nil

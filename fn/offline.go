@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net"
 
 	"cocofy.dev/cocofy/image"
@@ -56,4 +57,15 @@ var hasNetwork = func() bool {
 		}
 	}
 	return false
+}
+
+// hintMount adds, to a lock file that is not there on a host without
+// network (a container function: kpt and kustomize give it none of your
+// files either), how to mount it.
+func hintMount(err error) error {
+	if !errors.Is(err, fs.ErrNotExist) || hasNetwork() {
+		return err
+	}
+	return fmt.Errorf("%w; a container function sees none of your files: mount the lock file "+
+		"(kpt fn eval --mount type=bind,src=$PWD/images.lock.yaml,dst=/lock/images.lock.yaml -- lockFile=/lock/images.lock.yaml lockMode=use)", err)
 }

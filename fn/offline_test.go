@@ -50,3 +50,18 @@ func TestOfflineHint(t *testing.T) {
 	assert.Assert(t, err != nil)
 	assert.Assert(t, !strings.Contains(stderr, "no network here"), stderr)
 }
+
+// A lock file that is not there, without network: the container was not
+// given it; the error says how to mount it.
+func TestOfflineLockFileNotMounted(t *testing.T) {
+	in := "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  containers:\n  - {name: c, image: app:1, resources: {limits: {cpu: 100m, memory: 128Mi}}}\n"
+	rl := strings.Replace(wrap(t, in, ""), "kind: ResourceList\n", "kind: ResourceList\nfunctionConfig:\n  apiVersion: v1\n  kind: ConfigMap\n  metadata: {name: function-input}\n  data: {target: contrast, lockFile: /lock/images.lock.yaml, lockMode: use}\n", 1)
+	restore := fn.SetHasNetwork(false)
+	_, _, err := runWith(t, fn.RegistryDeps, rl)
+	restore()
+	assert.ErrorContains(t, err, "no such file or directory; a container function sees none of your files: mount the lock file (kpt fn eval --mount type=bind,")
+
+	defer fn.SetHasNetwork(true)()
+	_, _, err = runWith(t, fn.RegistryDeps, rl)
+	assert.Assert(t, err != nil && !strings.Contains(err.Error(), "mount"), err)
+}
