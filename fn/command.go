@@ -238,9 +238,12 @@ func (o *rootOptions) run(cmd *cobra.Command, args []string, deps DepsFunc) erro
 	if err == nil && done.commit != nil {
 		err = done.commit()
 	}
-	path := o.results(h4)
+	path, implicit := o.results(h4)
 	if path != "" {
-		if werr := writeResults(path, cmd.CommandPath(), rep, err); werr != nil {
+		switch werr := writeResults(path, cmd.CommandPath(), rep, err); {
+		case werr != nil && implicit:
+			path = "" // Helm 4's file is a help, not a duty
+		case werr != nil:
 			err = errors.Join(err, fmt.Errorf("--results: %w", werr))
 		}
 	}
@@ -356,15 +359,15 @@ func (o *rootOptions) print(stderr io.Writer, rep *pipeline.Report, noInfo, tty 
 }
 
 // results is the results file: --results, else $COCOFY_RESULTS, else
-// under Helm 4 LastResultsPath.
-func (o *rootOptions) results(h4 *helm4Door) string {
+// under Helm 4 LastResultsPath (implicit: not asked for).
+func (o *rootOptions) results(h4 *helm4Door) (path string, implicit bool) {
 	if o.resultsPath != "" {
-		return o.resultsPath
+		return o.resultsPath, false
 	}
 	if path := os.Getenv(EnvResults); path != "" || h4 == nil {
-		return path
+		return path, false
 	}
-	return h4.results
+	return h4.results, true
 }
 
 // ResultList is the results file: kpt's FunctionResultList (kpt fn render

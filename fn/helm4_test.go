@@ -86,3 +86,14 @@ func TestHelm4ResultsWithoutTerminal(t *testing.T) {
 	_, err = os.Stat(path)
 	assert.Assert(t, os.IsNotExist(err), "not under Helm 4: %v", err)
 }
+
+// A state folder that cannot be written does not fail a Helm 4 run: the
+// file is a help, not something asked for.
+func TestHelm4ResultsNotWritable(t *testing.T) {
+	path := helm4Env(t)
+	defer fn.SetTerminalDevice(nil)()
+	assert.NilError(t, os.MkdirAll(path, 0o755)) // a folder where the file goes
+	out, stderr, err := run(t, read(t, "testdata/pod-sandbox/input.yaml"))
+	assert.NilError(t, err, stderr)
+	assert.Assert(t, out != "")
+}
