@@ -223,7 +223,8 @@ func (o *rootOptions) run(cmd *cobra.Command, args []string, deps DepsFunc) erro
 	ctx, stdout := cmd.Context(), cmd.OutOrStdout()
 	h4 := newHelm4Door() // nil outside Helm 4
 	defer h4.close()
-	stderr := h4.stderr(cmd.ErrOrStderr())
+	cmd.SetErr(h4.stderr(cmd.ErrOrStderr())) // progress and lock file lines too
+	stderr := cmd.ErrOrStderr()
 	tty := stderrIsTerminal(stderr)
 	rep := &pipeline.Report{}
 	strict, err := o.strictMode()
