@@ -503,25 +503,17 @@ metadata:
   name: argocd-cm
 `
 
-// buildOverlay builds an install overlay of examples/argocd with the stub
-// in place of Argo CD's install.yaml: a Component as its README says (a
-// kustomization of the user's, with install.yaml and the component), an
-// overlay with the stub in place of its remote install.yaml.
-func buildOverlay(t *testing.T, overlay string) map[string]*yaml.RNode {
+// buildOverlay builds a component of examples/argocd as its comment says
+// to use it: in a kustomization of the user's that installs Argo CD, here
+// the stub in place of Argo CD's install.yaml.
+func buildOverlay(t *testing.T, component string) map[string]*yaml.RNode {
 	t.Helper()
 	dir := t.TempDir()
-	src := filepath.Join(root, overlay)
-	k := filepath.Join(dir, "kustomization.yaml")
-	if strings.Contains(readFile(t, filepath.Join(src, "kustomization.yaml")), "\nkind: Component\n") {
-		argoCopyTree(t, src, filepath.Join(dir, "cocofy"))
-		argoWriteFile(t, k, "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nnamespace: argocd\n"+
-			"resources:\n- argocd-stub.yaml\ncomponents:\n- cocofy\n")
-	} else {
-		argoCopyTree(t, src, dir)
-		const remote = "- https://raw.githubusercontent.com/argoproj/argo-cd/stable/manifests/install.yaml"
-		assert.Assert(t, strings.Contains(readFile(t, k), remote), k)
-		argoWriteFile(t, k, strings.Replace(readFile(t, k), remote, "- argocd-stub.yaml", 1))
-	}
+	src := filepath.Join(root, component)
+	assert.Assert(t, strings.Contains(readFile(t, filepath.Join(src, "kustomization.yaml")), "\nkind: Component\n"), component)
+	argoCopyTree(t, src, filepath.Join(dir, "cocofy"))
+	argoWriteFile(t, filepath.Join(dir, "kustomization.yaml"), "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nnamespace: argocd\n"+
+		"resources:\n- argocd-stub.yaml\ncomponents:\n- cocofy\n")
 	argoWriteFile(t, filepath.Join(dir, "argocd-stub.yaml"), argocdStub)
 	out := mustRun(t, dir, nil, "", tool(t, "kustomize"), "build", ".")
 	objs := map[string]*yaml.RNode{}
@@ -638,6 +630,7 @@ func TestArgoRepoServerPatch(t *testing.T) {
 // repo-server's PATH, copyutil kept.
 func TestArgoBuiltinKustomizePatch(t *testing.T) {
 	objs := buildOverlay(t, "examples/argocd/builtin-kustomize")
+	assert.Equal(t, len(objs), 2, "the component brings no Argo CD objects of its own")
 	assert.Equal(t, objs["ConfigMap/argocd-cm"].GetDataMap()["kustomize.buildOptions"], "--enable-alpha-plugins --enable-exec")
 	spec := argoPodSpec(t, objs["Deployment/argocd-repo-server"])
 	argoContainer(t, spec.InitContainers, "copyutil")
