@@ -118,16 +118,23 @@ image:
 # argocd-cmp-server). Needs a linux/amd64 machine (helm is go-installed for
 # it). Push it yourself (crane push dist/argocd-image REF) and map the name
 # cocofy-argocd-cmp to REF@sha256:… (kustomize images:, or the chart values).
-# ARGOCD_COCOFY=FILE takes that cocofy instead of building one: a release's
-# cocofy-linux-amd64, checked against its SHA256SUMS (README, Install).
+# With COCOFY_RELEASES (where releases are published) it takes the
+# cocofy-linux-amd64 of release COCOFY_VERSION instead of building one,
+# checked against the release's SHA256SUMS (hack/fetch-release.sh);
+# ARGOCD_COCOFY=FILE takes a binary you have.
 HELM_VERSION ?= v3.22.0
-ARGOCD_COCOFY ?=
+COCOFY_VERSION ?= v0.1.0
+ifneq ($(COCOFY_RELEASES),)
+ARGOCD_COCOFY ?= dist/release/cocofy-linux-amd64
+endif
 .PHONY: argocd-image
 argocd-image:
 	@test -n "$(ARGOCD_BASE)" || { echo "argocd-image: give ARGOCD_BASE=REPO@sha256:… (a base with sh, e.g. debian:bookworm-slim, by digest)"; exit 2; }
 ifeq ($(ARGOCD_COCOFY),)
 	CGO_ENABLED=0 GOOS=linux GOARCH=amd64 $(GO) build -tags rego -trimpath \
 		-ldflags "-s -w -X cocofy.dev/cocofy/fn.Version=$(VERSION)" -o dist/cocofy-linux-amd64 .
+else ifeq ($(ARGOCD_COCOFY),dist/release/cocofy-linux-amd64)
+	bash hack/fetch-release.sh $(COCOFY_VERSION) linux-amd64 dist/release
 endif
 	CGO_ENABLED=0 GOBIN=$(CURDIR)/dist/argocd $(GO) install -trimpath -ldflags "-s -w" helm.sh/helm/v3/cmd/helm@$(HELM_VERSION)
 	$(GO) run ./hack/image -binary $(or $(ARGOCD_COCOFY),dist/cocofy-linux-amd64) \

@@ -85,6 +85,13 @@ func TestInstallFromRelease(t *testing.T) {
 		assert.Assert(t, string(installed) == string(binary), "the release's binary")
 	}
 
+	// hack/fetch-release.sh (make argocd-image with COCOFY_RELEASES) does
+	// the same.
+	fetched := filepath.Join(t.TempDir(), "release")
+	r = run(t, root, []string{"COCOFY_RELEASES=" + srv.URL}, "", "bash", "hack/fetch-release.sh", "v0.1.0", runtime.GOOS+"-"+runtime.GOARCH, fetched)
+	assert.NilError(t, r.err, r.stderr)
+	assert.Equal(t, r.stdout, filepath.Join(fetched, name)+"\n")
+
 	// A binary that is not the one SHA256SUMS names is not installed.
 	write(append(binary[:len(binary):len(binary)], 0))
 	home = t.TempDir()
@@ -93,6 +100,11 @@ func TestInstallFromRelease(t *testing.T) {
 	assert.Assert(t, strings.Contains(r.stdout+r.stderr, "FAILED"), r.stdout+r.stderr)
 	_, err = os.Stat(filepath.Join(home, ".local", "bin", "cocofy"))
 	assert.Assert(t, os.IsNotExist(err), "not installed: %v", err)
+	r = run(t, root, []string{"COCOFY_RELEASES=" + srv.URL}, "", "bash", "hack/fetch-release.sh", "v0.1.0", runtime.GOOS+"-"+runtime.GOARCH, fetched)
+	assert.Assert(t, r.err != nil, "fetch-release must refuse it")
+	assert.Assert(t, strings.Contains(r.stderr, "does not match its SHA256SUMS"), r.stderr)
+	_, err = os.Stat(filepath.Join(fetched, name))
+	assert.Assert(t, os.IsNotExist(err), "removed: %v", err)
 }
 
 // make install goes to $GOBIN, else ~/.local/bin, or INSTALL_DIR; and no
