@@ -13,10 +13,19 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 DEMO_TOOLS := helm kustomize
 E2E_TOOLS  := helm helm4 kustomize crane dmverity-vhd
 
-.PHONY: build tools demo test unit e2e fuzz bench check lock-examples clean
+.PHONY: build install tools demo test unit e2e fuzz bench check lock-examples clean
 
 build:
 	$(GO) build -tags $(TAGS) -trimpath -ldflags "-X cocofy.dev/cocofy/fn.Version=$(VERSION)" -o bin/cocofy .
+
+# bin/cocofy into $(GOBIN) when set (make's or go env's), else
+# ~/.local/bin; INSTALL_DIR=DIR puts it elsewhere. `go install
+# cocofy.dev/cocofy` does not work: the module path is not served.
+INSTALL_DIR ?= $(or $(GOBIN),$(shell $(GO) env GOBIN),$(HOME)/.local/bin)
+install: build
+	@mkdir -p "$(INSTALL_DIR)"
+	install -m 0755 bin/cocofy "$(INSTALL_DIR)/cocofy"
+	@case ":$$PATH:" in *":$(INSTALL_DIR):"*) ;; *) echo "install: $(INSTALL_DIR) is not on PATH; add it, e.g. export PATH=\"$(INSTALL_DIR):\$$PATH\"";; esac
 
 # Every tool (make e2e, bench and lock-examples install only theirs).
 tools:
@@ -101,3 +110,33 @@ image:
 	CGO_ENABLED=0 GOOS=linux GOARCH=amd64 $(GO) build -tags rego -trimpath \
 		-ldflags "-s -w -X cocofy.dev/cocofy/fn.Version=$(VERSION)" -o dist/cocofy-linux-amd64 .
 	$(GO) run ./hack/image -binary dist/cocofy-linux-amd64 -version $(VERSION) -layout dist/image
+
+# The Argo CD plugin sidecar's image (examples/argocd), built in Go like
+# make image, no Docker: ARGOCD_BASE, a base with sh named by digest (e.g.
+# debian:bookworm-slim@sha256:…, from crane digest), plus one layer with
+# cocofy and a static helm 3 (HELM_VERSION, from the Go module proxy), as an
+# OCI layout in dist/argocd-image; runs as 999, no entrypoint (Argo CD gives
+# argocd-cmp-server). Needs a linux/amd64 machine (helm is go-installed for
+# it). Push it yourself (crane push dist/argocd-image REF) and map the name
+# cocofy-argocd-cmp to REF@sha256:… (kustomize images:, or the chart values).
+# With COCOFY_RELEASES (where releases are published) it takes the
+# cocofy-linux-amd64 of release COCOFY_VERSION instead of building one,
+# checked against the release's SHA256SUMS (hack/fetch-release.sh);
+# ARGOCD_COCOFY=FILE takes a binary you have.
+HELM_VERSION ?= v3.22.0
+COCOFY_VERSION ?= v0.1.0
+ifneq ($(COCOFY_RELEASES),)
+ARGOCD_COCOFY ?= dist/release/cocofy-linux-amd64
+endif
+.PHONY: argocd-image
+argocd-image:
+	@test -n "$(ARGOCD_BASE)" || { echo "argocd-image: give ARGOCD_BASE=REPO@sha256:… (a base with sh, e.g. debian:bookworm-slim, by digest)"; exit 2; }
+ifeq ($(ARGOCD_COCOFY),)
+	CGO_ENABLED=0 GOOS=linux GOARCH=amd64 $(GO) build -tags rego -trimpath \
+		-ldflags "-s -w -X cocofy.dev/cocofy/fn.Version=$(VERSION)" -o dist/cocofy-linux-amd64 .
+else ifeq ($(ARGOCD_COCOFY),dist/release/cocofy-linux-amd64)
+	bash hack/fetch-release.sh $(COCOFY_VERSION) linux-amd64 dist/release
+endif
+	CGO_ENABLED=0 GOBIN=$(CURDIR)/dist/argocd $(GO) install -trimpath -ldflags "-s -w" helm.sh/helm/v3/cmd/helm@$(HELM_VERSION)
+	$(GO) run ./hack/image -binary $(or $(ARGOCD_COCOFY),dist/cocofy-linux-amd64) \
+		-argocd-cmp "$(ARGOCD_BASE)" -helm dist/argocd/helm -layout dist/argocd-image

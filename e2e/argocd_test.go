@@ -416,6 +416,46 @@ func TestArgoCMPPluginFailures(t *testing.T) {
 	}
 }
 
+// Strict per Application: the plugin env COCOFY_STRICT (ARGOCD_ENV_COCOFY_STRICT)
+// turns a render with a warning into a failure, whose stderr Argo CD shows;
+// without it the warning passes unseen (Argo CD shows stderr only on
+// failure); the Application's value wins over the sidecar's.
+func TestArgoCMPPluginStrict(t *testing.T) {
+	p := loadPlugin(t)
+	app := loadApp(t, "examples/argocd/application.yaml")
+	const warning = `warning: spec.select.names[1]: "nothing-by-this-name" matches no workload of the input, so it selects nothing`
+	for _, tc := range []struct {
+		name, strict, sidecar string
+		fails                 bool
+	}{
+		{name: "off"},
+		{name: "on", strict: "true", fails: true},
+		{name: "1", strict: "1", fails: true},
+		{name: "the sidecar's", sidecar: "yes", fails: true},
+		{name: "the Application's over the sidecar's", strict: "no", sidecar: "1"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := argoRepo(t, app, "examples/chart/shop", "examples/cocofy.yaml")
+			cfg := filepath.Join(dir, "cocofy.yaml")
+			argoWriteFile(t, cfg, strings.Replace(readFile(t, cfg), "spec:\n", "spec:\n  select: {names: [shop-web, nothing-by-this-name]}\n", 1))
+			env := argoEnv(t, app, map[string]string{"COCOFY_CONFIG": "cocofy.yaml", "COCOFY_STRICT": tc.strict})
+			if tc.sidecar != "" {
+				env = append(env, "COCOFY_STRICT="+tc.sidecar)
+			}
+			r := argoGenerate(t, p, dir, env)
+			assert.Assert(t, strings.Contains(r.stderr, warning), r.stderr)
+			if !tc.fails {
+				assert.NilError(t, r.err, r.stderr)
+				assert.Assert(t, strings.Contains(r.stdout, "image: localhost:5001/cocofy-demo/web:1.4@sha256:"), r.stdout)
+				return
+			}
+			assert.Assert(t, r.err != nil, "must fail; stdout:\n%s", r.stdout)
+			assert.Equal(t, r.stdout, "")
+			assert.Assert(t, strings.Contains(r.stderr, "1 warning reported; no output was written"), r.stderr)
+		})
+	}
+}
+
 // argocdStub stands for the repo-server Deployment and argocd-cm of Argo
 // CD's install.yaml (the parts the patches meet), so the overlays build
 // offline.
@@ -463,16 +503,17 @@ metadata:
   name: argocd-cm
 `
 
-// buildOverlay builds an install overlay of examples/argocd with the stub
-// in place of Argo CD's install.yaml.
-func buildOverlay(t *testing.T, overlay string) map[string]*yaml.RNode {
+// buildOverlay builds a component of examples/argocd as its comment says
+// to use it: in a kustomization of the user's that installs Argo CD, here
+// the stub in place of Argo CD's install.yaml.
+func buildOverlay(t *testing.T, component string) map[string]*yaml.RNode {
 	t.Helper()
 	dir := t.TempDir()
-	argoCopyTree(t, filepath.Join(root, overlay), dir)
-	k := filepath.Join(dir, "kustomization.yaml")
-	const remote = "- https://raw.githubusercontent.com/argoproj/argo-cd/stable/manifests/install.yaml"
-	assert.Assert(t, strings.Contains(readFile(t, k), remote), k)
-	argoWriteFile(t, k, strings.Replace(readFile(t, k), remote, "- argocd-stub.yaml", 1))
+	src := filepath.Join(root, component)
+	assert.Assert(t, strings.Contains(readFile(t, filepath.Join(src, "kustomization.yaml")), "\nkind: Component\n"), component)
+	argoCopyTree(t, src, filepath.Join(dir, "cocofy"))
+	argoWriteFile(t, filepath.Join(dir, "kustomization.yaml"), "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nnamespace: argocd\n"+
+		"resources:\n- argocd-stub.yaml\ncomponents:\n- cocofy\n")
 	argoWriteFile(t, filepath.Join(dir, "argocd-stub.yaml"), argocdStub)
 	out := mustRun(t, dir, nil, "", tool(t, "kustomize"), "build", ".")
 	objs := map[string]*yaml.RNode{}
@@ -538,12 +579,22 @@ func argoMounts(c argoK8sContainer) map[string]string {
 	return m
 }
 
-// The sidecar overlay (examples/argocd/kustomization.yaml): the plugin
-// container runs argocd-cmp-server as user 999 with var-files, plugins,
-// plugin.yaml from the generated ConfigMap and a /tmp of its own; the
-// repo-server container and copyutil stay as they were.
+// The sidecar component (examples/argocd/kustomization.yaml), in a
+// kustomization that installs Argo CD: the plugin container runs
+// argocd-cmp-server as user 999 with var-files, plugins, plugin.yaml from
+// the generated ConfigMap and a /tmp of its own; the repo-server container
+// and copyutil stay as they were; the component brings no Argo CD of its
+// own (nothing but the stub's objects and its ConfigMap).
 func TestArgoRepoServerPatch(t *testing.T) {
+	assert.Assert(t, !strings.Contains(readFile(t, "examples/argocd/kustomization.yaml"), "install.yaml\n"), "the component must not re-apply Argo CD")
 	objs := buildOverlay(t, "examples/argocd")
+	var kinds []string
+	for k := range objs {
+		if !strings.HasPrefix(k, "ConfigMap/cocofy-cmp-plugin-") {
+			kinds = append(kinds, k)
+		}
+	}
+	assert.DeepEqual(t, sortStrings(kinds), []string{"ConfigMap/argocd-cm", "Deployment/argocd-repo-server"})
 	spec := argoPodSpec(t, objs["Deployment/argocd-repo-server"])
 	assert.Equal(t, len(spec.Containers), 2)
 	repo := argoContainer(t, spec.Containers, "argocd-repo-server")
@@ -579,6 +630,7 @@ func TestArgoRepoServerPatch(t *testing.T) {
 // repo-server's PATH, copyutil kept.
 func TestArgoBuiltinKustomizePatch(t *testing.T) {
 	objs := buildOverlay(t, "examples/argocd/builtin-kustomize")
+	assert.Equal(t, len(objs), 2, "the component brings no Argo CD objects of its own")
 	assert.Equal(t, objs["ConfigMap/argocd-cm"].GetDataMap()["kustomize.buildOptions"], "--enable-alpha-plugins --enable-exec")
 	spec := argoPodSpec(t, objs["Deployment/argocd-repo-server"])
 	argoContainer(t, spec.InitContainers, "copyutil")
@@ -716,4 +768,63 @@ if [ "$1" = verify ]; then exec "$REAL_COCOFY" "$@"; fi
 	// OUT verifies on its own, as a later CI run or a reviewer would check it.
 	v := run(t, root, nil, rendered, cocofy(t), "verify", "--lock-mode", "use", "--config", wf.Env["CONFIG"])
 	assert.NilError(t, v.err, v.stderr)
+}
+
+// The argo-cd chart's values (examples/argocd/argo-cd-values.yaml) say what
+// plugin.yaml and repo-server-patch.yaml say: the plugin in configs.cmp
+// (the chart's argocd-cmp-cm, key cocofy-helm.yaml), the same sidecar in
+// repoServer.extraContainers reading that key, and its volumes. Not
+// rendered with the chart itself here (the chart is not in the repository).
+func TestArgoHelmChartValues(t *testing.T) {
+	var values struct {
+		Configs struct {
+			CMP struct {
+				Create  bool                      `yaml:"create"`
+				Plugins map[string]map[string]any `yaml:"plugins"`
+			} `yaml:"cmp"`
+		} `yaml:"configs"`
+		RepoServer struct {
+			ExtraContainers []map[string]any `yaml:"extraContainers"`
+			Volumes         []map[string]any `yaml:"volumes"`
+		} `yaml:"repoServer"`
+	}
+	dec := yaml.NewDecoder(strings.NewReader(readFile(t, "examples/argocd/argo-cd-values.yaml")))
+	dec.KnownFields(true)
+	assert.NilError(t, dec.Decode(&values))
+	var plugin struct {
+		Metadata struct{ Name string }
+		Spec     map[string]any
+	}
+	assert.NilError(t, yaml.Unmarshal([]byte(readFile(t, "examples/argocd/plugin.yaml")), &plugin))
+	assert.Assert(t, values.Configs.CMP.Create)
+	assert.DeepEqual(t, values.Configs.CMP.Plugins[plugin.Metadata.Name], plugin.Spec)
+	assert.Equal(t, len(values.Configs.CMP.Plugins), 1)
+
+	var patch struct {
+		Spec struct {
+			Template struct {
+				Spec struct {
+					Containers []map[string]any `yaml:"containers"`
+					Volumes    []map[string]any `yaml:"volumes"`
+				} `yaml:"spec"`
+			} `yaml:"template"`
+		} `yaml:"spec"`
+	}
+	assert.NilError(t, yaml.Unmarshal([]byte(readFile(t, "examples/argocd/repo-server-patch.yaml")), &patch))
+	want := patch.Spec.Template.Spec.Containers
+	assert.Equal(t, len(want), 1)
+	// The one difference: plugin.yaml is the chart ConfigMap's key.
+	for _, m := range want[0]["volumeMounts"].([]any) {
+		if mount := m.(map[string]any); mount["subPath"] == "plugin.yaml" {
+			mount["subPath"] = plugin.Metadata.Name + ".yaml"
+		}
+	}
+	assert.DeepEqual(t, values.RepoServer.ExtraContainers, want)
+	volumes := patch.Spec.Template.Spec.Volumes
+	for _, v := range volumes {
+		if cm, ok := v["configMap"].(map[string]any); ok && cm["name"] == "cocofy-cmp-plugin" {
+			cm["name"] = "argocd-cmp-cm"
+		}
+	}
+	assert.DeepEqual(t, values.RepoServer.Volumes, volumes)
 }

@@ -15,6 +15,7 @@ import (
 	"regexp"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -193,7 +194,8 @@ func TestHardenedChartVirtualNode(t *testing.T) {
 	assert.NilError(t, err)
 	manifest = bytes.Replace(manifest, []byte("- command: cocofy"), []byte("- command: "+cocofy(t)), 1)
 	assert.NilError(t, os.WriteFile(filepath.Join(dir, "plugin.yaml"), manifest, 0o644))
-	env := []string{"HELM_PLUGINS=" + plugins, "COCOFY_CONFIG=" + filepath.Join(root, "examples", "hardened.yaml")}
+	env := []string{"HELM_PLUGINS=" + plugins, "COCOFY_CONFIG=" + filepath.Join(root, "examples", "hardened.yaml"),
+		"XDG_STATE_HOME=" + t.TempDir()} // Helm 4 runs leave their results there
 	out4 := mustRun(t, root, env, "", tool(t, "helm4"), "template", "hd", "examples/chart/hardened", "--post-renderer", "cocofy")
 	assert.Equal(t, strings.Count(out4, "microsoft.containerinstance.virtualnode.ccepolicy:"), 3, out4)
 	r = run(t, root, nil, out4, cocofy(t), "verify", "--config", "examples/hardened.yaml")
@@ -308,6 +310,9 @@ func TestHelm4Plugin(t *testing.T) {
 		cmd.Env = append(cmd.Env, env...)
 		var out, errOut bytes.Buffer
 		cmd.Stdout, cmd.Stderr = &out, &errOut
+		// A session of its own: no controlling terminal, as in CI, so
+		// that cocofy under Helm 4 does not write to the tester's.
+		cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 		err := cmd.Run()
 		return result{out.String(), errOut.String(), err}
 	}
@@ -336,7 +341,8 @@ func TestHelm4Plugin(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			h4data := filepath.Join(t.TempDir(), "helm4")
-			h4 := []string{"HELM_DATA_HOME=" + h4data, "COCOFY_CONFIG=" + filepath.Join(root, "examples", "cocofy.yaml")}
+			state := t.TempDir()
+			h4 := []string{"HELM_DATA_HOME=" + h4data, "COCOFY_CONFIG=" + filepath.Join(root, "examples", "cocofy.yaml"), "XDG_STATE_HOME=" + state}
 			mustHelm(t, h4, helm4, "plugin", "install", "--verify=false", tc.source)
 			_, err := os.Stat(filepath.Join(h4data, "plugins", "cocofy", "plugin.yaml"))
 			assert.NilError(t, err, "installed as plugin folder cocofy")
@@ -364,10 +370,20 @@ func TestHelm4Plugin(t *testing.T) {
 			assert.Assert(t, strings.Contains(hook3, "image: localhost:5001/cocofy-demo/tools:1.0\n"), hook3)
 			assert.Assert(t, !strings.Contains(hook3, "runtimeClassName"), hook3)
 
-			// Helm 4 hides the plugin's stderr, but the command still fails.
-			r = helmRun(t, h4, helm4, "template", "shop", "examples/chart/shop", "--post-renderer", "cocofy", "--set", "web.tag=9.9")
+			// Every run leaves its results in $XDG_STATE_HOME/cocofy.
+			last := filepath.Join(state, "cocofy", "last-results.yaml")
+			assert.Assert(t, strings.Contains(readFile(t, last), "exitCode: 0\n"), readFile(t, last))
+
+			// Helm 4 hides the plugin's stderr (also with --debug: stderr=""),
+			// but the command still fails, and the results say why.
+			r = helmRun(t, h4, helm4, "template", "shop", "examples/chart/shop", "--post-renderer", "cocofy", "--set", "web.tag=9.9", "--debug")
 			assert.Assert(t, r.err != nil)
-			assert.Equal(t, r.stdout, "")
+			assert.Equal(t, strings.TrimSpace(r.stdout), "")
+			assert.Assert(t, strings.Contains(r.stderr, `plugin \"cocofy\" exited with error`) || strings.Contains(r.stderr, `plugin "cocofy" exited with error`), r.stderr)
+			assert.Assert(t, !strings.Contains(r.stderr, "not in the lock file"), "Helm 4 learnt to show stderr: update the README\n%s", r.stderr)
+			results := readFile(t, last)
+			assert.Assert(t, strings.Contains(results, "exitCode: 1\n"), results)
+			assert.Assert(t, strings.Contains(results, "localhost:5001/cocofy-demo/web:9.9 is not in the lock file"), results)
 
 			mustHelm(t, h4, helm4, "plugin", "uninstall", "cocofy")
 			_, err = os.Lstat(filepath.Join(h4data, "plugins", "cocofy"))

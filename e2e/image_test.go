@@ -155,7 +155,15 @@ func podmanKpt(t *testing.T, dir, reg, ref string, binary []byte, execAPI string
 	r = run(t, pkg, env, "", kpt, "fn", "eval", ".", "--image", ref, "--truncate-output=false", "--", "target=contrast")
 	assert.Assert(t, r.err != nil, "pinning without network must fail:\n%s", r.stderr)
 	assert.Assert(t, strings.Contains(r.stderr, "resolving localhost:5001/cocofy-demo/api:2.0"), r.stderr)
+	assert.Assert(t, strings.Contains(r.stderr, "there is no network here"), "it says what works:\n%s", r.stderr)
+	assert.Assert(t, strings.Contains(r.stderr, "mount the lock file"), r.stderr)
 	assert.DeepEqual(t, snapshot(t, pkg), before)
+
+	// -- pin=false: placed, not pinned.
+	r = run(t, pkg, env, "", kpt, "fn", "eval", ".", "--image", ref, "--truncate-output=false", "--", "target=contrast", "pin=false")
+	assert.NilError(t, r.err, r.stderr)
+	assert.Assert(t, strings.Contains(readFile(t, filepath.Join(pkg, "api.yaml")), "image: localhost:5001/cocofy-demo/api:2.0\n"))
+	pkg = copyPackage(t)
 
 	// With the lock file mounted (--mount, read-only), it pins from the lock
 	// and gives what the exec form gives.

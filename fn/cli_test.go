@@ -139,10 +139,17 @@ func TestStrict(t *testing.T) {
 
 	t.Setenv(fn.EnvStrict, "yes please")
 	_, _, err = run(t, clean)
-	assert.Error(t, err, `$COCOFY_STRICT: must be 1 or 0, got "yes please"`)
-	t.Setenv(fn.EnvStrict, "0")
-	_, _, err = run(t, in)
-	assert.NilError(t, err)
+	assert.Error(t, err, `$COCOFY_STRICT: must be 1, true or yes (on), or 0, false or no (off), got "yes please"`)
+	for _, v := range []string{"true", "YES", "yes"} {
+		t.Setenv(fn.EnvStrict, v)
+		_, _, err = run(t, in)
+		assert.Error(t, err, "$COCOFY_STRICT="+v+": 1 warning reported; no output was written")
+	}
+	for _, v := range []string{"0", "false", "No"} {
+		t.Setenv(fn.EnvStrict, v)
+		_, _, err = run(t, in)
+		assert.NilError(t, err, v)
+	}
 }
 
 // On a terminal stderr shows warnings, errors and a one-line summary; -v
@@ -356,9 +363,9 @@ spec.select.kinds[0]: cannot read a map as a string`)
 	assert.NilError(t, os.WriteFile(cm, []byte("apiVersion: v1\nkind: ConfigMap\ndata: {tagret: contrast, overwrite: maybe, lockmode: use}\n"), 0o644))
 	for i := 0; i < 5; i++ {
 		_, _, err = run(t, in, "--config", cm)
-		assert.Error(t, err, cm+`: data.lockmode: unknown key; did you mean lockMode? (accepted: target, runtimeClassName, overwrite, lockFile, lockMode, missing)
+		assert.Error(t, err, cm+`: data.lockmode: unknown key; did you mean lockMode? (accepted: target, runtimeClassName, overwrite, pin, lockFile, lockMode, missing)
 data.overwrite: must be true or false, got "maybe"
-data.tagret: unknown key; did you mean target? (accepted: target, runtimeClassName, overwrite, lockFile, lockMode, missing)`)
+data.tagret: unknown key; did you mean target? (accepted: target, runtimeClassName, overwrite, pin, lockFile, lockMode, missing)`)
 	}
 }
 
@@ -398,4 +405,14 @@ func TestCacheWarningsGoToCommandStderr(t *testing.T) {
 	assert.NilError(t, err, stderr)
 	assert.Assert(t, out != "")
 	assert.Equal(t, strings.Count(stderr, "warning: cache: cannot write"), 1, stderr)
+}
+
+// verify --help recommends what works: a kpt validator or a pipe, and
+// says why not a kustomize validator (kustomize rejects it).
+func TestVerifyHelp(t *testing.T) {
+	out, _, err := run(t, "", "verify", "--help")
+	assert.NilError(t, err)
+	assert.Assert(t, !strings.Contains(out, "or a kustomize validator"), out)
+	assert.Assert(t, strings.Contains(out, "Not as a kustomize validator"), out)
+	assert.Assert(t, strings.Contains(out, "kustomize build --enable-alpha-plugins --enable-exec overlay | cocofy verify"), out)
 }

@@ -37,7 +37,7 @@ type Deps struct {
 	Commit func() error
 }
 
-// EnvProgress set to 1 turns progress lines on, like --progress, for
+// EnvProgress set to 1 (true, yes) turns progress lines on, like --progress, for
 // callers that cannot pass flags (Helm 4 plugins, kpt).
 const EnvProgress = "COCOFY_PROGRESS"
 
@@ -46,7 +46,8 @@ const EnvProgress = "COCOFY_PROGRESS"
 // kustomize).
 const EnvResults = "COCOFY_RESULTS"
 
-// EnvStrict set to 1 fails a run that reported any warning, like --strict.
+// EnvStrict set to 1, true or yes fails a run that reported any warning,
+// like --strict; 0, false or no do not.
 const EnvStrict = "COCOFY_STRICT"
 
 // isTerminal reports whether w is a character device (a terminal) other
@@ -122,9 +123,10 @@ exits 1 and writes nothing to stdout.
 On a terminal, stderr shows warnings, errors and a summary (-v: every
 result); otherwise every result of a successful plain-stream run, and the
 warnings and errors of a failed one (-q: warnings and errors only).
-Helm 4 plugins and kustomize never show stderr: use --results FILE
+kustomize shows no stderr on success, Helm 4 never: use --results FILE
 ($` + EnvResults + `) to keep the results, and --strict ($` + EnvStrict + `=1) to
-fail on warnings.`,
+fail on warnings. Under Helm 4 cocofy writes to the terminal itself, and
+every run's results to $XDG_STATE_HOME/cocofy/last-results.yaml.`,
 		Example: `  helm template web ./chart --post-renderer cocofy --post-renderer-args --config --post-renderer-args cocofy.yaml
   helm template web ./chart | cocofy --strict --config cocofy.yaml
   cocofy -f manifests/ --config cocofy.yaml --results results.yaml
@@ -166,9 +168,12 @@ the framework's reason. It also recomputes the policy from the spec and
 reports the fields that drifted. Allow-all and debug policies are warnings
 (--strict makes them fail the run). Any error exits 1 with no stdout.
 
-Use it as a kpt validator (exec: "cocofy verify") or a kustomize validator
-(exec args [verify]).`,
+Use it as a kpt validator (exec: "cocofy verify"), or pipe a render into it.
+Not as a kustomize validator: kustomize's validators: field rejects exec
+functions that round-trip the resources, even unchanged, so pipe
+kustomize build into cocofy verify instead.`,
 		Example: `  helm template web ./chart --post-renderer cocofy | cocofy verify --config cocofy.yaml > /dev/null
+  kustomize build --enable-alpha-plugins --enable-exec overlay | cocofy verify --config overlay/cocofy.yaml > /dev/null
   cocofy verify --strict --results results.yaml -f rendered/`,
 		Args:          cobra.ArbitraryArgs,
 		SilenceUsage:  true,
@@ -208,7 +213,7 @@ func (o *rootOptions) addFlags(cmd *cobra.Command) {
 	cmd.Flags().BoolVarP(&o.verbose, "verbose", "v", false, "print every result on stderr, also on a terminal and after a failure")
 	cmd.Flags().BoolVar(&o.progress, "progress", false, "print layer hashing progress on stderr even when it is not a terminal (also $"+EnvProgress+"=1)")
 	cmd.Flags().StringVar(&o.resultsPath, "results", "", "write the run's results to this file as a kpt FunctionResultList, also when it fails (also $"+EnvResults+")")
-	cmd.Flags().BoolVar(&o.strict, "strict", false, "fail (exit 1, no output) when any warning is reported (also $"+EnvStrict+"=1)")
+	cmd.Flags().BoolVar(&o.strict, "strict", false, "fail (exit 1, no output) when any warning is reported (also $"+EnvStrict+"=1, true or yes)")
 	cmd.MarkFlagsMutuallyExclusive("quiet", "verbose")
 }
 
@@ -216,7 +221,11 @@ func (o *rootOptions) addFlags(cmd *cobra.Command) {
 // runs the pipeline, prints the results, writes the results file when
 // asked, and writes the output only when everything succeeded.
 func (o *rootOptions) run(cmd *cobra.Command, args []string, deps DepsFunc) error {
-	ctx, stdout, stderr := cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr()
+	ctx, stdout := cmd.Context(), cmd.OutOrStdout()
+	h4 := newHelm4Door() // nil outside Helm 4
+	defer h4.close()
+	cmd.SetErr(h4.stderr(cmd.ErrOrStderr())) // progress and lock file lines too
+	stderr := cmd.ErrOrStderr()
 	tty := stderrIsTerminal(stderr)
 	rep := &pipeline.Report{}
 	strict, err := o.strictMode()
@@ -231,17 +240,23 @@ func (o *rootOptions) run(cmd *cobra.Command, args []string, deps DepsFunc) erro
 	if err == nil && done.commit != nil {
 		err = done.commit()
 	}
-	if path := o.results(); path != "" {
-		if werr := writeResults(path, cmd.CommandPath(), rep, err); werr != nil {
+	path, implicit := o.results(h4)
+	if path != "" {
+		switch werr := writeResults(path, cmd.CommandPath(), rep, err); {
+		case werr != nil && implicit:
+			path = "" // Helm 4's file is a help, not a duty
+		case werr != nil:
 			err = errors.Join(err, fmt.Errorf("--results: %w", werr))
 		}
 	}
 	if err != nil {
+		h4.done(path, err, 0)
 		return err
 	}
 	if tty && !o.quiet {
 		fmt.Fprintln(stderr, o.summary(cmd, rep, done))
 	}
+	h4.done(path, nil, count(rep, framework.Warning))
 	_, err = done.out.WriteTo(stdout)
 	return err
 }
@@ -279,7 +294,8 @@ func (o *rootOptions) transform(ctx context.Context, cmd *cobra.Command, args []
 		return nil, err
 	}
 	progress := io.Discard
-	if !o.quiet && (o.progress || os.Getenv(EnvProgress) == "1" || tty) {
+	envProgress, _ := envBool(EnvProgress) // a typo only costs progress lines
+	if !o.quiet && (o.progress || envProgress || tty) {
 		progress = stderr
 	}
 	d, err := deps(ctx, cfg, progress, stderr)
@@ -317,23 +333,16 @@ func (o *rootOptions) transform(ctx context.Context, cmd *cobra.Command, args []
 }
 
 // strictMode names what makes warnings fail the run (--strict or
-// $COCOFY_STRICT=1), or is "".
+// $COCOFY_STRICT=1, true or yes), or is "".
 func (o *rootOptions) strictMode() (string, error) {
 	if o.strict {
 		return "--strict", nil
 	}
-	v := os.Getenv(EnvStrict)
-	if v == "" {
-		return "", nil
+	on, err := envBool(EnvStrict)
+	if !on || err != nil {
+		return "", err
 	}
-	b, err := strconv.ParseBool(v)
-	if err != nil {
-		return "", fmt.Errorf("$%s: must be 1 or 0, got %q", EnvStrict, v)
-	}
-	if !b {
-		return "", nil
-	}
-	return "$" + EnvStrict + "=" + v, nil
+	return "$" + EnvStrict + "=" + os.Getenv(EnvStrict), nil
 }
 
 // print writes the results to stderr: on a terminal warnings and errors
@@ -351,12 +360,16 @@ func (o *rootOptions) print(stderr io.Writer, rep *pipeline.Report, noInfo, tty 
 	}
 }
 
-// results is the results file: --results, else $COCOFY_RESULTS.
-func (o *rootOptions) results() string {
+// results is the results file: --results, else $COCOFY_RESULTS, else
+// under Helm 4 LastResultsPath (implicit: not asked for).
+func (o *rootOptions) results(h4 *helm4Door) (path string, implicit bool) {
 	if o.resultsPath != "" {
-		return o.resultsPath
+		return o.resultsPath, false
 	}
-	return os.Getenv(EnvResults)
+	if path := os.Getenv(EnvResults); path != "" || h4 == nil {
+		return path, false
+	}
+	return h4.results, true
 }
 
 // ResultList is the results file: kpt's FunctionResultList (kpt fn render

@@ -441,7 +441,7 @@ func editDistance(a, b string) int {
 }
 
 // configMapKeys are the data keys a ConfigMap config accepts.
-var configMapKeys = []string{"target", "runtimeClassName", "overwrite", "lockFile", "lockMode", "missing"}
+var configMapKeys = []string{"target", "runtimeClassName", "overwrite", "pin", "lockFile", "lockMode", "missing"}
 
 // fromConfigMap maps flat data keys onto spec fields. Problems are
 // reported in the keys' sorted order.
@@ -467,6 +467,12 @@ func (c *Config) fromConfigMap(doc *yaml.Node) error {
 				errs = append(errs, fmt.Errorf("data.overwrite: must be true or false, got %q", v))
 			}
 			s.Overwrite = b
+		case "pin":
+			b, err := strconv.ParseBool(v)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("data.pin: must be true or false, got %q", v))
+			}
+			s.Images.Pin = &b
 		case "lockFile":
 			s.Images.LockFile = v
 		case "lockMode":

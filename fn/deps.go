@@ -2,6 +2,7 @@ package fn
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"time"
 
@@ -37,27 +38,42 @@ func RegistryDeps(ctx context.Context, c *Config, progress, stderr io.Writer) (D
 	if dir.Log == nil {
 		dir.Log = io.Discard
 	}
-	var reg *registry.Client
+	var up lockfile.Upstream
 	if imgs.LockMode != string(lockfile.Use) {
 		o := registry.Options{Insecure: imgs.InsecureRegistries, Cache: dir, IdleTimeout: idleTimeout}
 		if c.Spec.AttachPolicy() {
 			o.Hasher = &layerhash.Hasher{Cache: dir, Progress: progress}
 		}
-		reg = registry.New(o)
+		up = offlineHinting{registry.New(o)}
 	}
 	if imgs.LockFile == "" {
-		return Deps{Deps: pipeline.Deps{Resolver: reg, Inspector: reg, Checks: dir}}, nil
-	}
-	var up lockfile.Upstream
-	if reg != nil {
-		up = reg
+		return Deps{Deps: pipeline.Deps{Resolver: up, Inspector: up, Checks: dir}}, nil
 	}
 	src, err := lockfile.Open(c.LockFile(), lockfile.Mode(imgs.LockMode), imgs.Platform, up)
 	if err != nil {
-		return Deps{}, err
+		return Deps{}, hintMount(err)
 	}
 	src.NeedRootHashes = c.Spec.AttachPolicy()
-	return Deps{Deps: pipeline.Deps{Resolver: src, Inspector: src, Checks: dir}, Commit: src.Commit}, nil
+	return Deps{Deps: pipeline.Deps{Resolver: src, Inspector: src, Checks: dir}, Commit: commitLock(src, c.LockFile(), stderr)}, nil
+}
+
+// commitLock writes the lock file and reports on stderr one line per
+// reference it added or changed: a reviewer of the file's diff should
+// not be the first to see that a tag moved.
+func commitLock(src *lockfile.Source, path string, stderr io.Writer) func() error {
+	return func() error {
+		changes := src.Changes()
+		if err := src.Commit(); err != nil {
+			return err
+		}
+		if stderr == nil {
+			stderr = io.Discard
+		}
+		for _, c := range changes {
+			fmt.Fprintf(stderr, "info: lock file %s: %s\n", path, c)
+		}
+		return nil
+	}
 }
 
 // idleTimeout is how long a registry response body may send nothing;

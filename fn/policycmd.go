@@ -31,13 +31,17 @@ its name, the policy's sha256 (the SEV-SNP HOST_DATA) and the Rego text with
 its JSON pretty-printed. Every value of a Secret in the input is shown as
 <redacted> wherever it appears (a whole env value, part of one, a command
 argument) unless --show-secrets is given; the sha256 is always that of the
-real policy.`,
+real policy.
+
+A stream without policies is no error (exit 0, as for cocofy verify, whose
+config says whether policies are needed): policy says so on stderr and
+prints nothing.`,
 		Example:       `  helm template web ./chart --post-renderer cocofy | cocofy policy`,
 		Args:          cobra.NoArgs,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return printPolicies(cmd.InOrStdin(), cmd.OutOrStdout(), showSecrets)
+			return printPolicies(cmd.InOrStdin(), cmd.OutOrStdout(), cmd.ErrOrStderr(), showSecrets)
 		},
 	}
 	cmd.Flags().BoolVar(&showSecrets, "show-secrets", false, "print env values that come from Secrets")
@@ -58,7 +62,10 @@ func readAny(in io.Reader) ([]*yaml.RNode, error) {
 	return nodes, nil
 }
 
-func printPolicies(in io.Reader, out io.Writer, showSecrets bool) error {
+// printPolicies prints the policies in; none is not an error, only a note
+// on stderr: whether a stream needs policies is its config's business,
+// which cocofy verify checks.
+func printPolicies(in io.Reader, out, stderr io.Writer, showSecrets bool) error {
 	nodes, err := readAny(in)
 	if err != nil {
 		return err
@@ -82,7 +89,7 @@ func printPolicies(in io.Reader, out io.Writer, showSecrets bool) error {
 		fmt.Fprintf(out, "# %s\n# sha256 (HOST_DATA): %x\n%s\n", w.Ref, sha256.Sum256(text), redact(prettyRego(string(text)), secrets))
 	}
 	if found == 0 {
-		return fmt.Errorf("no workload in the input has a %s annotation", pipeline.AnnotationCCEPolicy)
+		fmt.Fprintf(stderr, "info: no workload in the input has a %s annotation; nothing to print\n", pipeline.AnnotationCCEPolicy)
 	}
 	return nil
 }

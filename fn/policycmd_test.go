@@ -15,10 +15,22 @@ func TestPolicyCommandPrintsDecodedPolicy(t *testing.T) {
 	golden.Assert(t, out, "policycmd/seed-pod.golden")
 }
 
+// A stream without policies: policy and verify agree on the exit code (0);
+// policy says on stderr that it has nothing to print. Whether policies are
+// needed is the config's business, which verify checks.
 func TestPolicyCommandWithoutPolicies(t *testing.T) {
-	out, _, err := run(t, "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  containers: [{name: c, image: c}]\n", "policy")
-	assert.ErrorContains(t, err, "no workload in the input has a microsoft.containerinstance.virtualnode.ccepolicy annotation")
+	in := read(t, "testdata/pod-sandbox/expected.yaml")
+	out, stderr, err := run(t, in, "policy")
+	assert.NilError(t, err)
 	assert.Equal(t, out, "")
+	assert.Equal(t, stderr, "info: no workload in the input has a microsoft.containerinstance.virtualnode.ccepolicy annotation; nothing to print\n")
+
+	_, stderr, err = run(t, in, "verify", "--config", "testdata/pod-sandbox/config.yaml")
+	assert.NilError(t, err, stderr)
+	_, stderr, err = run(t, "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\n", "policy")
+	assert.NilError(t, err, stderr)
+	_, stderr, err = run(t, "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\n", "verify", "--config", "testdata/pod-sandbox/config.yaml")
+	assert.NilError(t, err, stderr)
 }
 
 // The policies cocofy attaches, decoded, for review next to expected.yaml.

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -92,6 +93,33 @@ func TestRegistryLockFileOffline(t *testing.T) {
 	assert.Assert(t, err != nil)
 	assert.Equal(t, out, "")
 	assert.Assert(t, strings.Contains(stderr, "error: Pod late: spec.containers[name=c].image: "+reg.Host+"/shop/new:1 is not in the lock file"), stderr)
+}
+
+// lockMode update reports one line per reference it adds to the lock file
+// or changes in it, and nothing when the file stays as it was.
+func TestRegistryLockFileChangesReported(t *testing.T) {
+	reg := shopRegistry(t)
+	in := registryInput(t, reg)
+	lock := filepath.Join(t.TempDir(), "images.lock.yaml")
+	_, stderr, err := runWith(t, fn.RegistryDeps, in, "--config", registryConfig, "--lock", lock, "--lock-mode", "update")
+	assert.NilError(t, err, stderr)
+	// Each reference added to the lock file is one line; a second update
+	// that changes nothing reports nothing.
+	added := regexp.MustCompile(`(?m)^info: lock file .*images\.lock\.yaml: added \S+ \(linux/amd64\): sha256:[0-9a-f]{64}$`)
+	assert.Equal(t, len(added.FindAllString(stderr, -1)), 6, stderr)
+	_, stderr, err = runWith(t, fn.RegistryDeps, in, "--config", registryConfig, "--lock", lock, "--lock-mode", "update")
+	assert.NilError(t, err, stderr)
+	assert.Assert(t, !strings.Contains(stderr, "info: lock file"), stderr)
+	// A tag that moved is one "changed" line.
+	reg.Push(t, "shop/web:1", registrytest.Image(t, "web1-moved", "linux/amd64", v1.Config{Cmd: []string{"/web"}}))
+	_, stderr, err = runWith(t, fn.RegistryDeps, in, "--config", registryConfig, "--lock", lock, "--lock-mode", "update")
+	assert.NilError(t, err, stderr)
+	changed := regexp.MustCompile(`(?m)^info: lock file .*: changed \S+/shop/web:1 \(linux/amd64\): sha256:[0-9a-f]{64} -> sha256:[0-9a-f]{64}$`)
+	assert.Equal(t, len(changed.FindAllString(stderr, -1)), 1, stderr)
+	assert.Equal(t, strings.Count(stderr, "info: lock file"), 1, stderr)
+	_, stderr, err = runWith(t, fn.RegistryDeps, in, "--config", registryConfig, "--lock", lock, "--lock-mode", "update")
+	assert.NilError(t, err, stderr)
+	assert.Assert(t, !strings.Contains(stderr, "info: lock file"), stderr)
 }
 
 func TestRegistryFailuresNameTheResource(t *testing.T) {

@@ -39,6 +39,11 @@ func (p *Pipeline) pin(ctx context.Context, ws []*Workload, rep *Report) map[*Wo
 		if pinned == u.ref {
 			continue
 		}
+		if _, tag, digest := image.Split(u.ref); tag == "" && digest == "" {
+			// The registry answers for latest: say so, and (unless the
+			// tag is dropped) write it, so that people see what was pinned.
+			rep.Warn(u.w, u.c.Field("image"), "%s has no tag: pinned latest, whatever it was at this render; name a tag", u.ref)
+		}
 		if err := u.c.Node.PipeE(setString("image", pinned)); err != nil {
 			rep.Error(u.w, u.c.Field("image"), "%v", err)
 			failed[u.w] = true
@@ -95,10 +100,14 @@ func (p *Pipeline) resolveAll(ctx context.Context, refs []string) (map[string]im
 }
 
 // pinnedRef writes ref with digest: "repo:tag@digest" keeps the tag for
-// people; dropTag gives "repo@digest". The registry and repository are kept
-// exactly as written.
+// people (a reference with neither tag nor digest gets latest, the tag
+// the registry answered for); dropTag gives "repo@digest". The registry
+// and repository are kept exactly as written.
 func pinnedRef(ref, digest string, dropTag bool) string {
 	base, _, _ := strings.Cut(ref, "@") // a digest follows the only '@'
+	if _, tag, d := image.Split(ref); tag == "" && d == "" && !dropTag {
+		base += ":latest"
+	}
 	if dropTag {
 		// go-containerregistry tells a tag from a registry port; the
 		// text before it stays as written.

@@ -11,7 +11,9 @@ func TestPinnedRef(t *testing.T) {
 	}{
 		{"nginx:1.27", false, "nginx:1.27@sha256:abc"},
 		{"nginx:1.27", true, "nginx@sha256:abc"},
-		{"nginx", false, "nginx@sha256:abc"},
+		{"nginx", false, "nginx:latest@sha256:abc"},
+		{"nginx", true, "nginx@sha256:abc"},
+		{"localhost:5000/team/app", false, "localhost:5000/team/app:latest@sha256:abc"},
 		{"localhost:5000/team/app:v1", true, "localhost:5000/team/app@sha256:abc"},
 		{"localhost:5000/team/app", true, "localhost:5000/team/app@sha256:abc"},
 		{"repo:tag@sha256:old", false, "repo:tag@sha256:abc"},

@@ -3,6 +3,7 @@ package pipeline_test
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 
@@ -224,6 +225,21 @@ spec:
 	assert.Equal(t, counting.calls["nginx:1.26"], 1)
 	img, _ := nodes[0].Pipe(yaml.Lookup("spec", "containers", "[name=two]", "image"))
 	assert.Equal(t, img.YNode().Value, "nginx:1.27@"+fixed.Digest("nginx:1.27"))
+}
+
+// An image without a tag is pinned as latest, with a warning; the output
+// pins the same again without one.
+func TestPinUntaggedAsLatest(t *testing.T) {
+	in := "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  containers:\n  - {name: c, image: nginx, resources: {limits: {cpu: '1', memory: 1Gi}}}\n"
+	out, lines, err := runPipeline(t, pipeline.Options{Target: pipeline.TargetContrast}, in)
+	assert.NilError(t, err)
+	want := "nginx:latest@" + fixed.Digest("nginx")
+	assert.Assert(t, strings.Contains(out, "image: '"+want+"'"), out)
+	assert.Assert(t, slices.Contains(lines, "warning: Pod p: spec.containers[name=c].image: nginx has no tag: pinned latest, whatever it was at this render; name a tag"), "%q", lines)
+
+	_, lines, err = runPipeline(t, pipeline.Options{Target: pipeline.TargetContrast}, out)
+	assert.NilError(t, err)
+	assert.Assert(t, !slices.ContainsFunc(lines, func(l string) bool { return strings.HasPrefix(l, "warning:") }), "%q", lines)
 }
 
 type countingResolver struct {

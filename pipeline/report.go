@@ -11,7 +11,7 @@ import (
 
 // ErrFailed is returned by Run when any result has error severity. The
 // results say what failed; callers must write no output.
-var ErrFailed = errors.New("cocofy found errors; no output was written")
+var ErrFailed = errors.New("found errors; no output was written")
 
 // Report collects the results of one run, in the order they were found.
 type Report struct {

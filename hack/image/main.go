@@ -1,9 +1,12 @@
 // Command image builds cocofy's container image (the kpt container
 // function, `image:` in a Kptfile) without Docker: a linux/amd64 OCI image
-// of one layer, from the static binary that `make dist` builds.
+// of one layer, from the static binary that `make dist` builds. With
+// -argocd-cmp it builds the Argo CD plugin sidecar's image instead (see
+// argocd.go; make argocd-image).
 //
 //	go run ./hack/image -binary dist/cocofy-linux-amd64 -layout dist/image
 //	go run ./hack/image -binary dist/cocofy-linux-amd64 -push ghcr.io/you/cocofy:v1.2.3
+//	go run ./hack/image -binary dist/cocofy-linux-amd64 -argocd-cmp debian:bookworm-slim@sha256:… -helm dist/argocd/helm -layout dist/argocd-image
 //
 // The layer holds /usr/local/bin/cocofy, /etc/passwd and /etc/group (root,
 // nobody 65534, which kpt's `--user nobody` needs, and nonroot 65532), a
@@ -73,11 +76,16 @@ func main() {
 	layoutDir := flag.String("layout", "", "write an OCI image layout to this folder")
 	push := flag.String("push", "", "push to this reference (host[:port]/repo:tag)")
 	caCerts := flag.String("ca-certificates", "", "a CA bundle to add as /etc/ssl/certs/ca-certificates.crt (default none: the image then reaches only plain-HTTP loopback registries, even with kpt's --network)")
+	argoBase := flag.String("argocd-cmp", "", "build the Argo CD plugin sidecar's image instead, on this base (with sh; named by digest)")
+	helmFile := flag.String("helm", "", "with -argocd-cmp: the static linux/amd64 helm 3 binary to add")
 	flag.Parse()
 	log.SetFlags(0)
 	log.SetPrefix("image: ")
 	if flag.NArg() > 0 || *layoutDir == "" && *push == "" {
-		log.Fatal("usage: go run ./hack/image [-binary FILE] [-version V] [-source URL] [-ca-certificates FILE] {-layout DIR | -push REF}...")
+		log.Fatal("usage: go run ./hack/image [-binary FILE] [-version V] [-source URL] [-ca-certificates FILE | -argocd-cmp BASE -helm FILE] {-layout DIR | -push REF}...")
+	}
+	if (*argoBase == "") != (*helmFile == "") || *argoBase != "" && *caCerts != "" {
+		log.Fatal("-argocd-cmp and -helm go together, and without -ca-certificates (the base's are used)")
 	}
 
 	body, built, err := readBinary(*binary)
@@ -103,7 +111,12 @@ func main() {
 			log.Fatal(err)
 		}
 	}
-	img, err := build(body, certs, *version, *source, epoch)
+	var img v1.Image
+	if *argoBase != "" {
+		img, err = argoCDImage(*argoBase, *helmFile, body, *version, *source, epoch)
+	} else {
+		img, err = build(body, certs, *version, *source, epoch)
+	}
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -209,36 +222,8 @@ func sourceDateEpoch() (time.Time, error) {
 
 // build returns the image: one layer, OCI media types, every time epoch.
 func build(binary, caCerts []byte, version, source string, epoch time.Time) (v1.Image, error) {
-	layer, err := rootLayer(rootFiles(binary, caCerts), epoch)
-	if err != nil {
-		return nil, err
-	}
-	base := mutate.ConfigMediaType(mutate.MediaType(empty.Image, types.OCIManifestSchema1), types.OCIConfigJSON)
-	img, err := mutate.Append(base, mutate.Addendum{
-		Layer:     layer,
-		MediaType: types.OCILayer,
-		History: v1.History{
-			Created:   v1.Time{Time: epoch},
-			CreatedBy: "hack/image: " + binPath + " (cocofy " + version + "), /etc/passwd, /etc/group, /tmp",
-		},
-	})
-	if err != nil {
-		return nil, err
-	}
-	return configure(img, version, source, epoch)
-}
-
-// entry is a file or folder of the image's layer, with its body.
-type entry struct {
-	tar.Header
-	body string
-}
-
-// rootFiles are the files and folders of the layer, in the order the tar
-// holds them; without CA certificates there is no etc/ssl/.
-func rootFiles(binary, caCerts []byte) []entry {
 	root := tar.Header{Uid: 0, Gid: 0}
-	files := []entry{
+	files := []tarFile{
 		{Header: dir(root, "etc/", 0o755)},
 		{Header: file(root, "etc/group", 0o644), body: "root:x:0:\nnobody:x:65534:\nnonroot:x:65532:\n"},
 		{Header: file(root, "etc/passwd", 0o644), body: "root:x:0:0:root:/root:/sbin/nologin\n" +
@@ -256,39 +241,25 @@ func rootFiles(binary, caCerts []byte) []entry {
 		{Header: file(root, strings.TrimPrefix(binPath, "/"), 0o755), body: string(binary)},
 	}
 	if caCerts == nil {
-		files = slices.DeleteFunc(files, func(f entry) bool { return strings.HasPrefix(f.Name, "etc/ssl/") })
+		files = slices.DeleteFunc(files, func(f tarFile) bool { return strings.HasPrefix(f.Name, "etc/ssl/") })
 	}
-	return files
-}
-
-// rootLayer is files as a USTAR layer of OCI media type, each
-// entry modified at epoch.
-func rootLayer(files []entry, epoch time.Time) (v1.Layer, error) {
-	var buf bytes.Buffer
-	tw := tar.NewWriter(&buf)
-	for _, f := range files {
-		h := f.Header
-		h.ModTime = epoch
-		h.Format = tar.FormatUSTAR
-		h.Size = int64(len(f.body))
-		if err := tw.WriteHeader(&h); err != nil {
-			return nil, err
-		}
-		if _, err := io.WriteString(tw, f.body); err != nil {
-			return nil, err
-		}
-	}
-	if err := tw.Close(); err != nil {
+	layer, err := tarLayer(files, epoch, types.OCILayer)
+	if err != nil {
 		return nil, err
 	}
-	return tarball.LayerFromOpener(func() (io.ReadCloser, error) {
-		return io.NopCloser(bytes.NewReader(buf.Bytes())), nil
-	}, tarball.WithMediaType(types.OCILayer))
-}
 
-// configure sets img's config: linux/amd64, created at epoch, run as
-// uid:gid with the entrypoint binPath in /, and the OCI labels.
-func configure(img v1.Image, version, source string, epoch time.Time) (v1.Image, error) {
+	base := mutate.ConfigMediaType(mutate.MediaType(empty.Image, types.OCIManifestSchema1), types.OCIConfigJSON)
+	img, err := mutate.Append(base, mutate.Addendum{
+		Layer:     layer,
+		MediaType: types.OCILayer,
+		History: v1.History{
+			Created:   v1.Time{Time: epoch},
+			CreatedBy: "hack/image: " + binPath + " (cocofy " + version + "), /etc/passwd, /etc/group, /tmp",
+		},
+	})
+	if err != nil {
+		return nil, err
+	}
 	cf, err := img.ConfigFile()
 	if err != nil {
 		return nil, err
@@ -312,6 +283,36 @@ func configure(img v1.Image, version, source string, epoch time.Time) (v1.Image,
 		},
 	}
 	return mutate.ConfigFile(img, cf)
+}
+
+// tarFile is a file or folder of a layer.
+type tarFile struct {
+	tar.Header
+	body string
+}
+
+// tarLayer is a layer of files, in order, every time epoch.
+func tarLayer(files []tarFile, epoch time.Time, mt types.MediaType) (v1.Layer, error) {
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	for _, f := range files {
+		h := f.Header
+		h.ModTime = epoch
+		h.Format = tar.FormatUSTAR
+		h.Size = int64(len(f.body))
+		if err := tw.WriteHeader(&h); err != nil {
+			return nil, err
+		}
+		if _, err := io.WriteString(tw, f.body); err != nil {
+			return nil, err
+		}
+	}
+	if err := tw.Close(); err != nil {
+		return nil, err
+	}
+	return tarball.LayerFromOpener(func() (io.ReadCloser, error) {
+		return io.NopCloser(bytes.NewReader(buf.Bytes())), nil
+	}, tarball.WithMediaType(mt))
 }
 
 func dir(owner tar.Header, name string, mode int64) tar.Header {

@@ -11,9 +11,11 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"maps"
 	"os"
 	"reflect"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -454,6 +456,9 @@ func (s *Source) lookup(ref, platform string) (*image.Facts, error) {
 			continue
 		}
 		erepo, etag, ed := image.Split(e.Ref)
+		if etag == "" && ed == "" {
+			etag = "latest" // what cocofy writes for a reference without a tag
+		}
 		if erepo != repo || (tag != "" && etag != tag) {
 			continue
 		}
@@ -471,6 +476,39 @@ func (s *Source) lookup(ref, platform string) (*image.Facts, error) {
 		return nil, fmt.Errorf("%s: the lock file %s pins %s to %s", ref, s.path, conflict.Ref, conflict.Digest)
 	}
 	return nil, nil
+}
+
+// Changes lists, one line each, the references Commit adds to the lock
+// file or changes in it: "added REF (PLATFORM): DIGEST", "changed REF
+// (PLATFORM): OLD -> NEW", or, when the digest stayed, "changed REF
+// (PLATFORM): FIELDS". Sorted; none in the modes other than Update.
+func (s *Source) Changes() []string {
+	if s.mode != Update {
+		return nil
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	old := map[string]image.Facts{}
+	for _, e := range s.locked {
+		old[e.Ref+" "+e.Platform] = e
+	}
+	var lines []string
+	for _, key := range slices.Sorted(maps.Keys(s.fetched)) {
+		f := s.fetched[key]
+		ref, platform, _ := strings.Cut(key, " ")
+		o, ok := old[key]
+		switch {
+		case !ok:
+			lines = append(lines, fmt.Sprintf("added %s (%s): %s", ref, platform, f.Digest))
+		case o.Digest != f.Digest:
+			lines = append(lines, fmt.Sprintf("changed %s (%s): %s -> %s", ref, platform, o.Digest, f.Digest))
+		default:
+			if d := differ(toEntry(o), toEntry(f)); len(d) > 0 {
+				lines = append(lines, fmt.Sprintf("changed %s (%s): %s", ref, platform, strings.Join(d, ", ")))
+			}
+		}
+	}
+	return lines
 }
 
 // Commit writes the lock file in Update mode: the entries of this run,

@@ -62,6 +62,15 @@ images:
 	assert.Equal(t, pin.Digest, d2)
 	_, err = s.Resolve(ctx, "other.io/x:1")
 	assert.ErrorContains(t, err, "other.io/x:1 is not in the lock file")
+	// An entry without a tag is latest: cocofy pins "app" as "app:latest@…".
+	p = write(t, "apiVersion: cocofy.dev/v1alpha1\nkind: ImageLock\nimages:\n  - {ref: other.io/bare, platform: linux/amd64, digest: "+d1+"}\n")
+	bare, err := lockfile.Open(p, lockfile.Use, "linux/amd64", nil)
+	assert.NilError(t, err)
+	_, err = bare.Resolve(ctx, "other.io/bare:latest@"+d2)
+	assert.ErrorContains(t, err, "pins other.io/bare to "+d1)
+	pin, err = bare.Resolve(ctx, "other.io/bare:latest@"+d1)
+	assert.NilError(t, err)
+	assert.Equal(t, pin.Digest, d1)
 	// Another platform is not the same entry.
 	_, err = s.Inspect(ctx, "example.com:5000/app:1", "linux/arm64")
 	assert.ErrorContains(t, err, "is not in the lock file")
