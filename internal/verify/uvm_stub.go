@@ -20,6 +20,8 @@ func hcsshimGuest(string) (*uvm, error) { return nil, ErrNoEnforcer }
 
 func (*uvm) exact([]Decision) bool { return true }
 
+func (*uvm) panicked(any) error { return ErrNoEnforcer }
+
 func (*uvm) run(context.Context, guest.Container, bool) Decision { return Decision{} }
 
 func classify(context.Context, string) (Classification, error) {
