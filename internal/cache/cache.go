@@ -236,7 +236,7 @@ func write(f string, b []byte) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("cache: cannot write to %s: %w", dir, err)
 	}
-	if err := atomicfile.Write(f, b, 0o644); err != nil {
+	if err := atomicfile.Replace(f, b, 0o644); err != nil {
 		return fmt.Errorf("cache: cannot write %s: %w", f, unwrapPath(err))
 	}
 	return nil
