@@ -21,7 +21,7 @@ var (
 	// FIFO, a socket or a folder.
 	ErrNotRegular = errors.New("not a regular file")
 	// ErrTooLarge is returned by Read for a file above the limit.
-	ErrTooLarge = errors.New("file too large")
+	ErrTooLarge = errors.New("too large")
 )
 
 // Write puts b in what path names, with permissions perm for a new file,
