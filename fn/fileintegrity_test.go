@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"gotest.tools/v3/assert"
+
+	"cocofy.dev/cocofy/fn"
 )
 
 // --results through a symbolic link updates the link's target and keeps
@@ -59,5 +61,36 @@ func TestResultsThroughLinkAndFIFO(t *testing.T) {
 		fi, err := os.Lstat(p)
 		assert.NilError(t, err)
 		assert.Assert(t, fi.Mode()&(os.ModeSymlink|os.ModeNamedPipe) != 0, "%s was replaced by a %s", p, fi.Mode())
+	}
+}
+
+// A config or lock file path naming a FIFO or a huge (sparse) file is an
+// error at once, through the command: no hang, no out-of-memory. (Never
+// /dev/zero: a FIFO and a sparse file made here.)
+func TestConfigAndLockMustBeRegularAndBounded(t *testing.T) {
+	t.Setenv("COCOFY_CACHE_DIR", "off")
+	t.Setenv("DOCKER_CONFIG", t.TempDir())
+	in := read(t, "testdata/pod-sandbox/input.yaml")
+	dir := t.TempDir()
+	fifo := filepath.Join(dir, "fifo.yaml")
+	assert.NilError(t, syscall.Mkfifo(fifo, 0o600))
+	sparse := filepath.Join(dir, "sparse.yaml")
+	f, err := os.Create(sparse)
+	assert.NilError(t, err)
+	assert.NilError(t, f.Truncate(3<<30))
+	assert.NilError(t, f.Close())
+	for _, c := range []struct{ args []string }{
+		{[]string{"--config", fifo}},
+		{[]string{"--config", sparse}},
+		{[]string{"--lock", fifo, "--lock-mode", "use"}},
+		{[]string{"--lock", sparse, "--lock-mode", "use"}},
+	} {
+		start := time.Now()
+		out, _, err := runWith(t, fn.RegistryDeps, in, c.args...)
+		assert.Assert(t, err != nil, "%v", c.args)
+		assert.Equal(t, out, "")
+		msg := err.Error()
+		assert.Assert(t, strings.Contains(msg, "not a regular file") || strings.Contains(msg, "too large"), "%v: %s", c.args, msg)
+		assert.Assert(t, time.Since(start) < 10*time.Second, "%v took %s", c.args, time.Since(start))
 	}
 }
