@@ -264,13 +264,13 @@ func (g *generator) envRules(c *yaml.Node, name, ref string, facts image.Facts, 
 			fail(".image", fmt.Errorf("%q: %w: image env entry %q has no '='", ref, ErrInvalid, e))
 			continue
 		}
-		if !slices.Contains(names, n) {
+		if !names[n] {
 			env = append(env, envRule{n + "=" + v, "string"})
 		}
 	}
 	names = envNames(env)
 	for _, r := range injectedEnv {
-		if !slices.Contains(names, r.name) {
+		if !names[r.name] {
 			env = append(env, envRule{r.name + "=" + r.value, r.strategy})
 		}
 	}
@@ -344,10 +344,11 @@ type envRule struct {
 
 // envNames are the names confcom compares when merging: the text before the
 // first '=' of each pattern.
-func envNames(rules []envRule) []string {
-	out := make([]string, len(rules))
-	for i, r := range rules {
-		out[i], _, _ = strings.Cut(r.pattern, "=")
+func envNames(rules []envRule) map[string]bool {
+	out := make(map[string]bool, len(rules))
+	for _, r := range rules {
+		name, _, _ := strings.Cut(r.pattern, "=")
+		out[name] = true
 	}
 	return out
 }
