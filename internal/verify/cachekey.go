@@ -9,7 +9,6 @@ import (
 	"runtime/debug"
 	"sync"
 
-	"github.com/Microsoft/hcsshim/pkg/securitypolicy"
 	opaversion "github.com/open-policy-agent/opa/v1/version"
 )
 
@@ -40,7 +39,8 @@ var cacheKey = sync.OnceValue(func() string {
 	if info, ok := debug.ReadBuildInfo(); ok {
 		deps = info.Deps
 	}
-	return cacheKeyOf(securitypolicy.FrameworkCode, securitypolicy.APICode+"\x00opa "+opaversion.Version, deps, replayRules)
+	framework, api := enforcerText()
+	return cacheKeyOf(framework, api+"\x00opa "+opaversion.Version, deps, replayRules)
 })
 
 // cacheKeyOf hashes the framework and API text, the enforcer modules
