@@ -6,8 +6,10 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -49,10 +51,15 @@ func FuzzPolicyReference(f *testing.F) {
 		f.Add(strings.Replace(seed, "\nmount_device := ", "\nextra := "+n+"\nmount_device := ", 1))
 	}
 	// TestFastEnforcerDifferential runs the mutations on every go test;
-	// here they seed the fuzzer only when it runs.
+	// here a quarter of them seed the fuzzer when it runs, so that make
+	// test's 10 s pass fuzzes after gathering its baseline.
 	if fuzzing() {
-		for _, policy := range mutations(t, seed) {
-			f.Add(policy)
+		cases := mutations(t, seed)
+		names := slices.Sorted(maps.Keys(cases))
+		for i, name := range names {
+			if i%4 == 0 {
+				f.Add(cases[name])
+			}
 		}
 	}
 	files, err := filepath.Glob("../ccpolicy/testdata/*/*.rego")
