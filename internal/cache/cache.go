@@ -150,7 +150,7 @@ func (d Dir) Get(kind, key string, v any) bool {
 		return false
 	}
 	f, err := d.file(kind, key)
-	if err != nil || !d.trusted(kind) {
+	if err != nil || d.distrust(kind) != nil {
 		return false
 	}
 	b, fi, err := atomicfile.ReadNoFollow(f, MaxEntrySize)
@@ -224,8 +224,8 @@ func (d Dir) Put(kind, key string, v any) error {
 			return d.returned(err)
 		}
 	}
-	if !d.trusted(kind) {
-		return d.returned(d.state.distrust)
+	if err := d.distrust(kind); err != nil {
+		return d.returned(err)
 	}
 	if err := write(f, b); err != nil {
 		return d.writeFailed(err)
@@ -233,17 +233,18 @@ func (d Dir) Put(kind, key string, v any) error {
 	return nil
 }
 
-// trusted reports whether the folder and kind's folder in it may be used:
-// each, when it exists, is owned by this user and writable by no other,
-// and kind's folder is not a symbolic link. The first problem is reported
-// on Log and turns the cache off for the Dir and its copies.
-func (d Dir) trusted(kind string) bool {
+// distrust returns why the folder or kind's folder in it may not be used,
+// nil when both, if they exist, are owned by this user and writable by no
+// other, and kind's folder is not a symbolic link. The first problem is
+// reported on Log and, for a Dir from Open or Default, turns the cache off
+// for it and its copies; a Dir literal reports every time.
+func (d Dir) distrust(kind string) error {
 	if d.state != nil {
 		d.state.mu.Lock()
-		distrust := d.state.distrust
+		err := d.state.distrust
 		d.state.mu.Unlock()
-		if distrust != nil {
-			return false
+		if err != nil {
+			return err
 		}
 	}
 	err := folderTrust(d.Path, os.Stat)
@@ -251,21 +252,20 @@ func (d Dir) trusted(kind string) bool {
 		err = folderTrust(filepath.Join(d.Path, kind), os.Lstat)
 	}
 	if err == nil {
-		return true
+		return nil
 	}
-	if d.state == nil {
-		d.state = &state{} // for Put's return; not shared
+	first := true
+	if d.state != nil {
+		d.state.mu.Lock()
+		if first = d.state.distrust == nil; first {
+			d.state.distrust = err
+		}
+		d.state.mu.Unlock()
 	}
-	d.state.mu.Lock()
-	first := d.state.distrust == nil
-	if first {
-		d.state.distrust = err
-	}
-	d.state.mu.Unlock()
 	if first {
 		d.logf("warning: %v; going on without the cache (make the folder yours and writable only by you, or set %s to such a folder, or to off)\n", err, EnvDir)
 	}
-	return false
+	return err
 }
 
 // untrusted reports whether err, from reading an entry, says it is not

@@ -108,3 +108,18 @@ func TestUntrustedEntries(t *testing.T) {
 	_, err = os.Stat(f)
 	assert.Assert(t, os.IsNotExist(err), "removed")
 }
+
+// A Dir literal (no shared state) on an untrusted folder reports each
+// time, and Put returns the reason when there is no Log.
+func TestUntrustedFolderDirLiteral(t *testing.T) {
+	dir := t.TempDir()
+	assert.NilError(t, os.Chmod(dir, 0o777))
+	var log bytes.Buffer
+	d := cache.Dir{Path: dir, Log: &log}
+	var s string
+	assert.Assert(t, !d.Get("roothash", key, &s))
+	assert.NilError(t, d.Put("roothash", key, "x"))
+	assert.Equal(t, strings.Count(log.String(), "is not trusted"), 2, log.String())
+	quiet := cache.Dir{Path: dir}
+	assert.ErrorContains(t, quiet.Put("roothash", key, "x"), "is not trusted: writable by other users (mode 0777)")
+}
