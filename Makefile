@@ -60,6 +60,9 @@ test: check unit e2e fuzz
 
 unit:
 	$(GO) test -tags $(TAGS) ./...
+	# The packages that share compiled state between goroutines (race needs
+	# cgo: gcc).
+	CGO_ENABLED=1 $(GO) test -race -tags $(TAGS) ./internal/verify ./pipeline
 	# A build without the enforcer must say so (these tests need no tag).
 	$(GO) test ./pipeline ./internal/verify -run 'TestWithout'
 
@@ -70,7 +73,7 @@ e2e: build
 
 # A short fuzz pass of each fuzz target.
 fuzz:
-	bash hack/fuzz.sh 10s
+	TAGS=$(TAGS) bash hack/fuzz.sh 10s
 
 bench: build
 	bash hack/install-tools.sh dmverity-vhd

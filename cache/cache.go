@@ -14,6 +14,17 @@
 // The cache is optional: when it cannot be written (read-only folder, full
 // disk, a file where the folder should be) the first failure is reported on
 // Dir.Log and the run goes on without storing anything.
+//
+// The checksum proves no origin: anyone who can write to the folder can
+// write a valid entry, and an entry decides a policy (image facts, layer
+// root hashes, passed replays). So, as OpenSSH's StrictModes, the folder,
+// each kind's folder in it and each entry must be owned by this user and
+// writable by no other, and a kind's folder must not be a symbolic link.
+// An untrusted folder is reported on Dir.Log and the run goes on without
+// the cache; an untrusted entry, a symbolic link, anything but a regular
+// file or one above MaxEntrySize is reported, removed and recomputed.
+// Entries are replaced by a rename in the kind's folder, which never
+// follows a link planted there.
 package cache
 
 import (
@@ -29,6 +40,7 @@ import (
 	"regexp"
 	"strings"
 	"sync"
+	"syscall"
 
 	"cocofy.dev/cocofy/image"
 	"cocofy.dev/cocofy/internal/atomicfile"
@@ -64,7 +76,16 @@ type Dir struct {
 type state struct {
 	mu       sync.Mutex
 	writeErr error // the first failure to write; later writes are skipped
+	// distrust is why the folder is not trusted; the cache is then off.
+	distrust error
 }
+
+// MaxEntrySize bounds the entries read: the largest, image facts, are
+// far smaller.
+const MaxEntrySize = 64 << 20
+
+// errUntrusted is wrapped by owned's errors.
+var errUntrusted = errors.New("not trusted")
 
 // logMu serializes writes to Log across Dirs.
 var logMu sync.Mutex
@@ -129,11 +150,17 @@ func (d Dir) Get(kind, key string, v any) bool {
 		return false
 	}
 	f, err := d.file(kind, key)
-	if err != nil {
+	if err != nil || d.distrust(kind) != nil {
 		return false
 	}
-	b, err := os.ReadFile(f)
+	b, fi, err := atomicfile.ReadNoFollow(f, MaxEntrySize)
+	if err == nil {
+		err = owned(fi)
+	}
 	if err != nil {
+		if untrusted(err) {
+			d.drop(f, distrustReason(err))
+		}
 		return false
 	}
 	var e entry
@@ -197,8 +224,77 @@ func (d Dir) Put(kind, key string, v any) error {
 			return d.returned(err)
 		}
 	}
+	if err := d.distrust(kind); err != nil {
+		return d.returned(err)
+	}
 	if err := write(f, b); err != nil {
 		return d.writeFailed(err)
+	}
+	return nil
+}
+
+// distrust returns why the folder or kind's folder in it may not be used,
+// nil when both, if they exist, are owned by this user and writable by no
+// other, and kind's folder is not a symbolic link. The first problem is
+// reported on Log and, for a Dir from Open or Default, turns the cache off
+// for it and its copies; a Dir literal reports every time.
+func (d Dir) distrust(kind string) error {
+	if d.state != nil {
+		d.state.mu.Lock()
+		err := d.state.distrust
+		d.state.mu.Unlock()
+		if err != nil {
+			return err
+		}
+	}
+	err := folderTrust(d.Path, os.Stat)
+	if err == nil {
+		err = folderTrust(filepath.Join(d.Path, kind), os.Lstat)
+	}
+	if err == nil {
+		return nil
+	}
+	first := true
+	if d.state != nil {
+		d.state.mu.Lock()
+		if first = d.state.distrust == nil; first {
+			d.state.distrust = err
+		}
+		d.state.mu.Unlock()
+	}
+	if first {
+		d.logf("warning: %v; going on without the cache (make the folder yours and writable only by you, or set %s to such a folder, or to off)\n", err, EnvDir)
+	}
+	return err
+}
+
+// untrusted reports whether err, from reading an entry, says it is not
+// one to trust (rather than missing or unreadable).
+func untrusted(err error) bool {
+	return errors.Is(err, errUntrusted) || errors.Is(err, syscall.ELOOP) ||
+		errors.Is(err, atomicfile.ErrNotRegular) || errors.Is(err, atomicfile.ErrTooLarge)
+}
+
+// distrustReason says why an entry is not trusted, after its path.
+func distrustReason(err error) string {
+	if errors.Is(err, syscall.ELOOP) {
+		return "is not trusted: a symbolic link"
+	}
+	return "is " + unwrapPath(err).Error()
+}
+
+// folderTrust checks the folder at path, when there is one (an error
+// reading it is left to the write that follows).
+func folderTrust(path string, stat func(string) (fs.FileInfo, error)) error {
+	fi, err := stat(path)
+	switch {
+	case err != nil:
+		return nil
+	case fi.Mode()&fs.ModeSymlink != 0:
+		return fmt.Errorf("cache: %s is %w: a symbolic link", path, errUntrusted)
+	}
+	if err := owned(fi); err != nil {
+		return fmt.Errorf("cache: %s is %w", path, err)
 	}
 	return nil
 }
@@ -236,7 +332,7 @@ func write(f string, b []byte) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("cache: cannot write to %s: %w", dir, err)
 	}
-	if err := atomicfile.Write(f, b, 0o644); err != nil {
+	if err := atomicfile.Replace(f, b, 0o644); err != nil {
 		return fmt.Errorf("cache: cannot write %s: %w", f, unwrapPath(err))
 	}
 	return nil

@@ -146,7 +146,33 @@ every run's results to $XDG_STATE_HOME/cocofy/last-results.yaml.`,
 	cmd.AddCommand(newInputPolicyCommand(), newVerifyCommand(deps), newVersionCommand())
 	cmd.AddCommand(newFragmentCommand(deps))
 	o.addFlags(cmd)
+	guard(cmd)
 	return cmd
+}
+
+// guard turns a panic in cmd or one of its subcommands into an error, so
+// that no command prints a Go stack trace: the user sees one error line
+// and exit code 1. Panics in goroutines are recovered where they run.
+func guard(cmd *cobra.Command) {
+	cmd.PreRunE = noPanic(cmd.PreRunE)
+	cmd.RunE = noPanic(cmd.RunE)
+	for _, sub := range cmd.Commands() {
+		guard(sub)
+	}
+}
+
+func noPanic(f func(*cobra.Command, []string) error) func(*cobra.Command, []string) error {
+	if f == nil {
+		return nil
+	}
+	return func(cmd *cobra.Command, args []string) (err error) {
+		defer func() {
+			if r := recover(); r != nil {
+				err = fmt.Errorf("internal error (a bug in cocofy, please report it): %v", r)
+			}
+		}()
+		return f(cmd, args)
+	}
 }
 
 // newVerifyCommand is `cocofy verify`: the same input, config and doors as

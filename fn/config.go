@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"maps"
-	"os"
 	"path/filepath"
 	"reflect"
 	"regexp"
@@ -16,6 +15,7 @@ import (
 
 	"sigs.k8s.io/kustomize/kyaml/yaml"
 
+	"cocofy.dev/cocofy/internal/atomicfile"
 	"cocofy.dev/cocofy/pipeline"
 )
 
@@ -490,10 +490,14 @@ func (c *Config) fromConfigMap(doc *yaml.Node) error {
 	return errors.Join(errs...)
 }
 
+// MaxConfigSize bounds a config file: it is read only when it is a regular
+// file of at most this size (not a device, a FIFO or a runaway file).
+const MaxConfigSize = 4 << 20
+
 // LoadConfigFile reads a config file; relative paths in it are relative to
 // its folder.
 func LoadConfigFile(path string) (*Config, error) {
-	data, err := os.ReadFile(path)
+	data, err := atomicfile.Read(path, MaxConfigSize)
 	if err != nil {
 		return nil, fmt.Errorf("reading config: %w", err)
 	}

@@ -2,6 +2,7 @@ package pipeline
 
 import (
 	"context"
+	"fmt"
 	"sync"
 
 	"golang.org/x/sync/errgroup"
@@ -21,7 +22,7 @@ func forEachKey[V any](ctx context.Context, keys []string, fn func(context.Conte
 	g.SetLimit(lookupConcurrency)
 	for _, k := range keys {
 		g.Go(func() error {
-			v, err := fn(ctx, k)
+			v, err := call(ctx, k, fn)
 			mu.Lock()
 			defer mu.Unlock()
 			if err != nil {
@@ -34,4 +35,16 @@ func forEachKey[V any](ctx context.Context, keys []string, fn func(context.Conte
 	}
 	_ = g.Wait()
 	return vals, errs
+}
+
+// call is fn(ctx, k) with a panic in it as its error: a goroutine's panic
+// cannot be recovered by the command, and would end the run with a stack
+// trace instead of an error for one key.
+func call[V any](ctx context.Context, k string, fn func(context.Context, string) (V, error)) (v V, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("internal error (a bug in cocofy, please report it): %v", r)
+		}
+	}()
+	return fn(ctx, k)
 }

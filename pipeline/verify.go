@@ -237,16 +237,13 @@ func (p *Pipeline) replay(ctx context.Context, key, rego string, cs []guest.Cont
 // replays.
 const CheckCacheKind = "enforcer"
 
-// checkVersion changes whenever the replay itself (hcsshim's version or
-// internal/guest's model and internal/verify's guest steps) changes, so that
-// older entries no longer count.
-const checkVersion = "hcsshim v0.14.1; verify 3"
-
-// checkKey is "sha256:" + the hash of what decides a replay.
+// checkKey is "sha256:" + the hash of what decides a replay: the enforcer
+// and replay code (verify.CacheKey, which changes by itself with them, so
+// that older entries no longer count), the policy and the containers.
 func checkKey(rego string, cs []guest.Container) string {
 	h := sha256.New()
 	b, _ := json.Marshal(cs)
-	for _, part := range [][]byte{[]byte(checkVersion), []byte(rego), b} {
+	for _, part := range [][]byte{[]byte(verify.CacheKey()), []byte(rego), b} {
 		fmt.Fprintf(h, "%d:", len(part))
 		h.Write(part)
 	}

@@ -302,8 +302,15 @@ func (c *corrector) env(pc map[string]any, gc guest.Container, spec podspec.Cont
 			c.missingEnvFrom(from, path)
 		}
 	}
+	index := newEnvIndex(rules)
+	specEnv := map[string]int{} // name -> first spec.Env entry
+	for i, e := range spec.Env {
+		if _, ok := specEnv[e.Name]; !ok {
+			specEnv[e.Name] = i
+		}
+	}
 	for _, kv := range gc.Env {
-		if admitted(rules, kv) {
+		if index.admits(kv) {
 			continue
 		}
 		name, value, _ := strings.Cut(kv, "=")
@@ -312,18 +319,14 @@ func (c *corrector) env(pc map[string]any, gc guest.Container, spec podspec.Cont
 			rule = map[string]any{"pattern": "^" + regexp.QuoteMeta(name) + "=" + guest.Pattern(value) + "$", "required": false, "strategy": "re2"}
 		}
 		corr := Correction{Field: "env_rules", Variable: name, Cocofy: jsonText(rule)}
-		field, detail := envCause(spec, name)
+		field, detail := envCause(spec, specEnv, name)
 		corr.Path, corr.Detail = path+"."+field, detail
-		i := slices.IndexFunc(rules, func(r any) bool { return ruleName(r) == name })
-		if i >= 0 {
-			corr.Confcom = jsonText(rules[i])
-			rules[i] = rule
-		} else {
-			rules = append(rules, rule)
+		if replaced, ok := index.set(name, rule); ok {
+			corr.Confcom = jsonText(replaced)
 		}
 		c.corrections = append(c.corrections, corr)
 	}
-	pc["env_rules"] = rules
+	pc["env_rules"] = index.rules
 }
 
 // missingEnvFrom: the variables of an envFrom source that is not in the
@@ -338,11 +341,11 @@ func (c *corrector) missingEnvFrom(what, path string) {
 	c.notes = append(c.notes, Note{Path: path + ".envFrom", Message: source + " is not in the input: " + consequence + " (policy.wildcardMissingRefs is set)"})
 }
 
-// envCause names the spec field that sets variable name, and why confcom's
-// rule misses it.
-func envCause(spec podspec.Container, name string) (field, detail string) {
-	i := slices.IndexFunc(spec.Env, func(e podspec.EnvVar) bool { return e.Name == name })
-	if i < 0 {
+// envCause names the spec field that sets variable name (specEnv gives the
+// first entry of each name in spec.Env), and why confcom's rule misses it.
+func envCause(spec podspec.Container, specEnv map[string]int, name string) (field, detail string) {
+	i, ok := specEnv[name]
+	if !ok {
 		return "envFrom", "the kubelet sets the variables of envFrom; confcom ignores envFrom"
 	}
 	e := spec.Env[i]

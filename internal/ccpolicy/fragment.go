@@ -211,7 +211,7 @@ func imageEnv(env []envRule, facts image.Facts, bad func(entry string)) []envRul
 			bad(e)
 			continue
 		}
-		if !slices.Contains(names, n) {
+		if !names[n] {
 			env = append(env, envRule{n + "=" + v, "string"})
 		}
 	}
@@ -222,7 +222,7 @@ func imageEnv(env []envRule, facts image.Facts, bad func(entry string)) []envRul
 func injectEnv(env []envRule, rules []struct{ name, value, strategy string }) []envRule {
 	names := envNames(env)
 	for _, r := range rules {
-		if !slices.Contains(names, r.name) {
+		if !names[r.name] {
 			env = append(env, envRule{r.name + "=" + r.value, r.strategy})
 		}
 	}

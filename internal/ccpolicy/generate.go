@@ -320,10 +320,11 @@ type envRule struct {
 
 // envNames are the names confcom compares when merging: the text before the
 // first '=' of each pattern.
-func envNames(rules []envRule) []string {
-	out := make([]string, len(rules))
-	for i, r := range rules {
-		out[i], _, _ = strings.Cut(r.pattern, "=")
+func envNames(rules []envRule) map[string]bool {
+	out := make(map[string]bool, len(rules))
+	for _, r := range rules {
+		name, _, _ := strings.Cut(r.pattern, "=")
+		out[name] = true
 	}
 	return out
 }

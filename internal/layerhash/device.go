@@ -10,6 +10,7 @@ import (
 	"hash"
 	"io"
 	"os"
+	"sync/atomic"
 )
 
 const (
@@ -45,6 +46,9 @@ type device struct {
 	// max, if positive, is the most bytes the image may have. Sparse
 	// tar entries make images much larger than the tar cheaply.
 	max int64
+	// filesTooBig is set (by the tar scan, in another goroutine) once the
+	// layer's files add up to more than the limit: writes then fail.
+	filesTooBig atomic.Bool
 
 	// leaves holds the leaf hash of block i at offset sumSize*i. 32 zero
 	// bytes mean the block was never written in whole: a hole (zeros), or a
@@ -61,9 +65,12 @@ type device struct {
 }
 
 var (
-	errUnkept    = errors.New("read of a block that was not kept")
-	errPartial   = errors.New("partial rewrite of a block that was not kept")
-	errImageSize = errors.New("image size is not a multiple of the block size")
+	// errFilesTooBig stops the conversion once the tar scan found the
+	// files too big; hashTar reports it with the limit.
+	errFilesTooBig = fmt.Errorf("%w: the layer's files are too big", ErrLimit)
+	errUnkept      = errors.New("read of a block that was not kept")
+	errPartial     = errors.New("partial rewrite of a block that was not kept")
+	errImageSize   = errors.New("image size is not a multiple of the block size")
 )
 
 // newDevice returns an empty device whose temporary files are in dir
@@ -125,6 +132,9 @@ func (d *device) Seek(offset int64, whence int) (int64, error) {
 
 // Write implements io.Writer.
 func (d *device) Write(p []byte) (int, error) {
+	if d.filesTooBig.Load() {
+		return 0, errFilesTooBig
+	}
 	if d.max > 0 && d.pos+int64(len(p)) > d.max {
 		return 0, fmt.Errorf("%w: the ext4 image would be larger than %s (2 × Limits.MaxUncompressed)", ErrLimit, bytesString(d.max))
 	}

@@ -32,8 +32,10 @@ const (
 // scanEtcGroup reads the layer tar from t, as tar2ext4 reads it, and
 // returns what the layer does to /etc/group. It reads to the end of t
 // whatever happens, so that the pipe's reader is never held up, and
-// returns nil when it cannot tell (t is not a whole tar archive).
-func scanEtcGroup(t *tap) (g *image.EtcGroup) {
+// returns nil when it cannot tell (t is not a whole tar archive). It also
+// adds up the entries' sizes (a sparse file's is its full size) and calls
+// tooBig once they exceed maxFiles, when positive.
+func scanEtcGroup(t *tap, maxFiles int64, tooBig func()) (g *image.EtcGroup) {
 	defer t.drain()
 	defer func() {
 		if recover() != nil {
@@ -41,6 +43,7 @@ func scanEtcGroup(t *tap) (g *image.EtcGroup) {
 		}
 	}()
 	var s groupScan
+	var files int64
 	tr := tar.NewReader(t)
 	for {
 		hdr, err := tr.Next()
@@ -49,6 +52,12 @@ func scanEtcGroup(t *tap) (g *image.EtcGroup) {
 		}
 		if err != nil {
 			return nil
+		}
+		if size := max(hdr.Size, 0); maxFiles > 0 && size > maxFiles-files {
+			tooBig()
+			maxFiles = 0
+		} else {
+			files += size
 		}
 		if err := s.entry(hdr, tr); err != nil {
 			return nil

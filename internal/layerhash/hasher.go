@@ -50,10 +50,11 @@ type CacheEntry struct {
 // Limits protect against decompression bombs: layers whose blob is small
 // but which decompress to a huge tar. Zero means the default.
 type Limits struct {
-	// MaxUncompressed is the most bytes a layer may decompress to;
-	// negative means no limit. Its ext4 image may be twice as large (sparse
-	// tar entries take no room in the tar but do in the image). By default,
-	// 16 GiB: the images Confidential ACI runs are far smaller.
+	// MaxUncompressed is the most bytes a layer may decompress to, and
+	// the most its files' sizes may add up to, a sparse file counting at
+	// its full size (it takes no room in the tar but is hashed in full);
+	// negative means no limit. Its ext4 image may be twice as large. By
+	// default, 16 GiB: the images Confidential ACI runs are far smaller.
 	MaxUncompressed int64
 	// MaxRatio is the most bytes a layer may decompress to per byte of
 	// blob read, once it has decompressed to more than RatioAfter bytes;
@@ -354,11 +355,7 @@ func (h *Hasher) hash(ctx context.Context, l v1.Layer, d v1.Hash) (CacheEntry, e
 	if h.Progress != nil {
 		s.progress = h.progress(d, size)
 	}
-	maxImage := limits.MaxUncompressed
-	if maxImage < 1<<62 {
-		maxImage *= 2
-	}
-	root, group, err := hashTar(s, h.TempDir, maxImage, true)
+	root, group, err := hashTar(s, h.TempDir, limits.MaxUncompressed, true)
 	if ctx.Err() != nil {
 		return CacheEntry{}, ctx.Err()
 	}

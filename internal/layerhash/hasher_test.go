@@ -193,12 +193,13 @@ func TestHasherLimits(t *testing.T) {
 	assert.ErrorContains(t, err, "more than 100 times")
 	assert.ErrorContains(t, err, "Limits.MaxRatio")
 
-	// A sparse file is tiny in the tar, but not in the image.
+	// A sparse file is tiny in the tar, but not in the image: it counts
+	// at its full size, before any of it is hashed.
 	h = Hasher{Limits: Limits{MaxUncompressed: 8 << 20}}
 	sparse := newTar(t).sparse("s", 64<<20, 0, nil).bytes()
 	_, err = h.RootHash(context.Background(), newLayer(gzipBytes(t, sparse), types.DockerLayer))
 	assert.ErrorIs(t, err, ErrLimit)
-	assert.ErrorContains(t, err, "image would be larger than 16 MiB")
+	assert.ErrorContains(t, err, "the layer's files, sparse ones at their full size, add up to more than 8 MiB (Limits.MaxUncompressed)")
 
 	h = Hasher{Limits: Limits{MaxRatio: 100, RatioAfter: 1 << 20}}
 	zbomb := newLayer(zstdBytes(t, zeros), types.OCILayerZStd)
@@ -210,6 +211,25 @@ func TestHasherLimits(t *testing.T) {
 	got, err := h.RootHash(context.Background(), bomb)
 	assert.NilError(t, err)
 	assert.Equal(t, got, hcsshimRootHash(t, zeros))
+}
+
+// Sparse files count against MaxUncompressed: a layer of a few hundred
+// bytes holding a sparse file larger than the limit (but whose ext4 image
+// stays under twice the limit) is refused, not hashed in full.
+func TestSparseFilesCountAgainstTheLimit(t *testing.T) {
+	sparse := newTar(t).sparse("s", 100<<20, 0, nil).bytes()
+	layer := gzipBytes(t, sparse)
+	assert.Assert(t, len(layer) < 1<<10, "%d bytes", len(layer))
+	h := Hasher{Limits: Limits{MaxUncompressed: 64 << 20}}
+	_, err := h.RootHash(context.Background(), newLayer(layer, types.DockerLayer))
+	assert.ErrorIs(t, err, ErrLimit)
+	assert.ErrorContains(t, err, "the layer's files, sparse ones at their full size, add up to more than 64 MiB")
+
+	// Files that fit are fine, sparse or not.
+	h = Hasher{Limits: Limits{MaxUncompressed: 128 << 20}}
+	got, err := h.RootHash(context.Background(), newLayer(layer, types.DockerLayer))
+	assert.NilError(t, err)
+	assert.Equal(t, got, hcsshimRootHash(t, sparse))
 }
 
 // mapCache is a Cache in memory.

@@ -32,23 +32,28 @@ func RootHash(r io.Reader) (string, error) {
 
 // hashTar returns the root hash of the tar stream read from src, reading it
 // in a goroutine, and what the layer does to /etc/group (nil if that could
-// not be told), read from the same bytes in another goroutine. If maxImage
-// is positive, it fails (ErrLimit) when the ext4 image would be larger.
+// not be told), read from the same bytes in another goroutine. If
+// maxFiles is positive, it fails (ErrLimit) when the sizes of the layer's
+// files add up to more (a sparse file counts at its full size: a few
+// hundred bytes of tar can hold 30 GiB of zeros, all of which would be
+// hashed) or the ext4 image would be larger than twice as much.
 // With drain, it reads src to the end even after the end of the tar
 // archive, so that src can check what follows; else it stops early.
 // Errors from src take precedence over conversion errors, which may just be
 // their echo.
-func hashTar(src io.Reader, tempDir string, maxImage int64, drain bool) (string, *image.EtcGroup, error) {
+func hashTar(src io.Reader, tempDir string, maxFiles int64, drain bool) (string, *image.EtcGroup, error) {
 	dev, err := newDevice(tempDir)
 	if err != nil {
 		return "", nil, err
 	}
 	defer dev.Close()
-	dev.max = maxImage
+	if maxFiles > 0 && maxFiles < 1<<61 {
+		dev.max = 2 * maxFiles
+	}
 
 	p, t := newTappedPipe(src)
 	group := make(chan *image.EtcGroup, 1)
-	go func() { group <- scanEtcGroup(t) }()
+	go func() { group <- scanEtcGroup(t, maxFiles, func() { dev.filesTooBig.Store(true) }) }()
 	cerr := convert(p, dev)
 	var perr error
 	switch {
@@ -66,6 +71,8 @@ func hashTar(src io.Reader, tempDir string, maxImage int64, drain bool) (string,
 	switch {
 	case perr != nil:
 		return "", nil, perr
+	case dev.filesTooBig.Load():
+		return "", nil, fmt.Errorf("%w: the layer's files, sparse ones at their full size, add up to more than %s (Limits.MaxUncompressed)", ErrLimit, bytesString(maxFiles))
 	case errors.Is(cerr, ErrLimit):
 		return "", nil, cerr
 	case errors.Is(cerr, tar.ErrHeader):

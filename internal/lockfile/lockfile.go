@@ -12,7 +12,6 @@ import (
 	"io"
 	"io/fs"
 	"maps"
-	"os"
 	"reflect"
 	"regexp"
 	"slices"
@@ -117,7 +116,7 @@ func (e entry) facts() image.Facts {
 // two entries for one reference and platform must be identical (the
 // duplicate is dropped). Errors name the file and each bad entry.
 func Load(path string) (*File, error) {
-	b, err := os.ReadFile(path)
+	b, err := atomicfile.Read(path, MaxSize)
 	if err != nil {
 		return nil, fmt.Errorf("lock file: %w", err)
 	}
@@ -133,8 +132,24 @@ func Load(path string) (*File, error) {
 	if f.APIVersion != APIVersion || f.Kind != Kind {
 		return nil, fmt.Errorf("lock file %s: want apiVersion %s, kind %s; got %q, %q", path, APIVersion, Kind, f.APIVersion, f.Kind)
 	}
+	if problems := f.check(); len(problems) > 0 {
+		return nil, fmt.Errorf("lock file %s: invalid:\n%s", path, strings.Join(problems, "\n"))
+	}
+	return &f, nil
+}
+
+// MaxSize bounds the lock file read: one of a thousand images is a few
+// megabytes.
+const MaxSize = 64 << 20
+
+// check checks f.Entries, moves the valid ones to f.Images (a duplicate
+// once) and returns the problems: invalid values, and two entries of one
+// ref and platform, or of one digest and platform, that differ (the image
+// behind a digest never changes, so one of them is wrong).
+func (f *File) check() []string {
 	var problems []string
-	first := map[string]int{} // ref + " " + platform: index of its first entry
+	first := map[string]int{}       // ref + " " + platform: index of its first entry
+	firstDigest := map[string]int{} // digest + " " + platform: index of its first entry
 	for i, e := range f.Entries {
 		name := fmt.Sprintf("images[%d] (ref %q, platform %q)", i, e.Ref, e.Platform)
 		bad := e.check()
@@ -146,19 +161,22 @@ func Load(path string) (*File, error) {
 		}
 		key := e.Ref + " " + e.Platform
 		j, dup := first[key]
+		k, sameDigest := firstDigest[e.Digest+" "+e.Platform]
 		switch {
+		case dup && !reflect.DeepEqual(e, f.Entries[j]):
+			problems = append(problems, fmt.Sprintf("%s: conflicts with images[%d], of the same ref and platform: they differ in %s; keep one of them", name, j, strings.Join(differ(f.Entries[j], e), ", ")))
+		case sameDigest && len(disagree(f.Entries[k], e)) > 0:
+			problems = append(problems, fmt.Sprintf("%s: conflicts with images[%d], of the same digest and platform: they differ in %s; keep one of them", name, k, strings.Join(disagree(f.Entries[k], e), ", ")))
 		case !dup:
 			first[key] = i
+			if !sameDigest {
+				firstDigest[e.Digest+" "+e.Platform] = i
+			}
 			f.Images = append(f.Images, e.facts())
-		case !reflect.DeepEqual(e, f.Entries[j]):
-			problems = append(problems, fmt.Sprintf("%s: conflicts with images[%d], of the same ref and platform: they differ in %s; keep one of them", name, j, strings.Join(differ(f.Entries[j], e), ", ")))
 		}
 	}
 	f.Entries = nil
-	if len(problems) > 0 {
-		return nil, fmt.Errorf("lock file %s: invalid:\n%s", path, strings.Join(problems, "\n"))
-	}
-	return &f, nil
+	return problems
 }
 
 // yaml.v3's messages name Go types: "field image not found in type
@@ -272,6 +290,44 @@ func differ(a, b entry) []string {
 		}
 	}
 	return d
+}
+
+// disagree names the fields in which two entries of one digest and
+// platform contradict each other: values both give that differ. One may
+// lack what the other has (an entry written without hashing has no root
+// hashes, an older one no etcGroup); the image behind a digest is one.
+func disagree(a, b entry) []string {
+	var d []string
+	both := func(x, y string) bool { return x != "" && y != "" && x != y }
+	if both(a.ManifestDigest, b.ManifestDigest) {
+		d = append(d, "manifestDigest")
+	}
+	if both(a.OS, b.OS) || both(a.Architecture, b.Architecture) {
+		d = append(d, "platform")
+	}
+	if !reflect.DeepEqual(a.Config, config{}) && !reflect.DeepEqual(b.Config, config{}) && !reflect.DeepEqual(a.Config, b.Config) {
+		d = append(d, "config")
+	}
+	if len(a.Layers) > 0 && len(b.Layers) > 0 && !sameLayers(a.Layers, b.Layers) {
+		d = append(d, "layers")
+	}
+	return d
+}
+
+// sameLayers reports whether a and b list the same layer digests with no
+// root hash or etcGroup that both give and that differ.
+func sameLayers(a, b []layer) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		x, y := a[i], b[i]
+		if x.Digest != y.Digest || (x.RootHash != "" && y.RootHash != "" && x.RootHash != y.RootHash) ||
+			(x.EtcGroup != nil && y.EtcGroup != nil && !reflect.DeepEqual(x.EtcGroup, y.EtcGroup)) {
+			return false
+		}
+	}
+	return true
 }
 
 // Marshal renders f deterministically: entries sorted by ref and platform.
@@ -512,15 +568,31 @@ func (s *Source) Changes() []string {
 }
 
 // Commit writes the lock file in Update mode: the entries of this run,
-// plus the old entries of references this run did not see. It leaves the
-// file alone when nothing changed, and does nothing in the other modes.
+// plus the entries of references this run did not see, as the file holds
+// them now. Runs committing at the same time take turns (an flock on the
+// file's folder) and each reads the file again, so that no run's entries
+// are lost. It leaves the file alone when nothing changed, and does
+// nothing in the other modes.
 func (s *Source) Commit() error {
 	if s.mode != Update {
 		return nil
 	}
+	unlock, err := lockFolder(s.path)
+	if err != nil {
+		return fmt.Errorf("lock file %s: %w", s.path, err)
+	}
+	defer unlock()
+	s.mu.Lock()
+	onDisk := s.locked
+	s.mu.Unlock()
+	if now, err := Load(s.path); err == nil {
+		onDisk = now.Images
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
 	s.mu.Lock()
 	f := &File{}
-	for _, e := range s.locked {
+	for _, e := range onDisk {
 		if _, seen := s.fetched[e.Ref+" "+e.Platform]; !seen {
 			f.Images = append(f.Images, e)
 		}
@@ -533,7 +605,7 @@ func (s *Source) Commit() error {
 	if err != nil {
 		return fmt.Errorf("lock file: %w", err)
 	}
-	if old, err := os.ReadFile(s.path); err == nil && bytes.Equal(old, b) {
+	if old, err := atomicfile.Read(s.path, MaxSize); err == nil && bytes.Equal(old, b) {
 		return nil
 	}
 	if err := atomicfile.Write(s.path, b, 0o644); err != nil {

@@ -42,6 +42,8 @@ func TestLoadValidatesValues(t *testing.T) {
 		"no platform":     {lockWith("- ref: a:1\n  digest: " + d1 + "\n"), "platform is required"},
 		"conflict": {lockWith(entry("a:1", d1), entry("b:1", d1), entry("a:1", d2)),
 			`images[2] (ref "a:1", platform "linux/amd64"): conflicts with images[0], of the same ref and platform: they differ in digest; keep one of them`},
+		"conflict digest root hashes": {lockWith(entry("a:1", d1, "layers: [{digest: "+d2+", rootHash: "+h1+"}]"), entry("a:2", d1, "layers: [{digest: "+d2+", rootHash: "+strings.Repeat("2", 64)+"}]")),
+			`images[1] (ref "a:2", platform "linux/amd64"): conflicts with images[0], of the same digest and platform: they differ in layers; keep one of them`},
 		"conflict layers": {lockWith(entry("a:1", d1, "layers: [{digest: "+d2+", rootHash: "+h1+"}]"), entry("a:1", d1, "layers: [{digest: "+d2+"}]")),
 			"conflicts with images[0], of the same ref and platform: they differ in layers;"},
 	} {
@@ -52,6 +54,16 @@ func TestLoadValidatesValues(t *testing.T) {
 			assert.ErrorContains(t, err, c.want)
 		})
 	}
+}
+
+// Entries of one digest may differ in what one of them lacks (root hashes
+// not computed, an older cocofy's etcGroup): that is no conflict.
+func TestSameDigestWithLessIsNoConflict(t *testing.T) {
+	f, err := lockfile.Load(write(t, lockWith(
+		entry("a:1", d1, "layers: [{digest: "+d2+", rootHash: "+h1+"}]"),
+		entry("a@"+d1, d1, "layers: [{digest: "+d2+"}]"))))
+	assert.NilError(t, err)
+	assert.Equal(t, len(f.Images), 2)
 }
 
 // All problems are reported at once.

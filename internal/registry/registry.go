@@ -224,66 +224,12 @@ func (c *Client) inspect(ctx context.Context, r name.Reference, display string, 
 			return f, err
 		}
 	}
-	cf, err := img.ConfigFile()
-	if err != nil {
+	if err := readConfig(img, want, &f); err != nil {
 		return f, err
-	}
-	if err := checkPlatform(cf, want); err != nil {
-		return f, err
-	}
-	got := v1.Platform{OS: cf.OS, Architecture: cf.Architecture, Variant: cf.Variant}
-	if !got.Satisfies(want) {
-		return f, fmt.Errorf("the image is for %s, not %s", got.String(), want.String())
-	}
-	f.OS, f.Architecture = cf.OS, cf.Architecture
-	f.Config = image.Config{
-		Entrypoint: cf.Config.Entrypoint, Cmd: cf.Config.Cmd, Env: cf.Config.Env,
-		WorkingDir: cf.Config.WorkingDir, User: cf.Config.User, StopSignal: cf.Config.StopSignal,
-	}
-	m, err := img.Manifest()
-	if err != nil {
-		return f, err
-	}
-	for _, l := range m.Layers {
-		f.Layers = append(f.Layers, image.Layer{Digest: l.Digest.String()})
 	}
 	if c.hasher != nil {
-		layers, err := img.Layers()
-		if err != nil {
+		if err := c.hashLayers(ctx, display, img, &f); err != nil {
 			return f, err
-		}
-		// A hasher that also reads what each layer does to /etc/group
-		// (layerhash.Hasher) fills that in; with another, it stays unknown.
-		// One that is told the image names it on its progress lines.
-		var hashed []image.Layer
-		known := true
-		switch lh := c.hasher.(type) {
-		case interface {
-			ImageLayers(context.Context, string, []v1.Layer) ([]image.Layer, error)
-		}:
-			hashed, err = lh.ImageLayers(ctx, display, layers)
-		case interface {
-			Layers(context.Context, []v1.Layer) ([]image.Layer, error)
-		}:
-			hashed, err = lh.Layers(ctx, layers)
-		default:
-			known = false
-		}
-		if err != nil {
-			return f, err
-		}
-		if known {
-			for i := range f.Layers {
-				f.Layers[i].RootHash, f.Layers[i].EtcGroup = hashed[i].RootHash, hashed[i].EtcGroup
-			}
-		} else {
-			hashes, err := c.hasher.RootHashes(ctx, layers)
-			if err != nil {
-				return f, err
-			}
-			for i := range f.Layers {
-				f.Layers[i].RootHash = hashes[i]
-			}
 		}
 	}
 	if c.cache != nil {
@@ -293,6 +239,84 @@ func (c *Client) inspect(ctx context.Context, r name.Reference, display string, 
 	}
 	return f, nil
 }
+
+// readConfig fills in f's platform, config and layer digests from img,
+// which must be for want.
+func readConfig(img v1.Image, want v1.Platform, f *image.Facts) error {
+	m, err := img.Manifest()
+	if err != nil {
+		return err
+	}
+	// The config is read whole into memory, and the registry says how
+	// big it is: a 3 GB one is refused here, before any of it is read
+	// (and the read stops at the size the manifest gives).
+	if size := m.Config.Size; size < 0 || size > MaxConfigSize {
+		return fmt.Errorf("the image config is %d bytes, more than the %d cocofy reads", size, MaxConfigSize)
+	}
+	cf, err := img.ConfigFile()
+	if err != nil {
+		return err
+	}
+	if err := checkPlatform(cf, want); err != nil {
+		return err
+	}
+	got := v1.Platform{OS: cf.OS, Architecture: cf.Architecture, Variant: cf.Variant}
+	if !got.Satisfies(want) {
+		return fmt.Errorf("the image is for %s, not %s", got.String(), want.String())
+	}
+	f.OS, f.Architecture = cf.OS, cf.Architecture
+	f.Config = image.Config{
+		Entrypoint: cf.Config.Entrypoint, Cmd: cf.Config.Cmd, Env: cf.Config.Env,
+		WorkingDir: cf.Config.WorkingDir, User: cf.Config.User, StopSignal: cf.Config.StopSignal,
+	}
+	for _, l := range m.Layers {
+		f.Layers = append(f.Layers, image.Layer{Digest: l.Digest.String()})
+	}
+	return nil
+}
+
+// hashLayers fills in the root hash (and, when the hasher reads it, the
+// /etc/group change) of each of f's layers.
+func (c *Client) hashLayers(ctx context.Context, display string, img v1.Image, f *image.Facts) error {
+	layers, err := img.Layers()
+	if err != nil {
+		return err
+	}
+	// A hasher that also reads what each layer does to /etc/group
+	// (layerhash.Hasher) fills that in; with another, it stays unknown.
+	// One that is told the image names it on its progress lines.
+	var hashed []image.Layer
+	switch lh := c.hasher.(type) {
+	case interface {
+		ImageLayers(context.Context, string, []v1.Layer) ([]image.Layer, error)
+	}:
+		hashed, err = lh.ImageLayers(ctx, display, layers)
+	case interface {
+		Layers(context.Context, []v1.Layer) ([]image.Layer, error)
+	}:
+		hashed, err = lh.Layers(ctx, layers)
+	default:
+		hashes, err := c.hasher.RootHashes(ctx, layers)
+		if err != nil {
+			return err
+		}
+		for i := range f.Layers {
+			f.Layers[i].RootHash = hashes[i]
+		}
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	for i := range f.Layers {
+		f.Layers[i].RootHash, f.Layers[i].EtcGroup = hashed[i].RootHash, hashed[i].EtcGroup
+	}
+	return nil
+}
+
+// MaxConfigSize bounds an image config blob: real ones are kilobytes; a
+// config with a hundred thousand environment variables is a few megabytes.
+const MaxConfigSize = 16 << 20
 
 // label names ref on progress lines: without its digest when it has a
 // tag, else with the digest shortened.

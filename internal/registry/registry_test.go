@@ -124,3 +124,21 @@ func (k staticKeychain) Resolve(r authn.Resource) (authn.Authenticator, error) {
 	}
 	return authn.Anonymous, nil
 }
+
+// An image config above MaxConfigSize is refused from the size its
+// manifest gives, before any of it is read (a 3 GB config once ran cocofy
+// out of memory; this one is just above the limit).
+func TestInspectRefusesHugeConfig(t *testing.T) {
+	reg := registrytest.Start(t)
+	env := make([]string, 0, registry.MaxConfigSize/(1<<10)+1)
+	for len(env) < cap(env) {
+		env = append(env, "V="+strings.Repeat("x", 1<<10))
+	}
+	reg.Push(t, "huge:1", registrytest.Image(t, "huge", "linux/amd64", v1.Config{Env: env}))
+	c := registry.New(registry.Options{Keychain: anon})
+	before := reg.Blobs.Load()
+	_, err := c.Inspect(context.Background(), reg.Ref("huge:1"), "linux/amd64")
+	assert.ErrorContains(t, err, "the image config is ")
+	assert.ErrorContains(t, err, "more than the 16777216 cocofy reads")
+	assert.Equal(t, reg.Blobs.Load()-before, int64(0), "the config was fetched")
+}

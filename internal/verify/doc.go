@@ -28,8 +28,16 @@
 // unexpected, and every policy it cannot split exactly into frame and data
 // (another package, default rules, sets, data of a shape the framework's
 // type check could refuse) go to hcsshim's enforcer, whose decisions and
-// reasons are the ones reported. [Reference] is hcsshim's enforcer alone;
-// tests compare the two on hundreds of generated pods and policy variants.
+// reasons are the ones reported. A panic in the fast enforcer sends the
+// pod to hcsshim's enforcer too; one in hcsshim's is an [ErrUnparsable]
+// error. The policy text is parsed by OPA's parser as the guest parses it,
+// except rule values written as JSON, which encoding/json decodes much
+// faster; a number in them that OPA's parser might refuse (more than 20
+// characters, or an exponent) leaves the rule to OPA's parser, so that a
+// policy the guest cannot load is never allowed. [Reference] is hcsshim's
+// enforcer alone; tests compare the two on hundreds of generated pods and
+// policy variants, and FuzzPolicyReference on any text. [CacheKey] names
+// what decides a verdict, for caches of verdicts.
 //
 // # Build tag
 //

@@ -52,6 +52,11 @@ func frameFor(sig string) (*ast.Compiler, bool) {
 	return f.compiler, f.err == nil
 }
 
+// enforcerText is hcsshim's framework.rego and api.rego, for CacheKey.
+func enforcerText() (framework, api string) {
+	return securitypolicy.FrameworkCode, securitypolicy.APICode
+}
+
 // compileFrame compiles as hcsshim's interpreter does (regopolicyinterpreter
 // compile: the same module names, OPA's v0 Rego, print statements off).
 func compileFrame(sig string) frame {

@@ -15,7 +15,10 @@ import (
 // a rule written at the start of a line as `name := <JSON>`, up to the next
 // such line, is decoded as JSON and the parser is given `name := null` in
 // its place, with the same lines. Anything else, and JSON with a duplicate
-// key, is left to the parser.
+// key, is left to the parser. So is a number that is not certainly one
+// OPA's parser accepts: it refuses numbers whose binary exponent exceeds
+// 1e5 (rego_parse_error: number too big), which encoding/json takes, and
+// the guest could not load a policy holding one, used or not.
 
 // ruleStart matches a line that starts a complete rule.
 var ruleStart = regexp.MustCompile(`^([a-z_][a-z0-9_]*) := `)
@@ -79,7 +82,34 @@ func decodeJSON(s string) (any, bool) {
 	}
 	// Each member of an object has the only colon outside strings: a key
 	// given twice is one member fewer than colons.
-	return v, members(v) == colons(s)
+	return v, members(v) == colons(s) && smallNumbers(v)
+}
+
+// maxNumberLength bounds the numbers decoded here: a number of at most 20
+// characters without an exponent is far below 2^1e5, the largest OPA's
+// parser takes. Longer numbers and exponents are the parser's to judge.
+const maxNumberLength = 20
+
+// smallNumbers reports whether every number in v is certainly one OPA's
+// parser accepts.
+func smallNumbers(v any) bool {
+	switch v := v.(type) {
+	case json.Number:
+		return len(v) <= maxNumberLength && !strings.ContainsAny(string(v), "eE")
+	case []any:
+		for _, e := range v {
+			if !smallNumbers(e) {
+				return false
+			}
+		}
+	case map[string]any:
+		for _, e := range v {
+			if !smallNumbers(e) {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 func members(v any) int {

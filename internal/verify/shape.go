@@ -35,7 +35,7 @@ func checkShape(policyText string) (*policyModule, error) {
 		if _, err = parseV0(policyText); err == nil {
 			err = errors.New("the policy's JSON rules")
 		}
-		return nil, fmt.Errorf("%w: %w", ErrUnparsable, err)
+		return nil, fmt.Errorf("%w: the guest's OPA cannot parse it: %w", ErrUnparsable, parseError{err})
 	}
 	for _, imp := range mod.Imports {
 		if !strings.HasPrefix(imp.Path.String(), "future.keywords") {
@@ -49,6 +49,32 @@ func checkShape(policyText string) (*policyModule, error) {
 	}
 	return &policyModule{Module: mod, json: values}, nil
 }
+
+// parseError is a parser's error in one line per problem, without the
+// source lines OPA quotes (a 40,000-digit number would be quoted in full),
+// at most three.
+type parseError struct{ err error }
+
+func (e parseError) Error() string {
+	var errs ast.Errors
+	if !errors.As(e.err, &errs) || len(errs) == 0 {
+		return e.err.Error()
+	}
+	var lines []string
+	for _, pe := range errs[:min(len(errs), 3)] {
+		line := pe.Code + ": " + pe.Message
+		if pe.Location != nil {
+			line = fmt.Sprintf("%s:%d: %s", pe.Location.File, pe.Location.Row, line)
+		}
+		lines = append(lines, line)
+	}
+	if len(errs) > 3 {
+		lines = append(lines, fmt.Sprintf("and %d more", len(errs)-3))
+	}
+	return strings.Join(lines, "; ")
+}
+
+func (e parseError) Unwrap() error { return e.err }
 
 // A policyModule is a parsed Rego policy: each rule written as JSON (see
 // jsonRules) has the value null in Module and its value in json.

@@ -78,7 +78,7 @@ func newGuest(policyText string) (*uvm, error) {
 		return nil, err
 	}
 	if mod != nil {
-		if f := newFastEnforcer(mod); f != nil {
+		if f := newFastEnforcerOrNil(mod); f != nil {
 			return &uvm{enforcer: f, fast: f, sandboxID: defaultSandboxID}, nil
 		}
 	}
@@ -94,7 +94,12 @@ func newHcsshimGuest(policyText string) (*uvm, error) {
 }
 
 // hcsshimGuest is newHcsshimGuest for a policy loadable has accepted.
-func hcsshimGuest(policyText string) (*uvm, error) {
+func hcsshimGuest(policyText string) (g *uvm, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			g, err = nil, (&uvm{}).panicked(r)
+		}
+	}()
 	// The guest receives the annotation value, base64 of the policy text.
 	encoded := base64.StdEncoding.EncodeToString([]byte(policyText))
 	// maxErrorMessageLength 0: the guest truncates decisions to 3 KiB for
@@ -115,6 +120,30 @@ func loadable(policyText string) (*policyModule, error) {
 		return nil, fmt.Errorf("%w: empty policy", ErrUnparsable)
 	}
 	return checkShape(policyText)
+}
+
+// newFastEnforcerOrNil is newFastEnforcer, with nil (hcsshim's enforcer
+// decides) when loading the data panics in OPA.
+func newFastEnforcerOrNil(mod *policyModule) (f *fastEnforcer) {
+	defer func() {
+		if recover() != nil {
+			f = nil
+		}
+	}()
+	return newFastEnforcer(mod)
+}
+
+// panicked is what a panic r in g's enforcer comes to: the fast enforcer's
+// replay is spoiled (nil error: the caller asks hcsshim's enforcer, which
+// may load it fine or report why not); a panic in hcsshim's own enforcer
+// is reported as a policy the guest cannot load, never passed on.
+func (g *uvm) panicked(r any) error {
+	err := fmt.Errorf("%w: hcsshim's enforcer fails on it: panic: %v", ErrUnparsable, r)
+	if g.fast != nil {
+		g.fast.spoil(err)
+		return nil
+	}
+	return err
 }
 
 // fastData is the policy's data when the fast enforcer evaluates it.
@@ -401,7 +430,12 @@ func classify(ctx context.Context, policyText string) (Classification, error) {
 	return c, err
 }
 
-func (g *uvm) classify(ctx context.Context, policyText string) (Classification, error) {
+func (g *uvm) classify(ctx context.Context, policyText string) (c Classification, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			c, err = Classification{}, g.panicked(r)
+		}
+	}()
 	// Behaviour first: a container no policy could list.
 	if d := g.run(ctx, guest.Container{Name: probe, Layers: []string{probe}, Command: []string{probe}}, false); d.Allowed {
 		return Classification{Kind: AllowAll, Signals: []string{"a container with an unknown layer and command is allowed"}}, nil

@@ -20,6 +20,11 @@ func hcsshimGuest(string) (*uvm, error) { return nil, ErrNoEnforcer }
 
 func (*uvm) exact([]Decision) bool { return true }
 
+func (*uvm) panicked(any) error { return ErrNoEnforcer }
+
+// enforcerText is empty: there is no enforcer, and no verdict to cache.
+func enforcerText() (framework, api string) { return "", "" }
+
 func (*uvm) run(context.Context, guest.Container, bool) Decision { return Decision{} }
 
 func classify(context.Context, string) (Classification, error) {

@@ -66,8 +66,15 @@ func Policy(ctx context.Context, policyText string, containers []guest.Container
 }
 
 // replay starts the pod's containers in g: the sandbox first (the pause
-// container unless one is marked Sandbox), then the others in order.
-func (g *uvm) replay(ctx context.Context, containers []guest.Container) ([]Decision, error) {
+// container unless one is marked Sandbox), then the others in order. A
+// panic in the fast enforcer spoils its replay, so that hcsshim's enforcer
+// decides; one in hcsshim's enforcer is an error (see panicked).
+func (g *uvm) replay(ctx context.Context, containers []guest.Container) (ds []Decision, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			ds, err = nil, g.panicked(r)
+		}
+	}()
 	sandbox := guest.Pause()
 	var others []guest.Container
 	found := false
@@ -78,7 +85,7 @@ func (g *uvm) replay(ctx context.Context, containers []guest.Container) ([]Decis
 		}
 		others = append(others, c)
 	}
-	ds := make([]Decision, 0, len(others)+1)
+	ds = make([]Decision, 0, len(others)+1)
 	ds = append(ds, g.run(ctx, sandbox, true))
 	for _, c := range others {
 		if err := ctx.Err(); err != nil {
