@@ -15,6 +15,7 @@ import (
 
 	"cocofy.dev/cocofy/cache"
 	"cocofy.dev/cocofy/image"
+	"cocofy.dev/cocofy/internal/verify"
 )
 
 // Deps are the outside services the stages use. Tests inject fixed ones.
@@ -46,6 +47,9 @@ type Pipeline struct {
 	samePods *policyMemo
 	// batch is how many documents a run holds at a time (streamBatch).
 	batch int
+	// verifier replays pods with hcsshim's framework, compiled once for
+	// this pipeline's runs.
+	verifier *verify.Verifier
 	// resourceList is set for the items of a KRM ResourceList (see
 	// ForResourceList).
 	resourceList bool
@@ -77,7 +81,7 @@ func New(opts Options, deps Deps) (*Pipeline, error) {
 	if opts.PinImages() && deps.Resolver == nil {
 		return nil, fmt.Errorf("image pinning is on but no resolver was configured")
 	}
-	return &Pipeline{opts: opts, deps: deps, stages: renderStages(opts), batch: streamBatch}, nil
+	return &Pipeline{opts: opts, deps: deps, stages: renderStages(opts), batch: streamBatch, verifier: verify.New()}, nil
 }
 
 // renderStages are Run's: place, resources and checks on each selected

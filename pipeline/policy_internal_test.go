@@ -75,3 +75,15 @@ func memoized(p *Pipeline) int {
 	p.samePods.m.Range(func(any, any) bool { n++; return true })
 	return n
 }
+
+// Two pipelines share no history: each has its own verifier (the compiled
+// framework, queries and enforcement points), and each run its own memo.
+func TestPipelinesShareNothing(t *testing.T) {
+	a, err := New(Options{Target: TargetVirtualNode}, Deps{Resolver: fixed.Resolver{}, Inspector: fixed.Inspector{}})
+	assert.NilError(t, err)
+	b, err := New(Options{Target: TargetVirtualNode}, Deps{Resolver: fixed.Resolver{}, Inspector: fixed.Inspector{}})
+	assert.NilError(t, err)
+	assert.Assert(t, a.verifier != b.verifier)
+	assert.Assert(t, a.memoized().samePods != a.memoized().samePods)
+	assert.Assert(t, a.Verifier().verifier == a.verifier, "a pipeline's verify stages use its verifier")
+}

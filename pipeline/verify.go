@@ -125,7 +125,7 @@ func (p *Pipeline) verifyWorkload(ctx context.Context, w *Workload, objects pods
 		rep.Error(w, field, "%v", err)
 		return
 	}
-	class, err := verify.Classify(ctx, rego)
+	class, err := p.verifier.Classify(ctx, rego)
 	if err != nil {
 		rep.Error(w, field, "%v", err)
 		return
@@ -223,7 +223,7 @@ func (p *Pipeline) replay(ctx context.Context, key, rego string, cs []guest.Cont
 	if p.deps.Checks != nil && p.deps.Checks.Get(CheckCacheKind, key, &passed) && passed {
 		return nil, nil
 	}
-	ds, err := verify.Policy(ctx, rego, cs)
+	ds, err := p.verifier.Policy(ctx, rego, cs)
 	if err != nil {
 		return nil, err
 	}

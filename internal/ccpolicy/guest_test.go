@@ -152,13 +152,16 @@ func generateGuest(t *testing.T, doc, compat string) (Policy, []guest.Container,
 // replay checks a policy with the enforcer, when it is built in, and that
 // verify.Policy decides exactly as hcsshim's enforcer alone, which compiles
 // the policy for every pod.
+// testVerifier compiles hcsshim's framework once for the package's tests.
+var testVerifier = verify.New()
+
 func replay(t *testing.T, p Policy, gs []guest.Container) error {
 	t.Helper()
 	if !verify.Enabled() {
 		return nil
 	}
 	ctx := context.Background()
-	ds, err := verify.Policy(ctx, p.Rego, gs)
+	ds, err := testVerifier.Policy(ctx, p.Rego, gs)
 	assert.NilError(t, err)
 	want, err := verify.Reference(ctx, p.Rego, gs)
 	assert.NilError(t, err)

@@ -15,6 +15,6 @@ func ClassifyReference(ctx context.Context, policyText string) (Classification, 
 
 // Fast reports whether the fast enforcer evaluates the policy.
 func Fast(policyText string) bool {
-	g, err := newGuest(policyText)
+	g, err := newGuest(newCompiled(), policyText)
 	return err == nil && g.fast != nil
 }

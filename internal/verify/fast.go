@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"sync"
 
 	"github.com/Microsoft/hcsshim/pkg/securitypolicy"
 	"github.com/open-policy-agent/opa/ast"
@@ -27,6 +26,7 @@ import (
 // reported. A denial it reports for a probe (a debug shell, the allow-all
 // probe) is the framework's own verdict.
 type fastEnforcer struct {
+	c             *compiled // the Verifier's
 	compiler      *ast.Compiler
 	policy        map[string]any
 	store         storage.Store
@@ -50,16 +50,17 @@ type pointInfo struct {
 
 // newFastEnforcer returns nil when the policy is not one the fast enforcer
 // evaluates exactly as hcsshim's (see split) or no frame is available.
-func newFastEnforcer(mod *policyModule) *fastEnforcer {
+func newFastEnforcer(c *compiled, mod *policyModule) *fastEnforcer {
 	sig, policy, ok := split(mod)
 	if !ok {
 		return nil
 	}
-	compiler, ok := frameFor(sig)
+	compiler, ok := c.frameFor(sig)
 	if !ok {
 		return nil
 	}
 	f := &fastEnforcer{
+		c:        c,
 		compiler:      compiler,
 		policy:        policy,
 		defaultMounts: criMounts(),
@@ -92,7 +93,7 @@ func (f *fastEnforcer) spoil(err error) error {
 // query is regopolicyinterpreter's Query: the result object without its
 // metadata operations, which it applies.
 func (f *fastEnforcer) query(ctx context.Context, rule string, input map[string]any) (map[string]any, error) {
-	rs, err := rego.New(rego.ParsedQuery(parsedQuery(rule)), rego.Compiler(f.compiler), rego.Store(f.store), rego.Input(input)).Eval(ctx)
+	rs, err := rego.New(rego.ParsedQuery(f.c.parsedQuery(rule)), rego.Compiler(f.compiler), rego.Store(f.store), rego.Input(input)).Eval(ctx)
 	if err != nil {
 		return nil, f.spoil(err)
 	}
@@ -112,16 +113,14 @@ func (f *fastEnforcer) query(ctx context.Context, rule string, input map[string]
 	return result, nil
 }
 
-var queries sync.Map // rule -> ast.Body
-
-// parsedQuery parses a query once per process, as OPA's v0 Rego (what
+// parsedQuery parses a query once per Verifier, as OPA's v0 Rego (what
 // rego.Query(rule) does on every call).
-func parsedQuery(rule string) ast.Body {
-	if q, ok := queries.Load(rule); ok {
+func (c *compiled) parsedQuery(rule string) ast.Body {
+	if q, ok := c.queries.Load(rule); ok {
 		return q.(ast.Body)
 	}
 	q := ast.MustParseBody(rule)
-	queries.Store(rule, q)
+	c.queries.Store(rule, q)
 	return q
 }
 
@@ -203,10 +202,9 @@ func (f *fastEnforcer) enforce(ctx context.Context, point string, input map[stri
 	return merged, nil
 }
 
-// points holds the answers of data.framework.enforcement_point_info. The
-// framework computes it from data.api, the frame's, the policy's api_version
-// (or its deprecated api_svn) and the point's name alone.
-var points sync.Map // versions + "\x00" + point -> pointInfo
+// compiled.points holds the answers of data.framework.enforcement_point_info.
+// The framework computes it from data.api, the frame's, the policy's
+// api_version (or its deprecated api_svn) and the point's name alone.
 
 func versionsKey(sig string, policy map[string]any) string {
 	v, _ := json.Marshal([]any{policy["api_version"], policy["api_svn"]})
@@ -215,11 +213,11 @@ func versionsKey(sig string, policy map[string]any) string {
 	return fmt.Sprintf("%s\x00%s %t %t", sig, v, hasVersion, hasSVN)
 }
 
-// point is regoEnforcer.queryEnforcementPoint, asked once per process for
+// point is regoEnforcer.queryEnforcementPoint, asked once per Verifier for
 // each frame, API version and point.
 func (f *fastEnforcer) point(ctx context.Context, point string) (pointInfo, error) {
 	key := f.versions + "\x00" + point
-	if info, ok := points.Load(key); ok {
+	if info, ok := f.c.points.Load(key); ok {
 		return info.(pointInfo), nil
 	}
 	r, err := f.query(ctx, "data.framework.enforcement_point_info", map[string]any{"name": point, "rule": point})
@@ -235,7 +233,7 @@ func (f *fastEnforcer) point(ctx context.Context, point string) (pointInfo, erro
 		return pointInfo{}, f.spoil(fmt.Errorf("enforcement point %s: %v", point, r))
 	}
 	info := pointInfo{available: available, defaults: defaults}
-	points.Store(key, info)
+	f.c.points.Store(key, info)
 	return info, nil
 }
 

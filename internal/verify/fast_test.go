@@ -29,13 +29,19 @@ func TestFramesShared(t *testing.T) {
 	seed := seedPolicy(t)
 	other := strings.Replace(seed, `"NGINX_VERSION=1.17.3"`, `"NGINX_VERSION=1.17.4"`, 1)
 	assert.Assert(t, other != seed)
-	a, err := newGuest(seed)
+	c := newCompiled()
+	a, err := newGuest(c, seed)
 	assert.NilError(t, err)
-	b, err := newGuest(other)
+	b, err := newGuest(c, other)
 	assert.NilError(t, err)
 	assert.Assert(t, a.fast != nil && b.fast != nil)
 	assert.Assert(t, a.fast.compiler == b.fast.compiler)
 	assert.Assert(t, a.fast.store != b.fast.store)
+
+	// Another Verifier shares nothing with this one.
+	other2, err := newGuest(newCompiled(), seed)
+	assert.NilError(t, err)
+	assert.Assert(t, other2.fast.compiler != a.fast.compiler)
 }
 
 // Policies the fast enforcer would not evaluate exactly as hcsshim's go to
@@ -55,7 +61,7 @@ func TestNotFast(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			assert.Assert(t, policy != seed)
-			g, err := newGuest(policy)
+			g, err := newGuest(newCompiled(), policy)
 			if err != nil {
 				return // refused before any enforcer
 			}

@@ -28,26 +28,33 @@ type frame struct {
 // is checked by hcsshim's enforcer alone.
 const maxFrames = 32
 
-var frames = struct {
-	sync.Mutex
-	m map[string]func() frame
-}{m: map[string]func() frame{}}
+// compiled is what a Verifier keeps of its calls: hcsshim's framework
+// compiled with each set of policy rules (frames), the parsed queries and
+// the enforcement points' answers.
+type compiled struct {
+	mu      sync.Mutex
+	frames  map[string]func() frame
+	queries sync.Map // rule -> ast.Body
+	points  sync.Map // versions + "\x00" + point -> pointInfo
+}
+
+func newCompiled() *compiled { return &compiled{frames: map[string]func() frame{}} }
 
 // frameFor returns the compiled frame for the module text sig, compiling it
-// once per process; ok is false when no frame is available (too many
+// once per Verifier; ok is false when no frame is available (too many
 // distinct ones, or sig does not compile with the framework).
-func frameFor(sig string) (*ast.Compiler, bool) {
-	frames.Lock()
-	get, found := frames.m[sig]
+func (c *compiled) frameFor(sig string) (*ast.Compiler, bool) {
+	c.mu.Lock()
+	get, found := c.frames[sig]
 	if !found {
-		if len(frames.m) >= maxFrames {
-			frames.Unlock()
+		if len(c.frames) >= maxFrames {
+			c.mu.Unlock()
 			return nil, false
 		}
 		get = sync.OnceValue(func() frame { return compileFrame(sig) })
-		frames.m[sig] = get
+		c.frames[sig] = get
 	}
-	frames.Unlock()
+	c.mu.Unlock()
 	f := get()
 	return f.compiler, f.err == nil
 }

@@ -72,13 +72,13 @@ type uvm struct {
 
 // newGuest returns a guest with the fast enforcer when the policy is plain
 // data it evaluates exactly as hcsshim's enforcer does, else with hcsshim's.
-func newGuest(policyText string) (*uvm, error) {
+func newGuest(c *compiled, policyText string) (*uvm, error) {
 	mod, err := loadable(policyText)
 	if err != nil {
 		return nil, err
 	}
 	if mod != nil {
-		if f := newFastEnforcerOrNil(mod); f != nil {
+		if f := newFastEnforcerOrNil(c, mod); f != nil {
 			return &uvm{enforcer: f, fast: f, sandboxID: defaultSandboxID}, nil
 		}
 	}
@@ -124,13 +124,13 @@ func loadable(policyText string) (*policyModule, error) {
 
 // newFastEnforcerOrNil is newFastEnforcer, with nil (hcsshim's enforcer
 // decides) when loading the data panics in OPA.
-func newFastEnforcerOrNil(mod *policyModule) (f *fastEnforcer) {
+func newFastEnforcerOrNil(c *compiled, mod *policyModule) (f *fastEnforcer) {
 	defer func() {
 		if recover() != nil {
 			f = nil
 		}
 	}()
-	return newFastEnforcer(mod)
+	return newFastEnforcer(c, mod)
 }
 
 // panicked is what a panic r in g's enforcer comes to: the fast enforcer's
@@ -414,8 +414,8 @@ func toIDNames(ns []guest.IDName) []securitypolicy.IDName {
 	return out
 }
 
-func classify(ctx context.Context, policyText string) (Classification, error) {
-	g, err := newGuest(policyText)
+func classify(ctx context.Context, comp *compiled, policyText string) (Classification, error) {
+	g, err := newGuest(comp, policyText)
 	if err != nil {
 		return Classification{}, err
 	}

@@ -12,7 +12,12 @@ import (
 // is none.
 type uvm struct{}
 
-func newGuest(string) (*uvm, error) { return nil, ErrNoEnforcer }
+// compiled is what a Verifier keeps; without the enforcer, nothing.
+type compiled struct{}
+
+func newCompiled() *compiled { return &compiled{} }
+
+func newGuest(*compiled, string) (*uvm, error) { return nil, ErrNoEnforcer }
 
 func newHcsshimGuest(string) (*uvm, error) { return nil, ErrNoEnforcer }
 
@@ -27,7 +32,7 @@ func enforcerText() (framework, api string) { return "", "" }
 
 func (*uvm) run(context.Context, guest.Container, bool) Decision { return Decision{} }
 
-func classify(context.Context, string) (Classification, error) {
+func classify(context.Context, *compiled, string) (Classification, error) {
 	return Classification{}, ErrNoEnforcer
 }
 

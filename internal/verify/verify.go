@@ -48,8 +48,8 @@ type Decision struct {
 //
 // It returns an error wrapping [ErrUnparsable] when the guest could not load
 // the policy, and [ErrNoEnforcer] when built without -tags rego.
-func Policy(ctx context.Context, policyText string, containers []guest.Container) ([]Decision, error) {
-	g, err := newGuest(policyText)
+func (v *Verifier) Policy(ctx context.Context, policyText string, containers []guest.Container) ([]Decision, error) {
+	g, err := newGuest(v.c, policyText)
 	if err != nil {
 		return nil, err
 	}
@@ -169,8 +169,31 @@ func (c Classification) String() string {
 //   - Generated otherwise.
 //
 // A policy the guest cannot load is an error wrapping [ErrUnparsable].
+func (v *Verifier) Classify(ctx context.Context, policyText string) (Classification, error) {
+	return classify(ctx, v.c, policyText)
+}
+
+// Verifier replays pods against policies. It keeps what it compiles
+// (hcsshim's framework with each set of a policy's rules, the queries, the
+// enforcement points' answers) for its own later calls, so that a run's
+// pods cost an evaluation each, not a compilation; two Verifiers share
+// nothing. The zero value is not usable: make one with New. Safe for
+// concurrent use.
+type Verifier struct {
+	c *compiled
+}
+
+// New returns a Verifier with nothing compiled yet.
+func New() *Verifier { return &Verifier{c: newCompiled()} }
+
+// Policy is New().Policy: it compiles for this call alone.
+func Policy(ctx context.Context, policyText string, containers []guest.Container) ([]Decision, error) {
+	return New().Policy(ctx, policyText, containers)
+}
+
+// Classify is New().Classify.
 func Classify(ctx context.Context, policyText string) (Classification, error) {
-	return classify(ctx, policyText)
+	return New().Classify(ctx, policyText)
 }
 
 // Reference replays like [Policy] with hcsshim's enforcer alone, which
