@@ -60,7 +60,7 @@ func newFastEnforcer(c *compiled, mod *policyModule) *fastEnforcer {
 		return nil
 	}
 	f := &fastEnforcer{
-		c:        c,
+		c:             c,
 		compiler:      compiler,
 		policy:        policy,
 		defaultMounts: criMounts(),
