@@ -42,7 +42,6 @@ import (
 	"sync"
 	"syscall"
 
-	"cocofy.dev/cocofy/image"
 	"cocofy.dev/cocofy/internal/atomicfile"
 )
 
@@ -358,17 +357,4 @@ func sum(kind, key string, payload []byte) string {
 	h.Write([]byte(kind + "\x00" + key + "\x00"))
 	h.Write(payload)
 	return hex.EncodeToString(h.Sum(nil))
-}
-
-// GetFacts implements registry.FactsCache.
-func (d Dir) GetFacts(manifestDigest string) (image.Facts, bool) {
-	var f image.Facts
-	ok := d.Get("facts", manifestDigest, &f)
-	return f, ok
-}
-
-// PutFacts implements registry.FactsCache.
-func (d Dir) PutFacts(manifestDigest string, f image.Facts) error {
-	f.Ref, f.Digest = "", "" // the same manifest may be reached from many refs
-	return d.Put("facts", manifestDigest, f)
 }

@@ -17,8 +17,9 @@ const key = "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789ab
 func TestRoundTripAndCorruption(t *testing.T) {
 	d := cache.Dir{Path: t.TempDir()}
 	want := image.Facts{ManifestDigest: key, OS: "linux", Layers: []image.Layer{{Digest: key, RootHash: "ab"}}}
-	assert.NilError(t, d.PutFacts(key, want))
-	got, ok := d.GetFacts(key)
+	assert.NilError(t, d.Put("facts", key, want))
+	var got image.Facts
+	ok := d.Get("facts", key, &got)
 	assert.Assert(t, ok)
 	assert.DeepEqual(t, got, want)
 
@@ -27,13 +28,13 @@ func TestRoundTripAndCorruption(t *testing.T) {
 	assert.NilError(t, err)
 	b[len(b)-5] ^= 1 // flip a bit in the payload
 	assert.NilError(t, os.WriteFile(file, b, 0o644))
-	_, ok = d.GetFacts(key)
+	ok = d.Get("facts", key, &image.Facts{})
 	assert.Assert(t, !ok, "a corrupt entry must be a miss")
 	_, err = os.Stat(file)
 	assert.Assert(t, os.IsNotExist(err), "a corrupt entry must be removed")
 
 	assert.NilError(t, os.WriteFile(file, b[:len(b)/2], 0o644)) // truncated by a crash
-	_, ok = d.GetFacts(key)
+	ok = d.Get("facts", key, &image.Facts{})
 	assert.Assert(t, !ok)
 }
 

@@ -26,17 +26,18 @@ func TestEntriesAreBoundToKindAndKey(t *testing.T) {
 	d := cache.Open(t.TempDir(), &log)
 	a := image.Facts{ManifestDigest: key, OS: "linux", Layers: []image.Layer{{Digest: key, RootHash: strings.Repeat("a", 64)}}}
 	b := image.Facts{ManifestDigest: other, OS: "linux", Layers: []image.Layer{{Digest: other, RootHash: strings.Repeat("b", 64)}}}
-	assert.NilError(t, d.PutFacts(key, a))
-	assert.NilError(t, d.PutFacts(other, b))
+	assert.NilError(t, d.Put("facts", key, a))
+	assert.NilError(t, d.Put("facts", other, b))
 
 	blob, err := os.ReadFile(entryFile(d, "facts", key))
 	assert.NilError(t, err)
 	assert.NilError(t, os.WriteFile(entryFile(d, "facts", other), blob, 0o644)) // a's entry under b's name
 
-	got, ok := d.GetFacts(key)
+	var got image.Facts
+	ok := d.Get("facts", key, &got)
 	assert.Assert(t, ok)
 	assert.DeepEqual(t, got, a)
-	_, ok = d.GetFacts(other)
+	ok = d.Get("facts", other, &image.Facts{})
 	assert.Assert(t, !ok, "an entry stored under another key must be a miss")
 	assert.Equal(t, log.String(), "warning: cache: "+entryFile(d, "facts", other)+" holds the facts entry of "+key+
 		", not the facts entry of "+other+" (copied or moved under the wrong name?); ignored, recomputed\n")
@@ -85,7 +86,7 @@ func TestUnwritableCacheWarnsOnce(t *testing.T) {
 	d := cache.Open(blocked, &log)
 	checks := d // copies share the state: one warning per run
 	for range 3 {
-		assert.NilError(t, d.PutFacts(key, image.Facts{}))
+		assert.NilError(t, d.Put("facts", key, image.Facts{}))
 		assert.NilError(t, checks.Put("enforcer", other, true))
 	}
 	var v bool

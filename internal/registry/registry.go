@@ -32,6 +32,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 
+	"cocofy.dev/cocofy/cache"
 	"cocofy.dev/cocofy/image"
 )
 
@@ -43,7 +44,7 @@ type Client struct {
 	// transport answers the registry's /v2/ probe once per host (pings).
 	puller *remote.Puller
 	// Cache, when set, keeps the facts of platform manifests by digest.
-	cache FactsCache
+	cache cache.Store
 	// hasher, when set, computes each layer's dm-verity root hash.
 	hasher LayerHasher
 	// secrets are scrubbed from every error text.
@@ -56,12 +57,10 @@ type LayerHasher interface {
 	RootHashes(ctx context.Context, layers []v1.Layer) ([]string, error)
 }
 
-// FactsCache stores image facts by platform manifest digest. Entries are
-// immutable: a manifest digest always names the same config and layers.
-type FactsCache interface {
-	GetFacts(manifestDigest string) (image.Facts, bool)
-	PutFacts(manifestDigest string, f image.Facts) error
-}
+// FactsKind is the kind of the cache entries that hold image facts, by
+// platform manifest digest. Entries are immutable: a manifest digest always
+// names the same config and layers.
+const FactsKind = "facts"
 
 // Options configure a Client.
 type Options struct {
@@ -81,7 +80,7 @@ type Options struct {
 	// (a stalled download); zero means DefaultIdleTimeout.
 	IdleTimeout time.Duration
 	// Cache keeps platform facts between runs; nil means none.
-	Cache FactsCache
+	Cache cache.Store
 	// Hasher, when set, fills each layer's root hash (needed for CCE
 	// policies; it downloads every layer not cached).
 	Hasher LayerHasher
@@ -233,7 +232,9 @@ func (c *Client) inspect(ctx context.Context, r name.Reference, display string, 
 		}
 	}
 	if c.cache != nil {
-		if err := c.cache.PutFacts(f.ManifestDigest, f); err != nil {
+		entry := f
+		entry.Ref, entry.Digest = "", "" // the same manifest may be reached from many refs
+		if err := c.cache.Put(FactsKind, f.ManifestDigest, entry); err != nil {
 			return f, err
 		}
 	}
@@ -356,7 +357,8 @@ func (c *Client) cachedFacts(manifestDigest string) (image.Facts, bool) {
 	if c.cache == nil {
 		return image.Facts{}, false
 	}
-	f, ok := c.cache.GetFacts(manifestDigest)
+	var f image.Facts
+	ok := c.cache.Get(FactsKind, manifestDigest, &f)
 	if ok && c.hasher != nil && !f.HasRootHashes() {
 		return image.Facts{}, false
 	}
