@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"cocofy.dev/cocofy/cache"
+	"cocofy.dev/cocofy/image"
 	"cocofy.dev/cocofy/internal/layerhash"
 	"cocofy.dev/cocofy/internal/lockfile"
 	"cocofy.dev/cocofy/internal/registry"
@@ -47,7 +48,13 @@ func RegistryDeps(ctx context.Context, c *Config, progress, stderr io.Writer) (D
 		up = offlineHinting{registry.New(o)}
 	}
 	if imgs.LockFile == "" {
-		return Deps{Deps: pipeline.Deps{Resolver: up, Inspector: up, Checks: dir}}, nil
+		d := Deps{Deps: pipeline.Deps{Resolver: up, Inspector: up, Checks: dir}}
+		// Image-attached fragments are not recorded in lock files yet:
+		// only a run without one looks for them.
+		if fs, ok := up.(image.FragmentSource); ok {
+			d.Fragments = fs
+		}
+		return d, nil
 	}
 	src, err := lockfile.Open(c.LockFile(), lockfile.Mode(imgs.LockMode), imgs.Platform, up)
 	if err != nil {
