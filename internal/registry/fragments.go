@@ -54,8 +54,9 @@ func (c *Client) Attached(ctx context.Context, ref, platform string) (image.Fact
 
 // fragments reads the fragment envelopes attached to d.
 func (c *Client) fragments(ctx context.Context, d name.Digest) ([]image.AttachedFragment, error) {
-	idx, err := remote.Referrers(d, remote.Reuse(c.puller), remote.WithContext(ctx),
-		remote.WithFilter("artifactType", fragment.ArtifactType))
+	// Not filtered by the registry (go-containerregistry would filter the
+	// answer again by the descriptors' artifactType): see fragmentLike.
+	idx, err := remote.Referrers(d, remote.Reuse(c.puller), remote.WithContext(ctx))
 	if err != nil {
 		return nil, err
 	}
@@ -66,7 +67,7 @@ func (c *Client) fragments(ctx context.Context, d name.Digest) ([]image.Attached
 	var out []image.AttachedFragment
 	n := 0
 	for _, desc := range im.Manifests {
-		if desc.ArtifactType != fragment.ArtifactType {
+		if !fragmentLike(desc) {
 			continue
 		}
 		if n++; n > maxReferrers {
@@ -81,6 +82,15 @@ func (c *Client) fragments(ctx context.Context, d name.Digest) ([]image.Attached
 	return out, nil
 }
 
+// fragmentLike reports a referrer that may be a fragment: of artifactType
+// fragment.ArtifactType, or of the empty config's media type, which some
+// registries (go-containerregistry's own) give as the artifactType of
+// every manifest with that config, whatever its own artifactType says.
+// referrerFragments reads the manifest's own.
+func fragmentLike(desc v1.Descriptor) bool {
+	return desc.ArtifactType == fragment.ArtifactType || desc.ArtifactType == "application/vnd.oci.empty.v1+json"
+}
+
 // referrerFragments reads the envelope layers of one referrer manifest.
 func (c *Client) referrerFragments(ctx context.Context, repo name.Repository, m v1.Hash) ([]image.AttachedFragment, error) {
 	desc, err := c.puller.Get(ctx, repo.Digest(m.String()))
@@ -90,6 +100,9 @@ func (c *Client) referrerFragments(ctx context.Context, repo name.Repository, m 
 	var man v1.Manifest
 	if err := json.Unmarshal(desc.Manifest, &man); err != nil {
 		return nil, fmt.Errorf("referrer %s: %w", m, err)
+	}
+	if man.ArtifactType != fragment.ArtifactType {
+		return nil, nil
 	}
 	var out []image.AttachedFragment
 	for _, l := range man.Layers {
