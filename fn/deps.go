@@ -49,8 +49,6 @@ func RegistryDeps(ctx context.Context, c *Config, progress, stderr io.Writer) (D
 	}
 	if imgs.LockFile == "" {
 		d := Deps{Deps: pipeline.Deps{Resolver: up, Inspector: up, Checks: dir}}
-		// Image-attached fragments are not recorded in lock files yet:
-		// only a run without one looks for them.
 		if fs, ok := up.(image.FragmentSource); ok {
 			d.Fragments = fs
 		}
@@ -61,7 +59,7 @@ func RegistryDeps(ctx context.Context, c *Config, progress, stderr io.Writer) (D
 		return Deps{}, hintMount(err)
 	}
 	src.NeedRootHashes = c.Spec.AttachPolicy()
-	return Deps{Deps: pipeline.Deps{Resolver: src, Inspector: src, Checks: dir}, Commit: commitLock(src, c.LockFile(), stderr)}, nil
+	return Deps{Deps: pipeline.Deps{Resolver: src, Inspector: src, Fragments: src, Checks: dir}, Commit: commitLock(src, c.LockFile(), stderr)}, nil
 }
 
 // commitLock writes the lock file and reports on stderr one line per

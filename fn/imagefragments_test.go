@@ -3,6 +3,8 @@ package fn_test
 import (
 	"archive/tar"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -163,6 +165,24 @@ func renderWithImageFragments(t *testing.T, reg *registrytest.Registry) {
 	assert.Equal(t, changed[0]["name"], "app")
 	assert.DeepEqual(t, changed[0]["layers"], described["layers"])
 	assert.Assert(t, !strings.Contains(pols["changed"], issuer), "imports only what covers a container")
+
+	// The lock file records the fragment: lockMode use replays it offline.
+	lockCfg := filepath.Join(t.TempDir(), "cocofy.yaml")
+	cfgText, err := os.ReadFile(cfg)
+	assert.NilError(t, err)
+	assert.NilError(t, os.WriteFile(lockCfg, append(cfgText, "  images: {lockFile: images.lock.yaml}\n"...), 0o644))
+	online, stderr, err := runWith(t, fn.RegistryDeps, in, "--config", lockCfg, "--lock-mode", "update")
+	assert.NilError(t, err, stderr)
+	assert.Equal(t, online, out)
+	lock, err := os.ReadFile(filepath.Join(filepath.Dir(lockCfg), "images.lock.yaml"))
+	assert.NilError(t, err)
+	sum := sha256.Sum256([]byte(cose))
+	assert.Assert(t, strings.Contains(string(lock), "fragments:\n      - digest: sha256:"+hex.EncodeToString(sum[:])), string(lock))
+	reg.Stop()
+	offline, stderr, err := runWith(t, fn.RegistryDeps, in, "--config", lockCfg, "--lock-mode", "use", "-v")
+	assert.NilError(t, err, stderr)
+	assert.Assert(t, offline == out, stderr)
+	assert.Assert(t, strings.Contains(stderr, "containers app are left out of the CCE policy"), stderr)
 }
 
 // A fragment the guest would refuse, or one the config does not trust, is

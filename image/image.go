@@ -131,6 +131,10 @@ type Facts struct {
 	Architecture string  `json:"architecture"`
 	Config       Config  `json:"config"`
 	Layers       []Layer `json:"layers"`
+	// Fragments are the signed policy fragments attached to the platform
+	// manifest, as a lock file records them (FragmentSource); nil when
+	// they were not looked up.
+	Fragments []AttachedFragment `json:"fragments,omitempty"`
 }
 
 // Resolver pins a reference to a digest. Implementations verify any digest

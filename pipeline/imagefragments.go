@@ -36,7 +36,7 @@ func (p *Pipeline) inspectForPolicy(ctx context.Context, ws []*Workload, rep *Re
 		return facts, nil, ok
 	}
 	if p.deps.Fragments == nil {
-		rep.Add(framework.Info, nil, "", "spec.policy.imageFragments: attached fragments are not looked up in this run (with images.lockFile, which does not record them yet): the policies are computed from the images' layers")
+		rep.Add(framework.Info, nil, "", "spec.policy.imageFragments: this run has no source of attached fragments: the policies are computed from the images' layers")
 		facts, ok := p.inspectAll(ctx, ws, rep)
 		return facts, nil, ok
 	}
@@ -95,7 +95,7 @@ func (p *Pipeline) fromFragments(ctx context.Context, ref, platform string) (ima
 	}
 	var out imageFragment
 	if len(attached) == 0 {
-		out.notes = append(out.notes, "no policy fragment is attached to this image: its layers are hashed")
+		out.notes = append(out.notes, "no policy fragment is attached to this image (or recorded for it in the lock file): the policy is computed from its layers")
 	}
 	for _, a := range attached {
 		cov, hashes, why := p.trustFragment(ctx, a, facts)
@@ -103,6 +103,7 @@ func (p *Pipeline) fromFragments(ctx context.Context, ref, platform string) (ima
 			out.notes = append(out.notes, fmt.Sprintf("ignored the policy fragment %s attached to this image: %s; the policy is computed from the image's layers", a.Digest, why))
 			continue
 		}
+		facts.Layers = slices.Clone(facts.Layers) // the source's own stay as they are
 		for i := range facts.Layers {
 			facts.Layers[i].RootHash = hashes[i]
 		}
