@@ -13,7 +13,10 @@
 // against the registry, and a tag's digest is that of the manifest's own
 // bytes (one GET, no HEAD). A registry host is probed
 // (GET /v2/) once per Client, not once per repository. A response body
-// that stops sending fails after an idle timeout.
+// that stops sending fails after an idle timeout. Attached reads the
+// signed policy fragments attached to an image's platform manifest (OCI
+// referrers), and the image's facts without downloading a layer; it
+// checks no signature.
 package registry
 
 import (
