@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"cocofy.dev/cocofy/cache"
+	"cocofy.dev/cocofy/image"
 	"cocofy.dev/cocofy/internal/layerhash"
 	"cocofy.dev/cocofy/internal/lockfile"
 	"cocofy.dev/cocofy/internal/registry"
@@ -47,14 +48,18 @@ func RegistryDeps(ctx context.Context, c *Config, progress, stderr io.Writer) (D
 		up = offlineHinting{registry.New(o)}
 	}
 	if imgs.LockFile == "" {
-		return Deps{Deps: pipeline.Deps{Resolver: up, Inspector: up, Checks: dir}}, nil
+		d := Deps{Deps: pipeline.Deps{Resolver: up, Inspector: up, Checks: dir}}
+		if fs, ok := up.(image.FragmentSource); ok {
+			d.Fragments = fs
+		}
+		return d, nil
 	}
 	src, err := lockfile.Open(c.LockFile(), lockfile.Mode(imgs.LockMode), imgs.Platform, up)
 	if err != nil {
 		return Deps{}, hintMount(err)
 	}
 	src.NeedRootHashes = c.Spec.AttachPolicy()
-	return Deps{Deps: pipeline.Deps{Resolver: src, Inspector: src, Checks: dir}, Commit: commitLock(src, c.LockFile(), stderr)}, nil
+	return Deps{Deps: pipeline.Deps{Resolver: src, Inspector: src, Fragments: src, Checks: dir}, Commit: commitLock(src, c.LockFile(), stderr)}, nil
 }
 
 // commitLock writes the lock file and reports on stderr one line per

@@ -33,6 +33,11 @@ func (h offlineHinting) Inspect(ctx context.Context, ref, platform string) (imag
 	return f, hintOffline(err)
 }
 
+func (h offlineHinting) Attached(ctx context.Context, ref, platform string) (image.Facts, []image.AttachedFragment, error) {
+	f, frags, err := h.Client.Attached(ctx, ref, platform)
+	return f, frags, hintOffline(err)
+}
+
 // hintOffline adds offlineHint to a network error (a dial or a name
 // lookup that failed) when the host has no network.
 func hintOffline(err error) error {

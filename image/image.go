@@ -131,6 +131,10 @@ type Facts struct {
 	Architecture string  `json:"architecture"`
 	Config       Config  `json:"config"`
 	Layers       []Layer `json:"layers"`
+	// Fragments are the signed policy fragments attached to the platform
+	// manifest, as a lock file records them (FragmentSource); nil when
+	// they were not looked up.
+	Fragments []AttachedFragment `json:"fragments,omitempty"`
 }
 
 // Resolver pins a reference to a digest. Implementations verify any digest
@@ -167,4 +171,21 @@ func Split(ref string) (repo, tag, digest string) {
 		return ref[:c], ref[c+1:], digest
 	}
 	return ref, "", digest
+}
+
+// AttachedFragment is a signed policy fragment attached to an image's
+// platform manifest as an OCI referrer.
+type AttachedFragment struct {
+	// Digest is the digest of the envelope blob ("sha256:<hex>").
+	Digest string `json:"digest"`
+	// Envelope is the COSE_Sign1 envelope as stored; nobody has checked it.
+	Envelope []byte `json:"envelope"`
+}
+
+// FragmentSource finds the signed policy fragments attached to images.
+type FragmentSource interface {
+	// Attached returns the facts of ref on platform without layer root
+	// hashes (its config and layer digests: no layer is downloaded), and
+	// the fragments attached to that platform manifest.
+	Attached(ctx context.Context, ref, platform string) (Facts, []AttachedFragment, error)
 }

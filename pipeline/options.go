@@ -87,6 +87,16 @@ type PolicyOptions struct {
 	InfrastructureSVN string `yaml:"infrastructureSVN,omitempty" json:"infrastructureSVN,omitempty"`
 	// Fragments are extra policy fragments to import.
 	Fragments []Fragment `yaml:"fragments,omitempty" json:"fragments,omitempty"`
+	// ImageFragments are the issuers whose image-attached fragments are
+	// trusted: for each pinned image, cocofy looks for signed fragments
+	// attached to its platform manifest (OCI referrers), verifies them as
+	// the guest does, and uses one from a listed issuer (and feed, when
+	// given) with an svn of at least minimumSVN: a container the fragment
+	// covers is left out of the policy, which imports the fragment
+	// instead, and the image's layer root hashes come from the fragment.
+	// Either way the image's layers are not downloaded. By default none:
+	// attached fragments are not looked up.
+	ImageFragments []ImageFragment `yaml:"imageFragments,omitempty" json:"imageFragments,omitempty"`
 	// WildcardMissingRefs lets an env value from a ConfigMap or Secret that
 	// is not in the input match anything (NAME=.*), as confcom's -y does.
 	// By default such a reference is an error.
@@ -126,6 +136,18 @@ type Fragment struct {
 	Feed       string   `yaml:"feed" json:"feed"`
 	MinimumSVN string   `yaml:"minimumSVN" json:"minimumSVN"`
 	Includes   []string `yaml:"includes" json:"includes"`
+}
+
+// ImageFragment is an issuer whose image-attached fragments are trusted
+// (see PolicyOptions.ImageFragments).
+type ImageFragment struct {
+	// Issuer is the fragment's did:x509 issuer, as fragment import prints it.
+	Issuer string `yaml:"issuer" json:"issuer"`
+	// Feed, when set, is the only feed accepted; by default any.
+	Feed string `yaml:"feed,omitempty" json:"feed,omitempty"`
+	// MinimumSVN (digits) is the lowest svn accepted, and the import's
+	// minimum_svn.
+	MinimumSVN string `yaml:"minimumSVN" json:"minimumSVN"`
 }
 
 // What policy.secretValues may say.

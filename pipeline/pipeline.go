@@ -25,6 +25,10 @@ type Deps struct {
 	// Inspector gives image facts for the CCE policy; required for target
 	// virtual-node.
 	Inspector image.Inspector
+	// Fragments finds the policy fragments attached to images, for
+	// policy.imageFragments; nil looks for none (each image's layers are
+	// hashed, and an info result says why).
+	Fragments image.FragmentSource
 	// Checks remembers enforcer replays that passed (kind CheckCacheKind);
 	// nil replays every time. cache.Dir implements it.
 	Checks Cache

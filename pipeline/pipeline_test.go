@@ -297,4 +297,9 @@ func TestNewValidates(t *testing.T) {
 	assert.ErrorContains(t, err, `spec.images.lockMode: use needs spec.images.lockFile`)
 	_, err = pipeline.New(pipeline.Options{}, pipeline.Deps{Resolver: fixed.Resolver{}})
 	assert.NilError(t, err, "the defaults are valid")
+	_, err = pipeline.New(pipeline.Options{Target: pipeline.TargetVirtualNode, Policy: pipeline.PolicyOptions{ImageFragments: []pipeline.ImageFragment{
+		{Issuer: "Contoso", MinimumSVN: "1"}, {Issuer: "did:x509:0:sha256:x::subject:CN:C", MinimumSVN: "one"},
+	}}}, pipeline.Deps{Resolver: fixed.Resolver{}})
+	assert.ErrorContains(t, err, `spec.policy.imageFragments[0].issuer: must be a did:x509 issuer (what cocofy fragment import prints), got "Contoso"`)
+	assert.ErrorContains(t, err, `spec.policy.imageFragments[1].minimumSVN: must be a number, got "one"`)
 }

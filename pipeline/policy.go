@@ -76,6 +76,9 @@ func (p *Pipeline) generate(w *Workload, facts map[string]image.Facts, objects p
 	for _, c := range pol.Corrections {
 		rep.Info(w, c.Path, "%s", c.Message())
 	}
+	if len(pol.Covered) > 0 {
+		rep.Info(w, w.Field("metadata", "annotations", AnnotationCCEPolicy), "containers %s are left out of the CCE policy, which imports the image-attached fragments that describe them exactly (spec.policy.imageFragments)", strings.Join(pol.Covered, ", "))
+	}
 	for _, n := range pol.Notes {
 		sev := framework.Warning
 		if n.Info {

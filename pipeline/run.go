@@ -474,11 +474,13 @@ func (s *streamRun) attach(sws []*streamWorkload) {
 		ws[i] = sw.w
 	}
 	rep := s.newReport()
-	facts, ok := s.p.inspectAll(s.ctx, ws, rep)
+	facts, covering, ok := s.p.inspectForPolicy(s.ctx, ws, rep)
 	s.collect(phaseGenerate, sws[0].order, rep)
 	if !ok {
 		return
 	}
+	opts := s.opts
+	opts.Covering = covering
 	// Policies are computed in parallel, each with a report of its own.
 	reps := make([]*Report, len(sws))
 	var g errgroup.Group
@@ -486,7 +488,7 @@ func (s *streamRun) attach(sws []*streamWorkload) {
 	for i, sw := range sws {
 		reps[i] = s.newReport()
 		g.Go(func() error {
-			sw.pol, sw.ok = s.p.generate(sw.w, facts, s.objects, s.opts, reps[i])
+			sw.pol, sw.ok = s.p.generate(sw.w, facts, s.objects, opts, reps[i])
 			return nil
 		})
 	}

@@ -162,6 +162,15 @@ func (o Options) validatePolicy(ps *problems) {
 			ps.bad(fmt.Sprintf("spec.policy.fragments[%d]", i), "needs issuer, feed and minimumSVN")
 		}
 	}
+	for i, f := range po.ImageFragments {
+		field := fmt.Sprintf("spec.policy.imageFragments[%d]", i)
+		if !strings.HasPrefix(f.Issuer, "did:x509:") {
+			ps.bad(field+".issuer", "must be a did:x509 issuer (what cocofy fragment import prints), got %q", f.Issuer)
+		}
+		if !svnPattern.MatchString(f.MinimumSVN) {
+			ps.bad(field+".minimumSVN", "must be a number, got %q", f.MinimumSVN)
+		}
+	}
 }
 
 func (o Options) validateImages(ps *problems) {

@@ -344,9 +344,15 @@ func (p *Pipeline) checkGenerated(ctx context.Context, ws []*Workload, policies 
 					return nil
 				}
 			}
-			key := checkKey(policies[i].Rego, cs)
+			// A policy whose fragments cover containers is replayed with
+			// them in (Full): the enforcer loads no fragments.
+			rego := policies[i].Rego
+			if policies[i].Full != "" {
+				rego = policies[i].Full
+			}
+			key := checkKey(rego, cs)
 			once, _ := same.LoadOrStore(key, sync.OnceValues(func() ([]verify.Decision, error) {
-				return p.replay(ctx, key, policies[i].Rego, cs)
+				return p.replay(ctx, key, rego, cs)
 			}))
 			results[i].ds, results[i].err = once.(func() ([]verify.Decision, error))()
 			return nil

@@ -6,6 +6,8 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"reflect"
+	"slices"
 
 	"cocofy.dev/cocofy/image"
 	"cocofy.dev/cocofy/internal/guest"
@@ -68,6 +70,10 @@ type Options struct {
 	WildcardMissingRefs bool
 	// Compat is CompatGuest (the default when empty) or CompatConfcom.
 	Compat string
+	// Covering are trusted fragments (image-attached, verified): a
+	// container one of them covers is left out of the policy, which
+	// imports that fragment instead (after Fragments). By default none.
+	Covering []CoveringFragment
 }
 
 // Compatibility modes: what Generate writes where confcom's policy and what
@@ -103,6 +109,13 @@ type Policy struct {
 	// Guest is what the guest will be asked for each container (not the
 	// pause container), when Generate computed it (CompatGuest).
 	Guest []guest.Container
+	// Covered names the containers left out because a fragment of
+	// Options.Covering covers them; Full is then the policy with them in
+	// (and without those imports), the one to replay with an enforcer that
+	// does not load fragments: the guest checks a covered container against
+	// the fragment's container, which is the same.
+	Covered []string
+	Full    string
 }
 
 // Annotation returns the annotation value: Rego in standard, padded base64.
@@ -145,6 +158,9 @@ func Generate(pod podspec.Pod, images map[string]image.Facts, objects podspec.Ob
 	default:
 		return Policy{}, fmt.Errorf("%s: compat %q: %w (want %q or %q)", pod.Ref(), opts.Compat, ErrUnsupported, CompatGuest, CompatConfcom)
 	}
+	if frags, containers, err = out.cover(prof, frags, containers, opts); err != nil {
+		return Policy{}, fmt.Errorf("%s: %w", pod.Ref(), err)
+	}
 	if out.Rego, err = prof.render(frags, containers, compactJSON, opts.Debug); err != nil {
 		return Policy{}, fmt.Errorf("%s: %w", pod.Ref(), err)
 	}
@@ -154,6 +170,30 @@ func Generate(pod podspec.Pod, images map[string]image.Facts, objects podspec.Ob
 	sum := sha256.Sum256([]byte(out.Rego))
 	out.SHA256 = hex.EncodeToString(sum[:])
 	return out, nil
+}
+
+// cover leaves out the containers opts.Covering covers and adds the
+// imports of the fragments that covered them; out.Full keeps them all.
+func (out *Policy) cover(prof profile, frags, containers []any, opts Options) ([]any, []any, error) {
+	kept, covered, imports := cover(containers, opts.Covering)
+	if len(covered) == 0 {
+		return frags, containers, nil
+	}
+	full, err := prof.render(frags, containers, compactJSON, opts.Debug)
+	if err != nil {
+		return nil, nil, err
+	}
+	out.Covered, out.Full = covered, full
+	more, err := fragments(prof, Options{ExcludeDefaultFragments: true, Fragments: imports})
+	if err != nil {
+		return nil, nil, err
+	}
+	for _, m := range more {
+		if !slices.ContainsFunc(frags, func(f any) bool { return reflect.DeepEqual(f, m) }) {
+			frags = append(frags, m)
+		}
+	}
+	return frags, kept, nil
 }
 
 // profile is what differs between confcom releases.

@@ -102,3 +102,26 @@ func regoError(err error) error {
 	}
 	return fmt.Errorf("%w (Rego v1, as the guest's OPA parses it): %s", ErrRego, strings.Join(msgs, "; "))
 }
+
+// Containers evaluates data.<namespace>.containers of a verified
+// fragment, as the guest's framework reads them: the containers a policy
+// that imports the fragment (includes "containers") may run, as JSON
+// values (objects are map[string]any, numbers json.Number).
+func Containers(ctx context.Context, f *Fragment) ([]any, error) {
+	mod, err := ast.ParseModuleWithOpts(f.Namespace+".rego", string(f.Payload), ast.ParserOptions{RegoVersion: ast.RegoV1})
+	if err != nil {
+		return nil, regoError(err)
+	}
+	rs, err := rego.New(rego.Query("x = data."+f.Namespace+".containers"), rego.ParsedModule(mod)).Eval(ctx)
+	if err != nil {
+		return nil, regoError(err)
+	}
+	if len(rs) == 0 {
+		return nil, nil
+	}
+	list, ok := rs[0].Bindings["x"].([]any)
+	if !ok {
+		return nil, fmt.Errorf("%w: data.%s.containers is not a list", ErrRego, f.Namespace)
+	}
+	return list, nil
+}

@@ -7,6 +7,9 @@ package lockfile
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -52,6 +55,34 @@ type entry struct {
 	Architecture   string  `yaml:"architecture,omitempty"`
 	Config         config  `yaml:"config,omitempty"`
 	Layers         []layer `yaml:"layers,omitempty"`
+	// Fragments are the signed policy fragments attached to the image,
+	// recorded for policy.imageFragments so that lockMode use replays
+	// them offline; they are checked again at every render.
+	Fragments []lockedFragment `yaml:"fragments,omitempty"`
+}
+
+// lockedFragment is a signed fragment envelope and its digest.
+type lockedFragment struct {
+	Digest string `yaml:"digest"`
+	// Envelope is the COSE_Sign1 envelope, standard base64.
+	Envelope string `yaml:"envelope"`
+}
+
+// maxFragment bounds a recorded envelope, as the registry client does.
+const maxFragment = 1 << 20
+
+func (l lockedFragment) check() (image.AttachedFragment, error) {
+	if !digestRE.MatchString(l.Digest) {
+		return image.AttachedFragment{}, fmt.Errorf("digest %q: %s", l.Digest, wantDigest)
+	}
+	raw, err := base64.StdEncoding.DecodeString(l.Envelope)
+	if err != nil || len(raw) > maxFragment {
+		return image.AttachedFragment{}, fmt.Errorf("envelope: want standard base64 of at most %d bytes", maxFragment)
+	}
+	if sum := sha256.Sum256(raw); "sha256:"+hex.EncodeToString(sum[:]) != l.Digest {
+		return image.AttachedFragment{}, fmt.Errorf("envelope: its sha256 is not digest %s", l.Digest)
+	}
+	return image.AttachedFragment{Digest: l.Digest, Envelope: raw}, nil
 }
 
 type config struct {
@@ -99,6 +130,9 @@ func toEntry(f image.Facts) entry {
 	for _, l := range f.Layers {
 		e.Layers = append(e.Layers, toLayer(l))
 	}
+	for _, a := range f.Fragments {
+		e.Fragments = append(e.Fragments, lockedFragment{Digest: a.Digest, Envelope: base64.StdEncoding.EncodeToString(a.Envelope)})
+	}
 	return e
 }
 
@@ -107,6 +141,11 @@ func (e entry) facts() image.Facts {
 		ManifestDigest: e.ManifestDigest, OS: e.OS, Architecture: e.Architecture, Config: image.Config(e.Config)}
 	for _, l := range e.Layers {
 		f.Layers = append(f.Layers, l.facts())
+	}
+	for _, l := range e.Fragments {
+		if a, err := l.check(); err == nil { // check refused the others
+			f.Fragments = append(f.Fragments, a)
+		}
 	}
 	return f
 }
@@ -268,6 +307,11 @@ func (e entry) check() []string {
 			bad = append(bad, fmt.Sprintf("layers[%d].etcGroup {change: %q, gids: %v}: %s", j, g.Change, g.GIDs, wantEtcGroup))
 		}
 	}
+	for j, l := range e.Fragments {
+		if _, err := l.check(); err != nil {
+			bad = append(bad, fmt.Sprintf("fragments[%d].%v", j, err))
+		}
+	}
 	return bad
 }
 
@@ -284,6 +328,7 @@ func differ(a, b entry) []string {
 		{"architecture", a.Architecture, b.Architecture},
 		{"config", a.Config, b.Config},
 		{"layers", a.Layers, b.Layers},
+		{"fragments", a.Fragments, b.Fragments},
 	} {
 		if !reflect.DeepEqual(f.a, f.b) {
 			d = append(d, f.name)
@@ -466,6 +511,55 @@ func (s *Source) Inspect(ctx context.Context, ref, platform string) (image.Facts
 	return s.upstream.Inspect(ctx, ref, platform)
 }
 
+// Attached implements image.FragmentSource. In Update mode it records
+// the fragments upstream finds with the facts (root hashes included, as
+// Resolve records them in this mode); otherwise it answers from a locked
+// entry (what was attached when it was written; none when it records
+// none), else, in Auto mode, from upstream.
+func (s *Source) Attached(ctx context.Context, ref, platform string) (image.Facts, []image.AttachedFragment, error) {
+	if s.mode == Update {
+		return s.fetchAttached(ctx, ref, platform)
+	}
+	e, err := s.lookup(ref, platform)
+	if err != nil {
+		return image.Facts{}, nil, err
+	}
+	if e != nil && e.ManifestDigest != "" {
+		f := *e
+		f.Ref = ref
+		return f, f.Fragments, nil
+	}
+	if s.mode == Use {
+		return image.Facts{}, nil, s.missing(ref)
+	}
+	up, ok := s.upstream.(image.FragmentSource)
+	if !ok {
+		return image.Facts{}, nil, errors.New("the registry client lists no attached fragments")
+	}
+	return up.Attached(ctx, ref, platform)
+}
+
+// fetchAttached is fetch, and the fragments upstream finds, recorded.
+func (s *Source) fetchAttached(ctx context.Context, ref, platform string) (image.Facts, []image.AttachedFragment, error) {
+	up, ok := s.upstream.(image.FragmentSource)
+	if !ok {
+		return image.Facts{}, nil, errors.New("the registry client lists no attached fragments")
+	}
+	f, err := s.fetch(ctx, ref, platform)
+	if err != nil {
+		return image.Facts{}, nil, err
+	}
+	_, frags, err := up.Attached(ctx, ref, platform)
+	if err != nil {
+		return image.Facts{}, nil, err
+	}
+	f.Fragments = frags
+	s.mu.Lock()
+	s.fetched[ref+" "+platform] = f
+	s.mu.Unlock()
+	return f, frags, nil
+}
+
 func (s *Source) missing(ref string) error {
 	return fmt.Errorf("%s is not in the lock file %s (lockMode: use never asks the registry); add it with lockMode: update", ref, s.path)
 }
@@ -498,6 +592,13 @@ func (s *Source) fetch(ctx context.Context, ref, platform string) (image.Facts, 
 // the entries of the original references. A pinned reference whose tag is
 // locked to another digest is an error.
 func (s *Source) lookup(ref, platform string) (*image.Facts, error) {
+	// ref's own entry first: that of the pinned reference records what
+	// was looked up with it (its attached fragments).
+	for i := range s.locked {
+		if e := &s.locked[i]; e.Platform == platform && e.Ref == ref {
+			return e, nil
+		}
+	}
 	repo, tag, digest := image.Split(ref)
 	var conflict *image.Facts
 	for i := range s.locked {

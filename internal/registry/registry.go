@@ -13,7 +13,10 @@
 // against the registry, and a tag's digest is that of the manifest's own
 // bytes (one GET, no HEAD). A registry host is probed
 // (GET /v2/) once per Client, not once per repository. A response body
-// that stops sending fails after an idle timeout.
+// that stops sending fails after an idle timeout. Attached reads the
+// signed policy fragments attached to an image's platform manifest (OCI
+// referrers), and the image's facts without downloading a layer; it
+// checks no signature.
 package registry
 
 import (
@@ -182,46 +185,9 @@ func (c *Client) Inspect(ctx context.Context, ref, platform string) (image.Facts
 }
 
 func (c *Client) inspect(ctx context.Context, r name.Reference, display string, want v1.Platform) (image.Facts, error) {
-	desc, err := c.puller.Get(ctx, r)
-	if err != nil {
-		return image.Facts{}, err
-	}
-	f := image.Facts{Pin: image.Pin{Digest: desc.Digest.String()}}
-	var img v1.Image
-	if desc.MediaType.IsIndex() {
-		idx, err := desc.ImageIndex()
-		if err != nil {
-			return f, err
-		}
-		im, err := idx.IndexManifest()
-		if err != nil {
-			return f, err
-		}
-		var found *v1.Descriptor
-		for i := range im.Manifests {
-			if p := im.Manifests[i].Platform; p != nil && p.Satisfies(want) {
-				found = &im.Manifests[i]
-				break
-			}
-		}
-		if found == nil {
-			return f, fmt.Errorf("the index has no manifest for %s", want.String())
-		}
-		f.ManifestDigest = found.Digest.String()
-		if cached, ok := c.cachedFacts(f.ManifestDigest); ok {
-			return withPin(cached, f), nil
-		}
-		if img, err = idx.Image(found.Digest); err != nil {
-			return f, err
-		}
-	} else {
-		f.ManifestDigest = f.Digest
-		if cached, ok := c.cachedFacts(f.ManifestDigest); ok {
-			return withPin(cached, f), nil
-		}
-		if img, err = desc.Image(); err != nil {
-			return f, err
-		}
+	img, f, err := c.platformImage(ctx, r, want, true)
+	if err != nil || img == nil {
+		return f, err
 	}
 	if err := readConfig(img, want, &f); err != nil {
 		return f, err
@@ -239,6 +205,49 @@ func (c *Client) inspect(ctx context.Context, r name.Reference, display string, 
 		}
 	}
 	return f, nil
+}
+
+// platformImage returns the image of r's manifest for want (the
+// matching entry of an index) and facts naming its digests; with cached,
+// facts the cache has for that manifest instead, and no image.
+func (c *Client) platformImage(ctx context.Context, r name.Reference, want v1.Platform, cached bool) (v1.Image, image.Facts, error) {
+	desc, err := c.puller.Get(ctx, r)
+	if err != nil {
+		return nil, image.Facts{}, err
+	}
+	f := image.Facts{Pin: image.Pin{Digest: desc.Digest.String()}}
+	if !desc.MediaType.IsIndex() {
+		f.ManifestDigest = f.Digest
+		if cf, ok := c.cachedFacts(f.ManifestDigest); ok && cached {
+			return nil, withPin(cf, f), nil
+		}
+		img, err := desc.Image()
+		return img, f, err
+	}
+	idx, err := desc.ImageIndex()
+	if err != nil {
+		return nil, f, err
+	}
+	im, err := idx.IndexManifest()
+	if err != nil {
+		return nil, f, err
+	}
+	var found *v1.Descriptor
+	for i := range im.Manifests {
+		if p := im.Manifests[i].Platform; p != nil && p.Satisfies(want) {
+			found = &im.Manifests[i]
+			break
+		}
+	}
+	if found == nil {
+		return nil, f, fmt.Errorf("the index has no manifest for %s", want.String())
+	}
+	f.ManifestDigest = found.Digest.String()
+	if cf, ok := c.cachedFacts(f.ManifestDigest); ok && cached {
+		return nil, withPin(cf, f), nil
+	}
+	img, err := idx.Image(found.Digest)
+	return img, f, err
 }
 
 // readConfig fills in f's platform, config and layer digests from img,
