@@ -51,9 +51,9 @@ func (p *Pipeline) refusedSeverity() (sev framework.Severity, hint string) {
 // CRI then hands the guest a user string, and the guest looks the groups
 // up; without one the guest skips the lookup when the file is missing.
 //
-// Nothing is said about an image whose /etc/group is not known
-// (image.Facts.EtcGroup): facts from an older cache or lock file, or a
-// layer that was not hashed.
+// An image whose /etc/group is not known (image.Facts.EtcGroup: facts from
+// an older cache or lock file, a layer that was not hashed, root hashes
+// from a policy fragment) cannot be checked: a warning says so.
 func (p *Pipeline) checkGroups(w *Workload, facts map[string]image.Facts, sev framework.Severity, hint string, rep *Report) {
 	t, err := p.podOf(w).Typed()
 	if err != nil {
@@ -81,7 +81,11 @@ func (p *Pipeline) checkGroups(w *Workload, facts map[string]image.Facts, sev fr
 			continue
 		}
 		gids, exists, known := f.EtcGroup()
-		if !known || (!exists && !hasGuestUser(pc, psc, f)) {
+		if !known {
+			rep.Warn(w, groupField(w, psc, extra[0]), "container %q: GIDs %v are not checked against /etc/group of image %s, which is not known (facts from an older cache or lock file, or from a policy fragment): the guest (hcsshim 0.15 and later) refuses the container if the image does not define each of them; refresh the facts with lockMode: update", pc.Name, extra, pc.Image)
+			continue
+		}
+		if !exists && !hasGuestUser(pc, psc, f) {
 			continue
 		}
 		for _, gid := range extra {

@@ -117,9 +117,13 @@ func TestMissingGroupsAreReported(t *testing.T) {
 	assert.Equal(t, len(runGroups(t, groupsDeployment, "", written(0, 1), written(0, 2000, 3000))), 0)
 
 	// Unknown: a layer without /etc/group facts (an older cache or lock
-	// file), or one whose file could not be read, says nothing.
-	assert.Equal(t, len(runGroups(t, groupsDeployment, "", written(0), nil)), 0)
-	assert.Equal(t, len(runGroups(t, groupsDeployment, "", written(0), &image.EtcGroup{Change: image.EtcGroupUnknown})), 0)
+	// file, a fragment), or one whose file could not be read: a warning
+	// says the GIDs were not checked.
+	for _, top := range []*image.EtcGroup{nil, {Change: image.EtcGroupUnknown}} {
+		got := runGroups(t, groupsDeployment, "", written(0), top)
+		assert.Equal(t, len(got), 1)
+		assert.Assert(t, strings.HasPrefix(got[0], `warning: Deployment shop/web: spec.template.spec.securityContext.fsGroup: container "app": GIDs [2000 3000] are not checked against /etc/group`), got[0])
+	}
 
 	// A base layer defines the groups, the top layer whites the file out:
 	// with a user the guest fails every additional GID; without one it
