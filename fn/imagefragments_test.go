@@ -166,6 +166,13 @@ func renderWithImageFragments(t *testing.T, reg *registrytest.Registry) {
 	assert.DeepEqual(t, changed[0]["layers"], described["layers"])
 	assert.Assert(t, !strings.Contains(pols["changed"], issuer), "imports only what covers a container")
 
+	// verify accepts what render wrote: the covered container is replayed
+	// with the fragment loaded, as the guest does.
+	verified, stderr, err := runWith(t, fn.RegistryDeps, out, "verify", "--config", cfg, "-v")
+	assert.NilError(t, err, stderr)
+	assert.Equal(t, verified, out)
+	assert.Equal(t, strings.Count(stderr, "verified: the enforcer allows every container"), 2, stderr)
+
 	// The lock file records the fragment: lockMode use replays it offline.
 	lockCfg := filepath.Join(t.TempDir(), "cocofy.yaml")
 	cfgText, err := os.ReadFile(cfg)

@@ -78,14 +78,14 @@ func (s *streamRun) verifyPolicies(sws []*streamWorkload) {
 		ws[i] = sw.w
 	}
 	rep := s.newReport()
-	facts, ok := s.p.inspectAll(s.ctx, ws, rep)
+	facts, covering, ok := s.p.inspectForPolicy(s.ctx, ws, rep)
 	s.collect(phaseGenerate, sws[0].order, rep)
 	if !ok {
 		return
 	}
 	for _, sw := range sws {
 		rep := s.newReport()
-		s.p.verifyWorkload(s.ctx, sw.w, s.objects, facts, rep)
+		s.p.verifyWorkload(s.ctx, sw.w, s.objects, facts, covering, rep)
 		s.collect(phaseCheck, sw.order, rep)
 	}
 }
@@ -115,63 +115,83 @@ func (p *Pipeline) inspectAll(ctx context.Context, ws []*Workload, rep *Report) 
 	return facts, ok && !rep.HasErrors()
 }
 
-// verifyWorkload checks one workload's attached policy.
-func (p *Pipeline) verifyWorkload(ctx context.Context, w *Workload, objects podspec.Objects, facts map[string]image.Facts, rep *Report) {
+// verifyWorkload checks one workload's attached policy: it must be
+// readable, of an accepted class and format, equal to the policy cocofy
+// computes now (else drift), and the guest must start every container
+// under it. A policy that imports image-attached fragments
+// (policy.imageFragments) is replayed with the fragments' containers in,
+// as the guest replays it once it has loaded them.
+func (p *Pipeline) verifyWorkload(ctx context.Context, w *Workload, objects podspec.Objects, facts map[string]image.Facts, covering []ccpolicy.CoveringFragment, rep *Report) {
 	p.checkGroups(w, facts, framework.Error, "", rep) // whatever the policy says
-	field := w.Field("metadata", "annotations", AnnotationCCEPolicy)
 	attached := w.Template.GetAnnotations()[AnnotationCCEPolicy]
-	rego, err := ccpolicy.Decode(attached)
-	if err != nil {
-		rep.Error(w, field, "%v", err)
+	rego, class, ok := p.readPolicy(ctx, w, attached, rep)
+	if !ok {
 		return
 	}
-	class, err := p.verifier.Classify(ctx, rego)
-	if err != nil {
-		rep.Error(w, field, "%v", err)
-		return
-	}
-	if !p.acceptClass(w, class, rep) || !p.acceptFormat(w, rego, rep) {
-		return
-	}
-
 	pod := p.podOf(w)
+	want, matches := p.drift(w, pod, rego, attached, class, facts, objects, covering, rep)
 	cs, err := guest.Receive(pod, facts, objects)
 	if err != nil {
 		rep.Error(w, pod.SpecPath(), "replaying the pod for the enforcer: %v", err)
 		return
 	}
-	ds, err := p.replay(ctx, checkKey(rego, cs), rego, cs)
-	allowed := reportDecisions(w, ds, err, framework.Error, "", rep)
-
-	// Drift: the policy cocofy computes now from the spec, in the
-	// configured compat mode, else in the other one.
-	opts := p.policyOptions()
-	opts.Format = policyFormat(rego)
-	opts.Debug = class.Kind == verify.Debug
-	want, err := ccpolicy.Generate(pod, facts, objects, opts)
-	if err != nil {
-		reportPolicyErrors(rep, w, err)
-		return
+	replayed := rego
+	if matches && want.Full != "" {
+		replayed = want.Full
 	}
-	if want.Annotation() != attached {
-		other := opts
-		other.Compat = otherCompat(opts.Compat)
-		if alt, err := ccpolicy.Generate(pod, facts, objects, other); err == nil && alt.Annotation() == attached {
-			rep.Info(w, field, "the policy is the one cocofy computes with policy.compat: %s", other.Compat)
-			want = alt
-		} else {
-			rep.Error(w, field, "drift: the attached policy does not match the pod spec: %s differ (run cocofy again to recompute it; sha256 would be %s)", policyChanges(attached, want.Rego), want.SHA256)
-			return
-		}
-	}
-	if !allowed {
+	ds, err := p.replay(ctx, checkKey(replayed, cs), replayed, cs)
+	if !reportDecisions(w, ds, err, framework.Error, "", rep) || !matches {
 		return
 	}
 	if sum := w.Template.GetAnnotations()[AnnotationCCEPolicySHA256]; sum != "" && sum != want.SHA256 {
 		rep.Error(w, w.Field("metadata", "annotations", AnnotationCCEPolicySHA256), "is %s but the policy's sha256 is %s", sum, want.SHA256)
 		return
 	}
-	rep.Info(w, field, "verified: the enforcer allows every container and the policy matches the spec (sha256 %s)", want.SHA256)
+	rep.Info(w, w.Field("metadata", "annotations", AnnotationCCEPolicy), "verified: the enforcer allows every container and the policy matches the spec (sha256 %s)", want.SHA256)
+}
+
+// readPolicy decodes and classifies the attached policy, and reports one
+// whose class or format the config does not accept.
+func (p *Pipeline) readPolicy(ctx context.Context, w *Workload, attached string, rep *Report) (string, verify.Classification, bool) {
+	field := w.Field("metadata", "annotations", AnnotationCCEPolicy)
+	rego, err := ccpolicy.Decode(attached)
+	if err != nil {
+		rep.Error(w, field, "%v", err)
+		return "", verify.Classification{}, false
+	}
+	class, err := p.verifier.Classify(ctx, rego)
+	if err != nil {
+		rep.Error(w, field, "%v", err)
+		return "", verify.Classification{}, false
+	}
+	return rego, class, p.acceptClass(w, class, rep) && p.acceptFormat(w, rego, rep)
+}
+
+// drift computes the policy cocofy would write now from the spec, in the
+// configured compat mode, else in the other one, and reports whether the
+// attached one is it (else a drift error naming the changed fields).
+func (p *Pipeline) drift(w *Workload, pod podspec.Pod, rego, attached string, class verify.Classification, facts map[string]image.Facts, objects podspec.Objects, covering []ccpolicy.CoveringFragment, rep *Report) (ccpolicy.Policy, bool) {
+	field := w.Field("metadata", "annotations", AnnotationCCEPolicy)
+	opts := p.policyOptions()
+	opts.Format = policyFormat(rego)
+	opts.Debug = class.Kind == verify.Debug
+	opts.Covering = covering
+	want, err := ccpolicy.Generate(pod, facts, objects, opts)
+	if err != nil {
+		reportPolicyErrors(rep, w, err)
+		return ccpolicy.Policy{}, false
+	}
+	if want.Annotation() == attached {
+		return want, true
+	}
+	other := opts
+	other.Compat = otherCompat(opts.Compat)
+	if alt, err := ccpolicy.Generate(pod, facts, objects, other); err == nil && alt.Annotation() == attached {
+		rep.Info(w, field, "the policy is the one cocofy computes with policy.compat: %s", other.Compat)
+		return alt, true
+	}
+	rep.Error(w, field, "drift: the attached policy does not match the pod spec: %s differ (run cocofy again to recompute it; sha256 would be %s)", policyChanges(attached, want.Rego), want.SHA256)
+	return want, false
 }
 
 // acceptClass reports an allow-all or a debug policy: an error unless the
