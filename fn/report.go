@@ -44,6 +44,9 @@ func (o *rootOptions) print(stderr io.Writer, rep *pipeline.Report, noInfo, tty 
 			continue
 		}
 		fmt.Fprintln(stderr, pipeline.Line(res))
+		if d := res.Tags["detail"]; d != "" && o.verbose {
+			fmt.Fprintln(stderr, "    "+strings.ReplaceAll(d, "\n", "\n    "))
+		}
 	}
 }
 

@@ -178,3 +178,29 @@ func TestOptionalReferences(t *testing.T) {
 	assert.Assert(t, strings.Contains(stderr, `ConfigMap "params" has no key "server.insecure"`), stderr)
 	assert.Assert(t, strings.Contains(stderr, `Secret "argocd-redis" not found in the input`), stderr)
 }
+
+// A correction whose values are long (capability sets) is one readable
+// line; -v prints the values under it.
+func TestLongCorrectionsOneLine(t *testing.T) {
+	const cfg = "testdata/virtual-node/config.yaml"
+	in := `apiVersion: v1
+kind: Pod
+metadata: {name: p, namespace: shop}
+spec:
+  containers:
+  - name: app
+    image: nginx:1.27
+    securityContext: {capabilities: {add: [NET_ADMIN]}}
+`
+	_, stderr, err := run(t, in, "--config", cfg)
+	assert.NilError(t, err, stderr)
+	assert.Assert(t, strings.Contains(stderr, `confcom would write capabilities (`), stderr)
+	assert.Assert(t, !strings.Contains(stderr, `"bounding"`), stderr)
+	for _, line := range strings.Split(stderr, "\n") {
+		assert.Assert(t, len(line) < 500, "a line of %d bytes: %s", len(line), line)
+	}
+	_, stderr, err = run(t, in, "--config", cfg, "-v")
+	assert.NilError(t, err, stderr)
+	assert.Assert(t, strings.Contains(stderr, "\n    confcom: {\"ambient\":[],\"bounding\":["), stderr)
+	assert.Assert(t, strings.Contains(stderr, "\n    cocofy:  {"), stderr)
+}

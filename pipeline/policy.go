@@ -75,6 +75,7 @@ func (p *Pipeline) generate(w *Workload, facts map[string]image.Facts, objects p
 	}
 	for _, c := range pol.Corrections {
 		rep.Info(w, c.Path, "%s", c.Message())
+		rep.Detail(c.Values())
 	}
 	if len(pol.Covered) > 0 {
 		rep.Info(w, w.Field("metadata", "annotations", AnnotationCCEPolicy), "containers %s are left out of the CCE policy, which imports the image-attached fragments that describe them exactly (spec.policy.imageFragments)", strings.Join(pol.Covered, ", "))

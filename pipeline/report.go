@@ -102,6 +102,19 @@ func refPtr(w *Workload) *Ref {
 	return &w.Ref
 }
 
+// Detail adds text to the last result, in its tags (kpt's results show
+// them; cocofy prints them with -v); "" adds nothing.
+func (r *Report) Detail(text string) {
+	if text == "" || len(r.Results) == 0 {
+		return
+	}
+	last := r.Results[len(r.Results)-1]
+	if last.Tags == nil {
+		last.Tags = map[string]string{}
+	}
+	last.Tags["detail"] = text
+}
+
 // HasErrors reports whether any result has error severity.
 func (r *Report) HasErrors() bool {
 	for _, res := range r.Results {

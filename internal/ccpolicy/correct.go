@@ -100,11 +100,34 @@ func (c Correction) Message() string {
 	if confcom == "" {
 		confcom = "no rule for " + c.Variable
 	}
+	if c.long() {
+		confcom = fmt.Sprintf("(%d bytes of JSON)", len(c.Confcom))
+		cocofy = "what the guest receives (-v shows both)"
+	}
 	detail := ""
 	if c.Detail != "" {
 		detail = " (" + c.Detail + ")"
 	}
 	return fmt.Sprintf("container %q: confcom would write %s %s; %s%s; cocofy writes %s", c.Container, c.Field, confcom, outcome, detail, cocofy)
+}
+
+// maxValues is how long confcom's and cocofy's values may be, together, in
+// a correction's message; longer ones are left to Values.
+const maxValues = 300
+
+// long reports values too long for Message (a capability set is 1 KB).
+func (c Correction) long() bool {
+	return !c.Hidden && len(c.Confcom)+len(c.Cocofy) > maxValues
+}
+
+// Values gives the values Message leaves out for their length, on two
+// lines ("confcom: …", "cocofy: …"); "" when Message shows them, or when
+// they are hidden.
+func (c Correction) Values() string {
+	if !c.long() {
+		return ""
+	}
+	return "confcom: " + c.Confcom + "\ncocofy:  " + c.Cocofy
 }
 
 // hideValues marks the corrections whose values Message must not show:
