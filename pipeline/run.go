@@ -400,12 +400,8 @@ func (s *streamRun) flush() error {
 // pin pins the images of sws; a workload whose image failed has an error
 // of its own.
 func (s *streamRun) pin(sws []*streamWorkload) {
-	ws := make([]*Workload, len(sws))
-	for i, sw := range sws {
-		ws[i] = sw.w
-	}
 	rep := s.newReport()
-	failed := s.p.pin(s.ctx, ws, rep)
+	failed := s.p.pin(s.ctx, workloadsOf(sws), rep)
 	for _, sw := range sws {
 		sw.failed = sw.failed || failed[sw.w]
 	}
@@ -466,16 +462,29 @@ func (s *streamRun) policies(docs []*streamDoc) {
 	}
 }
 
-// attach is render's policy stage: it computes, checks and writes the
-// policies of sws, each phase's results keyed by the workload.
-func (s *streamRun) attach(sws []*streamWorkload) {
+// workloadsOf lists the workloads of sws.
+func workloadsOf(sws []*streamWorkload) []*Workload {
 	ws := make([]*Workload, len(sws))
 	for i, sw := range sws {
 		ws[i] = sw.w
 	}
+	return ws
+}
+
+// inspect gets the facts of the images of sws (and the fragments that
+// cover their containers), its results keyed by the first workload; false
+// when the policy stage cannot go on.
+func (s *streamRun) inspect(sws []*streamWorkload) (map[string]image.Facts, []ccpolicy.CoveringFragment, bool) {
 	rep := s.newReport()
-	facts, covering, ok := s.p.inspectForPolicy(s.ctx, ws, rep)
+	facts, covering, ok := s.p.inspectForPolicy(s.ctx, workloadsOf(sws), rep)
 	s.collect(phaseGenerate, sws[0].order, rep)
+	return facts, covering, ok
+}
+
+// attach is render's policy stage: it computes, checks and writes the
+// policies of sws, each phase's results keyed by the workload.
+func (s *streamRun) attach(sws []*streamWorkload) {
+	facts, covering, ok := s.inspect(sws)
 	if !ok {
 		return
 	}

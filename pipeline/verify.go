@@ -73,13 +73,7 @@ func (p *Pipeline) verifyEach(w *Workload, rep *Report) bool {
 // verifyPolicies is verify's policy stage: each policy of sws is checked
 // against the pod and the image facts.
 func (s *streamRun) verifyPolicies(sws []*streamWorkload) {
-	ws := make([]*Workload, len(sws))
-	for i, sw := range sws {
-		ws[i] = sw.w
-	}
-	rep := s.newReport()
-	facts, covering, ok := s.p.inspectForPolicy(s.ctx, ws, rep)
-	s.collect(phaseGenerate, sws[0].order, rep)
+	facts, covering, ok := s.inspect(sws)
 	if !ok {
 		return
 	}
