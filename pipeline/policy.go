@@ -58,7 +58,7 @@ func (p *Pipeline) attachPolicies(ctx context.Context, nodes []*yaml.RNode, ws [
 func (p *Pipeline) generate(w *Workload, facts map[string]image.Facts, objects podspec.Objects, opts ccpolicy.Options, rep *Report) (ccpolicy.Policy, bool) {
 	pol, err := p.compute(w, facts, objects, opts)
 	if err != nil {
-		reportPolicyErrors(rep, w, err)
+		p.reportPolicyErrors(rep, w, err)
 		return ccpolicy.Policy{}, false
 	}
 	if p.opts.Policy.SecretValues == SecretValuesRefuse {
@@ -126,6 +126,9 @@ type policyMemo struct {
 
 	replays  sync.Map // checkKey -> func() ([]verify.Decision, error)
 	nReplays atomic.Int64
+
+	hooksMu sync.Mutex
+	hooks   []hook // the stream's Helm hooks, up to maxHooks
 }
 
 // replaysOf returns where a run keeps its replays: m's while it has room,
@@ -200,11 +203,11 @@ func (p *Pipeline) podOf(w *Workload) podspec.Pod {
 // reportPolicyErrors turns each of the generator's field errors into a
 // result on that field: every one of them, however deeply the generator
 // joined them (per workload, per container, per field).
-func reportPolicyErrors(rep *Report, w *Workload, err error) {
+func (p *Pipeline) reportPolicyErrors(rep *Report, w *Workload, err error) {
 	for _, e := range leafErrors(err) {
 		var fe *ccpolicy.FieldError
 		if errors.As(e, &fe) {
-			rep.Error(w, fe.Field, "CCE policy: %v", fe.Err)
+			rep.Error(w, fe.Field, "CCE policy: %v%s", fe.Err, p.samePods.makers(fe.Err))
 			continue
 		}
 		rep.Error(w, "", "CCE policy: %v", e)
@@ -369,4 +372,52 @@ func writesSecret(n *yaml.RNode, list, ns string, objects podspec.Objects) bool 
 		}
 	}
 	return false
+}
+
+// hook is a Helm hook object of the stream: its name for messages, and its
+// text, to tell which objects it may make.
+type hook struct {
+	ref  Ref
+	text string
+}
+
+// maxHooks bounds the hooks a run keeps: a chart has a few.
+const maxHooks = 64
+
+// addHook keeps n when it is a Helm hook (helm.sh/hook), for makers.
+func (m *policyMemo) addHook(n *yaml.RNode) {
+	if m == nil || n.GetAnnotations()["helm.sh/hook"] == "" {
+		return
+	}
+	text, err := n.String()
+	if err != nil {
+		return
+	}
+	m.hooksMu.Lock()
+	defer m.hooksMu.Unlock()
+	if len(m.hooks) < maxHooks {
+		m.hooks = append(m.hooks, hook{refOf(n), text})
+	}
+}
+
+// makers names, for an object missing from the stream, the Helm hooks of
+// the stream that name it and so may make it at install time; "" when
+// none does.
+func (m *policyMemo) makers(err error) string {
+	var missing *ccpolicy.MissingObject
+	if m == nil || !errors.As(err, &missing) {
+		return ""
+	}
+	m.hooksMu.Lock()
+	defer m.hooksMu.Unlock()
+	var names []string
+	for _, h := range m.hooks {
+		if strings.Contains(h.text, missing.Name) {
+			names = append(names, h.ref.String())
+		}
+	}
+	if len(names) == 0 {
+		return ""
+	}
+	return fmt.Sprintf(" (the Helm hook %s of this stream names it: it probably makes %s %q at install time, after any render)", strings.Join(names, ", "), missing.Kind, missing.Name)
 }

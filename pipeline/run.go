@@ -274,6 +274,7 @@ func (s *streamRun) read(n *yaml.RNode, d *yamlDoc) error {
 		}
 	}
 	checkObject(n, d.index, rep)
+	s.p.samePods.addHook(n)
 	if s.p.resourceList && LocalConfig(n) {
 		return nil // not part of kpt's or kustomize's output
 	}

@@ -172,7 +172,7 @@ func (p *Pipeline) drift(w *Workload, pod podspec.Pod, rego, attached string, cl
 	opts.Covering = covering
 	want, err := ccpolicy.Generate(pod, facts, objects, opts)
 	if err != nil {
-		reportPolicyErrors(rep, w, err)
+		p.reportPolicyErrors(rep, w, err)
 		return ccpolicy.Policy{}, false
 	}
 	if want.Annotation() == attached {

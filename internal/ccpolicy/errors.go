@@ -33,3 +33,13 @@ var (
 	// ErrInternal marks a state cocofy should never reach: a bug.
 	ErrInternal = errors.New("internal error (please report this as a bug)")
 )
+
+// MissingObject is a ConfigMap or Secret a pod reads that is not in the
+// input. It wraps ErrNotFound.
+type MissingObject struct {
+	Kind, Name string
+	err        error
+}
+
+func (e *MissingObject) Error() string { return e.err.Error() }
+func (e *MissingObject) Unwrap() error { return e.err }

@@ -471,7 +471,7 @@ func (g *generator) keyRef(r *yaml.Node, name, field string, lookup func(podspec
 	if kind == "Secret" {
 		remedy = "supply it in the stream, or set the chart's existing-secret value to a Secret you supply"
 	}
-	return envRule{}, false, g.fail(field, fmt.Errorf("%s %q %w: the policy must pin the value, and this render does not have it (a chart often makes it at install time, with a hook Job or lookup): %s; for an env value only, policy.wildcardMissingRefs writes %s=.* instead", kind, obj.s, ErrNotFound, remedy, name))
+	return envRule{}, false, g.fail(field, &MissingObject{Kind: kind, Name: obj.s, err: fmt.Errorf("%s %q %w: the policy must pin the value, and this render does not have it (a chart often makes it at install time, with a hook Job or lookup): %s; for an env value only, policy.wildcardMissingRefs writes %s=.* instead", kind, obj.s, ErrNotFound, remedy, name)})
 }
 
 // resourceFieldRef is the quantity as written, for the container itself
