@@ -17,16 +17,15 @@ import (
 	"cocofy.dev/cocofy/internal/testing/registrytest"
 )
 
-// rootfs returns a Debian minbase rootfs: $COCOFY_ROOTFS, or out/rootfs,
-// made with hack/rootfs.sh (debootstrap) when missing.
+// rootfs returns a Debian minbase rootfs: $COCOFY_ROOTFS, else the one
+// hack/rootfs.sh keeps in the user's cache for every clone (made with
+// debootstrap when missing).
 func rootfs(t *testing.T) string {
 	t.Helper()
 	if dir := os.Getenv("COCOFY_ROOTFS"); dir != "" {
 		return dir
 	}
-	dir := filepath.Join(root, "out", "rootfs")
-	mustRun(t, root, nil, "", "bash", "hack/rootfs.sh", dir)
-	return dir
+	return strings.TrimSpace(mustRun(t, root, nil, "", "bash", "hack/rootfs.sh"))
 }
 
 // A realistic layer (a Debian rootfs, about 200 MB) in a loopback

@@ -3,8 +3,7 @@
 # root and the Debian mirror), then run the harness. Results go to out/bench/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-rootfs=${COCOFY_ROOTFS:-out/rootfs}
-bash hack/rootfs.sh "$rootfs"
+rootfs=$(bash hack/rootfs.sh)
 command -v /usr/bin/time >/dev/null || apt-get install -y -qq time
 # The peers, at their pinned versions: one that cannot be built here is
 # skipped by the harness, which says so in its figures.
