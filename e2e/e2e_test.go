@@ -171,9 +171,9 @@ func TestHardenedChartVirtualNode(t *testing.T) {
 	assert.Equal(t, strings.Count(r.stderr, "error: "), 4, r.stderr)
 	assert.Equal(t, strings.Count(r.stderr, "error: Job hd-migrate: "), 4, "only the hook is refused:\n%s", r.stderr)
 
-	// The corrections, as a plain pipe shows them.
+	// The corrections, as a plain pipe shows them with -v.
 	plain := mustRun(t, root, nil, "", tool(t, "helm"), "template", "hd", "examples/chart/hardened")
-	r = run(t, root, nil, plain, cocofy(t), "--config", "examples/hardened.yaml")
+	r = run(t, root, nil, plain, cocofy(t), "--config", "examples/hardened.yaml", "-v")
 	assert.NilError(t, r.err, r.stderr)
 	for _, want := range []string{
 		`spec.template.spec.containers[name=api].workingDir: container "api": confcom would write working_dir "/"; the guest would deny the container (invalid working directory); cocofy writes "/srv"`,
@@ -198,7 +198,7 @@ func TestHardenedChartVirtualNode(t *testing.T) {
 		"XDG_STATE_HOME=" + t.TempDir()} // Helm 4 runs leave their results there
 	out4 := mustRun(t, root, env, "", tool(t, "helm4"), "template", "hd", "examples/chart/hardened", "--post-renderer", "cocofy")
 	assert.Equal(t, strings.Count(out4, "microsoft.containerinstance.virtualnode.ccepolicy:"), 3, out4)
-	r = run(t, root, nil, out4, cocofy(t), "verify", "--config", "examples/hardened.yaml")
+	r = run(t, root, nil, out4, cocofy(t), "verify", "--config", "examples/hardened.yaml", "-v")
 	assert.NilError(t, r.err, r.stderr)
 	assert.Equal(t, strings.Count(r.stderr, "verified: the enforcer allows every container"), 3, r.stderr)
 }
@@ -211,7 +211,7 @@ func TestHardenedChartVirtualNode(t *testing.T) {
 // written.
 func TestPopularChartShapes(t *testing.T) {
 	plain := mustRun(t, root, nil, "", tool(t, "helm"), "template", "pop", "e2e/testdata/charts/popular")
-	r := run(t, root, nil, plain, cocofy(t), "--config", "examples/hardened.yaml")
+	r := run(t, root, nil, plain, cocofy(t), "--config", "examples/hardened.yaml", "-v")
 	assert.NilError(t, r.err, r.stderr)
 	out := r.stdout
 	assert.Equal(t, strings.Count(out, "microsoft.containerinstance.virtualnode.ccepolicy:"), 6, out)
@@ -225,7 +225,7 @@ func TestPopularChartShapes(t *testing.T) {
 	} {
 		assert.Assert(t, strings.Contains(r.stderr, want), "missing %q in\n%s", want, r.stderr)
 	}
-	v := run(t, root, nil, out, cocofy(t), "verify", "--config", "examples/hardened.yaml")
+	v := run(t, root, nil, out, cocofy(t), "verify", "--config", "examples/hardened.yaml", "-v")
 	assert.NilError(t, v.err, v.stderr)
 	assert.Equal(t, strings.Count(v.stderr, "verified: the enforcer allows every container"), 6, v.stderr)
 

@@ -72,8 +72,11 @@ func TestGolden(t *testing.T) {
 			if _, err := os.Stat(cfgPath); err == nil {
 				args = []string{"--config", cfgPath}
 			}
-			stdout, stderr, err := run(t, input, args...)
 			rel := func(name string) string { return filepath.Join(filepath.Base(dir), name) }
+			if _, statErr := os.Stat(filepath.Join(dir, "error.golden")); statErr != nil {
+				args = append(args, "-v") // every result, for results.golden
+			}
+			stdout, stderr, err := run(t, input, args...)
 
 			if _, statErr := os.Stat(filepath.Join(dir, "error.golden")); statErr == nil {
 				assert.Assert(t, err != nil, "want an error, got output:\n%s", stdout)

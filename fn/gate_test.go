@@ -75,7 +75,7 @@ func checkGate(t *testing.T, in, want string, rendered bool) {
 	assert.Equal(t, out, "")
 	assert.Assert(t, strings.Contains(stderr+err.Error(), want), "%s%v", stderr, err)
 
-	out, stderr, err = run(t, in)
+	out, stderr, err = run(t, in, "-v")
 	if !rendered {
 		assert.Assert(t, err != nil, "render wants an error, got:\n%s", out)
 		assert.Assert(t, strings.Contains(stderr+err.Error(), want), "%s%v", stderr, err)

@@ -48,7 +48,7 @@ const registryConfig = "testdata/registry/config.yaml"
 func TestRegistryPinsEveryImage(t *testing.T) {
 	reg := shopRegistry(t)
 	in := registryInput(t, reg)
-	out, stderr, err := runWith(t, fn.RegistryDeps, in, "--config", registryConfig)
+	out, stderr, err := runWith(t, fn.RegistryDeps, in, "--config", registryConfig, "-v")
 	assert.NilError(t, err, stderr)
 	golden.Assert(t, anonymize(reg, out), "registry/expected.yaml")
 	golden.Assert(t, anonymize(reg, stderr), "registry/results.golden")

@@ -32,13 +32,11 @@ func (o *rootOptions) strictMode() (string, error) {
 	return "$" + EnvStrict + "=" + os.Getenv(EnvStrict), nil
 }
 
-// print writes the results to stderr: on a terminal warnings and errors
-// (the summary comes after); elsewhere, as Helm 3 shows a failed
-// post-renderer's stderr, every result of a successful plain-stream run
-// and the warnings and errors of a failed one (or of a ResourceList, which
-// carries its results). -q keeps warnings and errors, -v every result.
-func (o *rootOptions) print(stderr io.Writer, rep *pipeline.Report, noInfo, tty bool) {
-	infos := o.verbose || !o.quiet && !tty && !noInfo
+// print writes the warnings and errors to stderr (a successful plain
+// stream's summary comes after), and with -v every result, with the
+// details of long ones.
+func (o *rootOptions) print(stderr io.Writer, rep *pipeline.Report) {
+	infos := o.verbose
 	for _, res := range rep.Results {
 		if (res.Severity == framework.Info || res.Severity == "") && !infos {
 			continue

@@ -111,9 +111,9 @@ A ResourceList in (kpt, kustomize) gives a ResourceList out; a plain YAML
 stream in (Helm --post-renderer) gives a plain stream out. On any error it
 exits 1 and writes nothing to stdout.
 
-On a terminal, stderr shows warnings, errors and a summary (-v: every
-result); otherwise every result of a successful plain-stream run, and the
-warnings and errors of a failed one (-q: warnings and errors only).
+stderr shows warnings, errors and, after a successful plain stream, a
+one-line summary; -v every result (with the values of long corrections),
+-q warnings and errors only.
 kustomize shows no stderr on success, Helm 4 never: use --results FILE
 ($` + EnvResults + `) to keep the results, and --strict ($` + EnvStrict + `=1) to
 fail on warnings. Under Helm 4 cocofy writes to the terminal itself, and
@@ -198,7 +198,7 @@ func (o *rootOptions) run(cmd *cobra.Command, args []string, deps DepsFunc) erro
 	if n := count(rep, framework.Warning); err == nil && strict != "" && n > 0 {
 		err = fmt.Errorf("%s: %s reported; no output was written", strict, plural(n, "warning", "warnings"))
 	}
-	o.print(stderr, rep, err != nil || done.isRL, tty)
+	o.print(stderr, rep)
 	if err == nil && done.commit != nil {
 		err = done.commit()
 	}
@@ -215,7 +215,7 @@ func (o *rootOptions) run(cmd *cobra.Command, args []string, deps DepsFunc) erro
 		h4.done(path, err, 0)
 		return err
 	}
-	if tty && !o.quiet {
+	if !o.quiet && !done.isRL {
 		fmt.Fprintln(stderr, o.summary(cmd, rep, done))
 	}
 	h4.done(path, nil, count(rep, framework.Warning))
