@@ -386,7 +386,7 @@ const maxHooks = 64
 
 // addHook keeps n when it is a Helm hook (helm.sh/hook), for makers.
 func (m *policyMemo) addHook(n *yaml.RNode) {
-	if m == nil || n.GetAnnotations()["helm.sh/hook"] == "" {
+	if m == nil || !isHook(n) {
 		return
 	}
 	text, err := n.String()
@@ -420,4 +420,21 @@ func (m *policyMemo) makers(err error) string {
 		return ""
 	}
 	return fmt.Sprintf(" (the Helm hook %s of this stream names it: it probably makes %s %q at install time, after any render)", strings.Join(names, ", "), missing.Kind, missing.Name)
+}
+
+// isHook reports an object with a helm.sh/hook annotation, reading the
+// fields one by one (kyaml's GetAnnotations panics on a malformed map).
+func isHook(n *yaml.RNode) bool {
+	if n.YNode().Kind != yaml.MappingNode {
+		return false
+	}
+	meta := n.Field("metadata")
+	if meta == nil || meta.Value == nil || meta.Value.YNode().Kind != yaml.MappingNode {
+		return false
+	}
+	annos := meta.Value.Field("annotations")
+	if annos == nil || annos.Value == nil || annos.Value.YNode().Kind != yaml.MappingNode {
+		return false
+	}
+	return stringField(annos.Value, "helm.sh/hook") != ""
 }
