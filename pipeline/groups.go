@@ -7,7 +7,6 @@ import (
 	"sigs.k8s.io/kustomize/kyaml/fn/framework"
 
 	"cocofy.dev/cocofy/image"
-	"cocofy.dev/cocofy/internal/ccpolicy"
 	"cocofy.dev/cocofy/internal/podspec"
 )
 
@@ -15,17 +14,6 @@ import (
 // does, whatever the CCE policy says. cocofy targets the newest public
 // hcsshim guest (ACI's is not public; docs/policy.md).
 const guestRefuses = "the guest (hcsshim 0.15 and later) looks every additional GID (fsGroup, supplementalGroups) up in the image's /etc/group and refuses to create the container, whatever the CCE policy says"
-
-// reportMissingGroups is checkGroups for the workloads whose policies were
-// just generated: an error, unless spec.policy.check is warn (then the
-// policy is written with a warning). The policies and objects are not
-// needed: the check reads the pod spec and the image facts only.
-func (p *Pipeline) reportMissingGroups(ws []*Workload, _ []ccpolicy.Policy, facts map[string]image.Facts, _ podspec.Objects, rep *Report) {
-	sev, hint := p.refusedSeverity()
-	for _, w := range ws {
-		p.checkGroups(w, facts, sev, hint, rep)
-	}
-}
 
 // refusedSeverity is how render reports what the guest refuses whatever
 // the policy says: an error, unless spec.policy.check is warn (the one way

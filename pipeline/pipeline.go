@@ -221,17 +221,17 @@ func checkYAML(nodes []*yaml.RNode, rep *Report) ([]*yamlDoc, bool) {
 		return nil, false
 	}
 	budget := aliasBudget(literal)
-	s := sizer{memo: map[*yaml.Node]int64{}, visiting: map[*yaml.Node]bool{}}
+	s := newSizer()
 	var extra int64
 	for _, d := range docs {
 		for _, a := range d.aliases {
-			size, err := s.size(a.Alias)
+			added, err := s.added(a)
 			if err != nil {
 				l := d.locate(a)
 				rep.Add(framework.Error, l.ref, l.path, "%s: YAML alias *%s %v", l.where, a.Value, err)
 				return nil, false
 			}
-			extra = satAdd(extra, max(0, size-nodeCost-int64(len(a.Value))))
+			extra = satAdd(extra, added)
 			if extra > budget {
 				l := d.locate(a)
 				rep.Add(framework.Error, l.ref, l.path,
@@ -562,6 +562,17 @@ func mergeable(v *yaml.Node) bool {
 type sizer struct {
 	memo     map[*yaml.Node]int64
 	visiting map[*yaml.Node]bool
+}
+
+func newSizer() *sizer {
+	return &sizer{memo: map[*yaml.Node]int64{}, visiting: map[*yaml.Node]bool{}}
+}
+
+// added is what alias node a adds to its document once expanded: the size
+// of what it refers to, less the alias itself.
+func (s *sizer) added(a *yaml.Node) (int64, error) {
+	size, err := s.size(a.Alias)
+	return max(0, size-nodeCost-int64(len(a.Value))), err
 }
 
 var errAliasLoop = errors.New("refers to a node that contains it")

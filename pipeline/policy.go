@@ -1,7 +1,6 @@
 package pipeline
 
 import (
-	"context"
 	"crypto/sha256"
 	"errors"
 	"fmt"
@@ -16,42 +15,8 @@ import (
 	"cocofy.dev/cocofy/image"
 	"cocofy.dev/cocofy/internal/ccpolicy"
 	"cocofy.dev/cocofy/internal/podspec"
+	"cocofy.dev/cocofy/internal/verify"
 )
-
-// attachPolicies computes the CCE policy of each selected workload (target
-// virtual-node) from its pod template, as pinned, and the image facts, and
-// writes it with its sha256 on the pod template. A policy that is already
-// there is kept when it is the same and replaced, with a result naming the
-// changed fields, when it is not. Nothing is written unless every policy
-// could be computed.
-func (p *Pipeline) attachPolicies(ctx context.Context, nodes []*yaml.RNode, ws []*Workload, rep *Report) error {
-	if !p.opts.AttachPolicy() {
-		return nil
-	}
-	facts, ok := p.inspectAll(ctx, ws, rep)
-	if !ok {
-		return nil
-	}
-
-	objects := podspec.ObjectsFrom(nodes)
-	opts := p.policyOptions()
-	var generated []*Workload
-	var policies []ccpolicy.Policy
-	for _, w := range ws {
-		if pol, ok := p.generate(w, facts, objects, opts, rep); ok {
-			generated, policies = append(generated, w), append(policies, pol)
-		}
-	}
-	p.checkGenerated(ctx, generated, policies, objects, facts, rep)
-	p.reportMissingGroups(generated, policies, facts, objects, rep)
-	if rep.HasErrors() {
-		return nil
-	}
-	for i, w := range generated {
-		p.writePolicy(w, policies[i], objects, rep)
-	}
-	return nil
-}
 
 // generate computes one workload's policy, reporting its corrections and
 // notes, or its errors (and false).
@@ -118,26 +83,34 @@ func (p *Pipeline) compute(w *Workload, facts map[string]image.Facts, objects po
 
 // policyMemo holds the policies of a run's first maxSamePods pods, so that
 // a stream of distinct pods keeps no more than those, and the enforcer's
-// replays of its first maxSamePods checks.
+// replays of its first maxSamePods distinct policies and pods.
 type policyMemo struct {
 	m     sync.Map // key -> ccpolicy.Policy
 	n     atomic.Int64
 	limit int64 // maxSamePods
 
-	replays  sync.Map // checkKey -> func() ([]verify.Decision, error)
-	nReplays atomic.Int64
+	replays  sync.Map     // checkKey -> func() ([]verify.Decision, error)
+	nReplays atomic.Int64 // entries of replays
 
 	hooksMu sync.Mutex
 	hooks   []hook // the stream's Helm hooks, up to maxHooks
 }
 
-// replaysOf returns where a run keeps its replays: m's while it has room,
-// else a map of the caller's own.
-func (m *policyMemo) replaysOf() *sync.Map {
-	if m == nil || m.nReplays.Add(1) > m.limit {
-		return &sync.Map{}
+// replayOnce runs replay once per run for key (concurrent callers with the
+// same key wait for the first); past the bound, or outside a run, it runs
+// replay every time.
+func (m *policyMemo) replayOnce(key string, replay func() ([]verify.Decision, error)) ([]verify.Decision, error) {
+	if m == nil {
+		return replay()
 	}
-	return &m.replays
+	if once, ok := m.replays.Load(key); ok {
+		return once.(func() ([]verify.Decision, error))()
+	}
+	if m.nReplays.Add(1) > m.limit {
+		return replay()
+	}
+	once, _ := m.replays.LoadOrStore(key, sync.OnceValues(replay))
+	return once.(func() ([]verify.Decision, error))()
 }
 
 // maxSamePods bounds policyMemo: a chart has far fewer distinct pods, and a

@@ -18,7 +18,6 @@ import (
 	"cocofy.dev/cocofy/image"
 	"cocofy.dev/cocofy/internal/ccpolicy"
 	"cocofy.dev/cocofy/internal/podspec"
-	"cocofy.dev/cocofy/internal/verify"
 )
 
 // streamBatch is how many documents a run holds at a time: image
@@ -330,15 +329,15 @@ func (s *streamRun) checkYAML(n *yaml.RNode, index int, rep *Report) (*yamlDoc, 
 		return nil, false
 	}
 	s.literal = satAdd(s.literal, d.literal)
-	sz := sizer{memo: map[*yaml.Node]int64{}, visiting: map[*yaml.Node]bool{}}
+	sz := newSizer()
 	for _, a := range d.aliases {
-		size, err := sz.size(a.Alias)
+		added, err := sz.added(a)
 		if err != nil {
 			l := d.locate(a)
 			rep.Add(framework.Error, l.ref, l.path, "%s: YAML alias *%s %v", l.where, a.Value, err)
 			return nil, false
 		}
-		s.extra = satAdd(s.extra, max(0, size-nodeCost-int64(len(a.Value))))
+		s.extra = satAdd(s.extra, added)
 	}
 	return d, true
 }
@@ -353,10 +352,10 @@ func (s *streamRun) checkAliases() {
 	budget := aliasBudget(s.literal)
 	extra := s.pending[0].extraBefore
 	for _, pd := range s.pending {
-		sz := sizer{memo: map[*yaml.Node]int64{}, visiting: map[*yaml.Node]bool{}}
+		sz := newSizer()
 		for _, a := range pd.d.aliases {
-			size, _ := sz.size(a.Alias)
-			extra = satAdd(extra, max(0, size-nodeCost-int64(len(a.Value))))
+			added, _ := sz.added(a)
+			extra = satAdd(extra, added)
 			if extra > budget {
 				l := pd.d.locate(a)
 				rep := s.newReport()
@@ -491,18 +490,9 @@ func (s *streamRun) attach(sws []*streamWorkload) {
 	}
 	opts := s.opts
 	opts.Covering = covering
-	// Policies are computed in parallel, each with a report of its own.
-	reps := make([]*Report, len(sws))
-	var g errgroup.Group
-	g.SetLimit(runtime.GOMAXPROCS(0))
-	for i, sw := range sws {
-		reps[i] = s.newReport()
-		g.Go(func() error {
-			sw.pol, sw.ok = s.p.generate(sw.w, facts, s.objects, opts, reps[i])
-			return nil
-		})
-	}
-	_ = g.Wait()
+	reps := s.parallel(sws, func(sw *streamWorkload, rep *Report) {
+		sw.pol, sw.ok = s.p.generate(sw.w, facts, s.objects, opts, rep)
+	})
 	var generated []*streamWorkload
 	for i, sw := range sws {
 		if !s.collect(phaseGenerate, sw.order, reps[i]) && sw.ok {
@@ -512,7 +502,8 @@ func (s *streamRun) attach(sws []*streamWorkload) {
 	s.check(generated, facts)
 	for _, sw := range generated {
 		rep := s.newReport()
-		s.p.reportMissingGroups([]*Workload{sw.w}, []ccpolicy.Policy{sw.pol}, facts, s.objects, rep)
+		sev, hint := s.p.refusedSeverity()
+		s.p.checkGroups(sw.w, facts, sev, hint, rep)
 		if s.collect(phaseGroups, sw.order, rep) || sw.failed {
 			continue
 		}
@@ -522,37 +513,45 @@ func (s *streamRun) attach(sws []*streamWorkload) {
 	}
 }
 
-// check is checkGenerated, one workload at a time (in parallel) so that
-// each workload's results are keyed by it and its errors are its own; the
-// warning that nothing was checked is given once, before them all.
+// check is checkGenerated for each workload, in parallel, each workload's
+// results keyed by it and its errors its own; when nothing is checked, a
+// warning says so once, before them all.
 func (s *streamRun) check(generated []*streamWorkload, facts map[string]image.Facts) {
 	if len(generated) == 0 {
 		return
 	}
-	if !verify.Enabled() || s.p.opts.Policy.Check == CheckOff {
-		if s.checked {
-			return
+	if why := s.p.unchecked(); why != "" {
+		if !s.checked {
+			s.checked = true
+			rep := s.newReport()
+			rep.Add(framework.Warning, nil, "", "%s", why)
+			s.collect(phaseCheck, -1, rep)
 		}
-		s.checked = true
-		rep := s.newReport()
-		s.p.checkGenerated(s.ctx, []*Workload{generated[0].w}, []ccpolicy.Policy{generated[0].pol}, s.objects, facts, rep)
-		s.collect(phaseCheck, -1, rep)
 		return
 	}
-	reps := make([]*Report, len(generated))
+	reps := s.parallel(generated, func(sw *streamWorkload, rep *Report) {
+		s.p.checkGenerated(s.ctx, sw.w, sw.pol, s.objects, facts, rep)
+	})
+	for i, sw := range generated {
+		sw.failed = s.collect(phaseCheck, sw.order, reps[i]) || sw.failed
+	}
+}
+
+// parallel runs f for each of sws, GOMAXPROCS at a time, each with a
+// report of its own, returned in the order of sws.
+func (s *streamRun) parallel(sws []*streamWorkload, f func(sw *streamWorkload, rep *Report)) []*Report {
+	reps := make([]*Report, len(sws))
 	var g errgroup.Group
 	g.SetLimit(runtime.GOMAXPROCS(0))
-	for i, sw := range generated {
+	for i, sw := range sws {
 		reps[i] = s.newReport()
 		g.Go(func() error {
-			s.p.checkGenerated(s.ctx, []*Workload{sw.w}, []ccpolicy.Policy{sw.pol}, s.objects, facts, reps[i])
+			f(sw, reps[i])
 			return nil
 		})
 	}
 	_ = g.Wait()
-	for i, sw := range generated {
-		sw.failed = s.collect(phaseCheck, sw.order, reps[i]) || sw.failed
-	}
+	return reps
 }
 
 // readsObjects reports a workload whose pod may read a ConfigMap or a

@@ -6,11 +6,8 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"runtime"
 	"strings"
-	"sync"
 
-	"golang.org/x/sync/errgroup"
 	"sigs.k8s.io/kustomize/kyaml/fn/framework"
 
 	"cocofy.dev/cocofy/image"
@@ -323,56 +320,40 @@ func policyFormat(rego string) string {
 	return ccpolicy.Format1
 }
 
-// checkGenerated runs the enforcer on the policies cocofy just generated,
-// in parallel, so that a policy the guest would refuse is not written
-// unless spec.policy.check says so. It is never silent: without the
-// enforcer built in, or with check off, a warning says that nothing was
-// checked.
-func (p *Pipeline) checkGenerated(ctx context.Context, ws []*Workload, policies []ccpolicy.Policy, objects podspec.Objects, facts map[string]image.Facts, rep *Report) {
-	if len(ws) == 0 {
-		return
-	}
+// unchecked says why generated policies are not run through the enforcer,
+// "" when they are: render is never silent about it.
+func (p *Pipeline) unchecked() string {
 	switch {
 	case !verify.Enabled():
-		rep.Add(framework.Warning, nil, "", "this cocofy was built without hcsshim's enforcer (build tag rego, Linux only): no CCE policy was checked before it was written; on Linux build it with make build or go install -tags rego, elsewhere gate the output with cocofy verify on Linux (e.g. in CI)")
-		return
+		return "this cocofy was built without hcsshim's enforcer (build tag rego, Linux only): no CCE policy was checked before it was written; on Linux build it with make build or go install -tags rego, elsewhere gate the output with cocofy verify on Linux (e.g. in CI)"
 	case p.opts.Policy.Check == CheckOff:
-		rep.Add(framework.Warning, nil, "", "spec.policy.check is off: no CCE policy was checked with hcsshim's enforcer before it was written")
-		return
+		return "spec.policy.check is off: no CCE policy was checked with hcsshim's enforcer before it was written"
 	}
-	type replayed struct {
-		ds  []verify.Decision
-		err error
+	return ""
+}
+
+// checkGenerated runs the enforcer on the policy cocofy just generated for
+// w, so that a policy the guest would refuse is not written unless
+// spec.policy.check says so. Pods with the same policy and containers
+// (replicas of one chart, hooks) are replayed once in a run. A policy whose
+// fragments cover containers is replayed with them in (Full): the enforcer
+// loads no fragments.
+func (p *Pipeline) checkGenerated(ctx context.Context, w *Workload, pol ccpolicy.Policy, objects podspec.Objects, facts map[string]image.Facts, rep *Report) {
+	var ds []verify.Decision
+	cs, err := pol.Guest, error(nil)
+	if cs == nil {
+		cs, err = guest.Receive(p.podOf(w), facts, objects)
 	}
-	results := make([]replayed, len(ws))
-	// Pods with the same policy and containers (replicas of one chart,
-	// hooks) are replayed once in a run.
-	same := p.samePods.replaysOf()
-	var g errgroup.Group
-	g.SetLimit(runtime.GOMAXPROCS(0))
-	for i, w := range ws {
-		g.Go(func() error {
-			cs := policies[i].Guest
-			if cs == nil {
-				if cs, results[i].err = guest.Receive(p.podOf(w), facts, objects); results[i].err != nil {
-					return nil
-				}
-			}
-			// A policy whose fragments cover containers is replayed with
-			// them in (Full): the enforcer loads no fragments.
-			rego := policies[i].Rego
-			if policies[i].Full != "" {
-				rego = policies[i].Full
-			}
-			key := checkKey(rego, cs)
-			once, _ := same.LoadOrStore(key, sync.OnceValues(func() ([]verify.Decision, error) {
-				return p.replay(ctx, key, rego, cs)
-			}))
-			results[i].ds, results[i].err = once.(func() ([]verify.Decision, error))()
-			return nil
+	if err == nil {
+		rego := pol.Rego
+		if pol.Full != "" {
+			rego = pol.Full
+		}
+		key := checkKey(rego, cs)
+		ds, err = p.samePods.replayOnce(key, func() ([]verify.Decision, error) {
+			return p.replay(ctx, key, rego, cs)
 		})
 	}
-	_ = g.Wait()
 	sev := framework.Error
 	if p.opts.Policy.Check == CheckWarn {
 		sev = framework.Warning
@@ -381,10 +362,8 @@ func (p *Pipeline) checkGenerated(ctx context.Context, ws []*Workload, policies 
 	if p.opts.Policy.Compat == CompatConfcom {
 		hint = " (this is confcom's policy, as policy.compat: confcom asks; policy.compat: guest writes one the guest accepts, see docs/policy.md)"
 	}
-	for i, w := range ws {
-		if reportDecisions(w, results[i].ds, results[i].err, sev, hint, rep) || p.opts.Policy.Compat == CompatConfcom {
-			continue
-		}
-		rep.Add(sev, refPtr(w), w.Field("metadata", "annotations", AnnotationCCEPolicy), "cocofy corrected confcom's policy for this pod with its model of the guest, yet hcsshim's enforcer refuses it: a bug in that model (please report it with the pod spec)")
+	if reportDecisions(w, ds, err, sev, hint, rep) || p.opts.Policy.Compat == CompatConfcom {
+		return
 	}
+	rep.Add(sev, refPtr(w), w.Field("metadata", "annotations", AnnotationCCEPolicy), "cocofy corrected confcom's policy for this pod with its model of the guest, yet hcsshim's enforcer refuses it: a bug in that model (please report it with the pod spec)")
 }
