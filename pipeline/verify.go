@@ -89,10 +89,7 @@ func (p *Pipeline) inspectAll(ctx context.Context, ws []*Workload, rep *Report) 
 		return nil, false
 	}
 	uses, refs := p.imageUses(ws, rep)
-	platform := p.opts.Images.Platform
-	if platform == "" {
-		platform = image.DefaultPlatform
-	}
+	platform := p.platform()
 	facts, errs := forEachKey(ctx, refs, func(ctx context.Context, ref string) (image.Facts, error) {
 		return p.deps.Inspector.Inspect(ctx, ref, platform)
 	})

@@ -98,8 +98,8 @@ type layer struct {
 	Digest   string `yaml:"digest"`
 	RootHash string `yaml:"rootHash,omitempty"`
 	// EtcGroup is optional: lock files of an older cocofy, or written
-	// without hashing, have none, and then nothing is said about the
-	// image's groups.
+	// without hashing, have none, and then the image's groups cannot be
+	// checked (a warning says so).
 	EtcGroup *etcGroup `yaml:"etcGroup,omitempty,flow"`
 }
 
