@@ -421,9 +421,9 @@ func (g *generator) envVar(v *yaml.Node, name, cname string, c *yaml.Node, field
 	ref := get(v, "valueFrom")
 	switch {
 	case has(ref, "configMapKeyRef"):
-		return g.keyRef(get(ref, "configMapKeyRef"), name, field+".valueFrom.configMapKeyRef", configMapValue, "ConfigMap")
+		return g.keyRef(get(ref, "configMapKeyRef"), name, c, field+".valueFrom.configMapKeyRef", configMapValue, "ConfigMap")
 	case has(ref, "secretKeyRef"):
-		return g.keyRef(get(ref, "secretKeyRef"), name, field+".valueFrom.secretKeyRef", secretValue, "Secret")
+		return g.keyRef(get(ref, "secretKeyRef"), name, c, field+".valueFrom.secretKeyRef", secretValue, "Secret")
 	case has(ref, "fieldRef"):
 		if !py(get(get(ref, "fieldRef"), "fieldPath")).truthy() {
 			return envRule{}, false, nil
@@ -439,7 +439,7 @@ func (g *generator) envVar(v *yaml.Node, name, cname string, c *yaml.Node, field
 // object (read by lookup), else the wildcard with WildcardMissingRefs. A key
 // whose value is empty sets the variable to "" (compat guest); confcom
 // takes it for a missing value (a Secret's) or stops (a ConfigMap's).
-func (g *generator) keyRef(r *yaml.Node, name, field string, lookup func(podspec.Objects, string, string, string) (string, bool, error), kind string) (envRule, bool, error) {
+func (g *generator) keyRef(r *yaml.Node, name string, c *yaml.Node, field string, lookup func(podspec.Objects, string, string, string) (string, bool, error), kind string) (envRule, bool, error) {
 	obj, key := py(get(r, "name")), py(get(r, "key"))
 	if obj.kind != pyStr || key.kind != pyStr {
 		return envRule{}, false, g.fail(field, fmt.Errorf("%w: name and key must be strings", ErrInvalid))
@@ -471,7 +471,28 @@ func (g *generator) keyRef(r *yaml.Node, name, field string, lookup func(podspec
 	if kind == "Secret" {
 		remedy = "supply it in the stream, or set the chart's existing-secret value to a Secret you supply"
 	}
-	return envRule{}, false, g.fail(field, &MissingObject{Kind: kind, Name: obj.s, err: fmt.Errorf("%s %q %w: the policy must pin the value, and this render does not have it (a chart often makes it at install time, with a hook Job or lookup): %s; for an env value only, policy.wildcardMissingRefs writes %s=.* instead", kind, obj.s, ErrNotFound, remedy, name)})
+	wildcard := fmt.Sprintf("for an env value only, policy.wildcardMissingRefs writes %s=.* instead", name)
+	if inCommandLine(c, name) {
+		wildcard = fmt.Sprintf("$(%s) is also in the container's command line, which needs the value itself (policy.wildcardMissingRefs cannot stand in for it there)", name)
+	}
+	return envRule{}, false, g.fail(field, &MissingObject{Kind: kind, Name: obj.s, err: fmt.Errorf("%s %q %w: the policy must pin the value, and this render does not have it (a chart often makes it at install time, with a hook Job or lookup): %s; %s", kind, obj.s, ErrNotFound, remedy, wildcard)})
+}
+
+// inCommandLine reports whether the container's command or args name
+// $(name), which the kubelet expands into the command line.
+func inCommandLine(c *yaml.Node, name string) bool {
+	for _, key := range []string{"command", "args"} {
+		list := get(c, key)
+		if list == nil || list.Kind != yaml.SequenceNode {
+			continue
+		}
+		for _, a := range list.Content {
+			if a.Kind == yaml.ScalarNode && strings.Contains(a.Value, "$("+name+")") {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // resourceFieldRef is the quantity as written, for the container itself
