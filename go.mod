@@ -9,6 +9,7 @@ require (
 	github.com/Microsoft/didx509go v0.0.3
 	github.com/Microsoft/hcsshim v0.14.1
 	github.com/fxamacker/cbor/v2 v2.9.1
+	github.com/google/go-cmp v0.7.0
 	github.com/google/go-containerregistry v0.22.1
 	github.com/klauspost/compress v1.20.0
 	github.com/open-policy-agent/opa v1.22.2
@@ -79,7 +80,6 @@ require (
 	github.com/golang/groupcache v0.0.0-20210331224755-41bb18bfe9da // indirect
 	github.com/google/btree v1.1.3 // indirect
 	github.com/google/gnostic-models v0.7.1 // indirect
-	github.com/google/go-cmp v0.7.0 // indirect
 	github.com/google/uuid v1.6.0 // indirect
 	github.com/gosuri/uitable v0.0.4 // indirect
 	github.com/hashicorp/errwrap v1.1.0 // indirect
