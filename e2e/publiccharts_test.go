@@ -416,7 +416,7 @@ type chartResult struct {
 }
 
 var chartResults = map[string]chartResult{
-	"argocd/virtual-node":         {8, []string{"this value comes from a Secret and is written in clear"}},
+	"argocd/virtual-node":         {8, []string{"a Secret's value, written in clear into the CCE policy"}},
 	"argocd/pod-sandbox":          {8, []string{"no cpu limit or request"}},
 	"vault/virtual-node":          {3, nil},
 	"vault/pod-sandbox":           {3, []string{"no cpu limit or request"}},
@@ -424,7 +424,7 @@ var chartResults = map[string]chartResult{
 	"node-exporter/pod-sandbox":   {1, []string{"spec.template.spec.hostNetwork: hostNetwork is not supported in a pod VM", "spec.template.spec.hostPID: hostPID"}},
 	"ksm/virtual-node":            {1, nil},
 	"ksm/pod-sandbox":             {1, []string{"no cpu limit or request"}},
-	"grafana/virtual-node":        {1, []string{"env[name=GF_SECURITY_ADMIN_PASSWORD]: this value comes from a Secret and is written in clear"}},
+	"grafana/virtual-node":        {1, []string{"env[name=GF_SECURITY_ADMIN_PASSWORD]: a Secret's value, written in clear into the CCE policy"}},
 	"grafana/pod-sandbox":         {1, []string{"no cpu limit or request"}},
 	"sealed-secrets/virtual-node": {1, nil},
 	"sealed-secrets/pod-sandbox":  {1, []string{"no cpu limit or request"}},

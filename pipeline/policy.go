@@ -234,7 +234,8 @@ func (p *Pipeline) writePolicy(w *Workload, pol ccpolicy.Policy, objects podspec
 		rep.Add(sev, refPtr(w), w.Field("spec", EphemeralContainers), "ephemeral containers are not in the CCE policy (confcom leaves them out): the guest refuses to start them; remove them from the manifest%s", hint)
 	}
 	for _, f := range secrets {
-		rep.Warn(w, f, "this value comes from a Secret and is written in clear into the CCE policy (the policy must pin it): anyone who can read this %s can read it, and the policy's sha256 (HOST_DATA) changes whenever the Secret does; a chart that makes the value at each render (randAlphaNum) never converges in GitOps and breaks key-release policies pinned to the hash: use the chart's existing-secret option (policy.secretValues: refuse makes this an error)", w.Ref.Kind)
+		rep.Warn(w, f, "a Secret's value, written in clear into the CCE policy: anyone who can read this %s can read it; use the chart's existing-secret option (policy.secretValues: refuse makes this an error)", w.Ref.Kind)
+		rep.Detail("The policy must pin the value, and its sha256 (HOST_DATA) changes whenever the Secret does: a chart that makes the value at each render (randAlphaNum) never converges in GitOps and breaks key-release policies pinned to the hash.")
 	}
 	if p.opts.Policy.Debug {
 		rep.Warn(w, field, "this is a debug policy (spec.policy.debug): it lets anyone with API access exec /bin/sh and /bin/bash in the containers and read stack dumps; never use it in production")
