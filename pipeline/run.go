@@ -474,22 +474,22 @@ func workloadsOf(sws []*streamWorkload) []*Workload {
 // inspect gets the facts of the images of sws (and the fragments that
 // cover their containers), its results keyed by the first workload; false
 // when the policy stage cannot go on.
-func (s *streamRun) inspect(sws []*streamWorkload) (map[string]image.Facts, []ccpolicy.CoveringFragment, bool) {
+func (s *streamRun) inspect(sws []*streamWorkload) (policyImages, bool) {
 	rep := s.newReport()
-	facts, covering, ok := s.p.inspectForPolicy(s.ctx, workloadsOf(sws), rep)
+	in, ok := s.p.inspectForPolicy(s.ctx, workloadsOf(sws), rep)
 	s.collect(phaseGenerate, sws[0].order, rep)
-	return facts, covering, ok
+	return in, ok
 }
 
 // attach is render's policy stage: it computes, checks and writes the
 // policies of sws, each phase's results keyed by the workload.
 func (s *streamRun) attach(sws []*streamWorkload) {
-	facts, covering, ok := s.inspect(sws)
+	in, ok := s.inspect(sws)
 	if !ok {
 		return
 	}
-	opts := s.opts
-	opts.Covering = covering
+	facts, opts := in.facts, s.opts
+	opts.Covering = in.covering
 	reps := s.parallel(sws, func(sw *streamWorkload, rep *Report) {
 		sw.pol, sw.ok = s.p.generate(sw.w, facts, s.objects, opts, rep)
 	})

@@ -34,6 +34,14 @@ const (
 )
 
 // Fragment is a policy fragment import (confcom --include-fragments).
+// The ACI infrastructure fragment every policy imports unless
+// ExcludeDefaultFragments: Microsoft's, with the pause and sidecar
+// containers.
+const (
+	InfraFeed   = "mcr.microsoft.com/aci/aci-cc-infra-fragment"
+	InfraIssuer = "did:x509:0:sha256:I__iuL25oXEVFdTP_aBLx_eT1RPHbCQ_ECBQfYZpt9s::eku:1.3.6.1.4.1.311.76.59.1.3"
+)
+
 type Fragment struct {
 	Issuer     string
 	Feed       string
@@ -265,9 +273,9 @@ func fragments(prof profile, opts Options) ([]any, error) {
 			svn = opts.InfraSVN
 		}
 		out = append(out, map[string]any{
-			"feed":        "mcr.microsoft.com/aci/aci-cc-infra-fragment",
+			"feed":        InfraFeed,
 			"includes":    []string{"containers", "fragments"},
-			"issuer":      "did:x509:0:sha256:I__iuL25oXEVFdTP_aBLx_eT1RPHbCQ_ECBQfYZpt9s::eku:1.3.6.1.4.1.311.76.59.1.3",
+			"issuer":      InfraIssuer,
 			"minimum_svn": svn,
 		})
 	}
