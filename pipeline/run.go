@@ -499,7 +499,7 @@ func (s *streamRun) attach(sws []*streamWorkload) {
 			generated = append(generated, sw)
 		}
 	}
-	s.check(generated, facts)
+	s.check(generated, in)
 	for _, sw := range generated {
 		rep := s.newReport()
 		sev, hint := s.p.refusedSeverity()
@@ -516,7 +516,7 @@ func (s *streamRun) attach(sws []*streamWorkload) {
 // check is checkGenerated for each workload, in parallel, each workload's
 // results keyed by it and its errors its own; when nothing is checked, a
 // warning says so once, before them all.
-func (s *streamRun) check(generated []*streamWorkload, facts map[string]image.Facts) {
+func (s *streamRun) check(generated []*streamWorkload, in policyImages) {
 	if len(generated) == 0 {
 		return
 	}
@@ -530,7 +530,7 @@ func (s *streamRun) check(generated []*streamWorkload, facts map[string]image.Fa
 		return
 	}
 	reps := s.parallel(generated, func(sw *streamWorkload, rep *Report) {
-		s.p.checkGenerated(s.ctx, sw.w, sw.pol, s.objects, facts, rep)
+		s.p.checkGenerated(s.ctx, sw.w, sw.pol, s.objects, in, rep)
 	})
 	for i, sw := range generated {
 		sw.failed = s.collect(phaseCheck, sw.order, reps[i]) || sw.failed

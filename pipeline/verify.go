@@ -344,22 +344,32 @@ func (p *Pipeline) unchecked() string {
 // w, so that a policy the guest would refuse is not written unless
 // spec.policy.check says so. Pods with the same policy and containers
 // (replicas of one chart, hooks) are replayed once in a run. A policy whose
-// fragments cover containers is replayed with them in (Full): the enforcer
-// loads no fragments.
-func (p *Pipeline) checkGenerated(ctx context.Context, w *Workload, pol ccpolicy.Policy, objects podspec.Objects, facts map[string]image.Facts, rep *Report) {
+// fragments cover containers is replayed once the enforcer has loaded the
+// fragments attached to the pod's images, as the guest does.
+func (p *Pipeline) checkGenerated(ctx context.Context, w *Workload, pol ccpolicy.Policy, objects podspec.Objects, in policyImages, rep *Report) {
 	var ds []verify.Decision
 	cs, err := pol.Guest, error(nil)
 	if cs == nil {
-		cs, err = guest.Receive(p.podOf(w), facts, objects)
+		cs, err = guest.Receive(p.podOf(w), in.facts, objects)
 	}
 	if err == nil {
-		rego := pol.Rego
-		if pol.Full != "" {
-			rego = pol.Full
+		var imports []ccpolicy.Fragment
+		var offers []*offer
+		if len(pol.Covered) > 0 {
+			imports = pol.Imports
+			offers = p.offers(ctx, w, imports, in.attached)
 		}
-		ds, err = p.samePods.replayOnce(checkKey(rego, nil, cs), func() ([]verify.Decision, error) {
-			ds, _, err := p.replay(ctx, rego, nil, cs)
-			return ds, err
+		_, frags := loadable(offers)
+		ds, err = p.samePods.replayOnce(checkKey(pol.Rego, frags, cs), func() ([]verify.Decision, error) {
+			ds, loaded, err := p.replay(ctx, pol.Rego, frags, cs)
+			if err != nil {
+				return nil, err
+			}
+			settle(offers, loaded)
+			if unmet, whys := unmetImports(imports, offers); len(unmet) > 0 {
+				return nil, fmt.Errorf("%s, and the guest loads none of the fragments attached to the pod's images (%s)", strings.Join(unmet, "; "), strings.Join(whys, "; "))
+			}
+			return ds, nil
 		})
 	}
 	sev := framework.Error

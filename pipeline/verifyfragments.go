@@ -93,47 +93,63 @@ func loadable(offers []*offer) ([]*offer, []verify.Fragment) {
 
 // reportFragments reports what became of the policy's imports and the
 // offered fragments after the enforcer loaded them (loaded: the enforcer's
-// answer for each fragment of loadable(offers)). An import but the
-// infrastructure fragment's that no offer satisfied is an error naming why
-// each attached fragment was not loaded, or, when no fragment is attached
-// to the pod's images, an info saying the replay went on without it. It
-// reports whether no import was an error.
+// answer for each fragment of loadable(offers)): each loaded fragment, and
+// each import no loaded fragment satisfies: an error naming why each
+// attached fragment not loaded was not, or, when every attached fragment
+// was loaded (or none is attached), an info saying the replay went on
+// without it; when every import is met, why each other fragment was not
+// loaded. It reports whether no import was an error.
 func reportFragments(w *Workload, imports []ccpolicy.Fragment, offers []*offer, loaded []error, rep *Report) bool {
 	field := w.Field("metadata", "annotations", AnnotationCCEPolicy)
+	for _, o := range settle(offers, loaded) {
+		rep.Info(w, field, "the enforcer loaded %s, as the guest does", o.name())
+	}
+	unmet, whys := unmetImports(imports, offers)
+	for _, u := range unmet {
+		if len(whys) == 0 {
+			rep.Info(w, field, "%s, and no other fragment is attached to the pod's images (cocofy verify loads those only, from the registry or the lock file, with spec.policy.imageFragments): its containers were replayed without it", u)
+			continue
+		}
+		rep.Error(w, field, "%s, and the guest loads none of the fragments attached to the pod's images: %s", u, strings.Join(whys, "; "))
+	}
+	if len(unmet) == 0 {
+		for _, why := range whys {
+			rep.Info(w, field, "not loaded: %s", why)
+		}
+	}
+	return len(unmet) == 0 || len(whys) == 0
+}
+
+// settle records the enforcer's refusals (loaded, for loadable(offers))
+// as the offers' why, and returns the offers it loaded.
+func settle(offers []*offer, loaded []error) []*offer {
 	tried, _ := loadable(offers)
+	var ok []*offer
 	for i, err := range loaded {
 		if err != nil {
 			tried[i].why = err.Error()
 			continue
 		}
-		rep.Info(w, field, "the enforcer loaded %s, as the guest does", tried[i].name())
+		ok = append(ok, tried[i])
 	}
-	var whys []string
+	return ok
+}
+
+// unmetImports names each import but the infrastructure fragment's that
+// no loaded offer satisfies, and says why each offer not loaded was not.
+func unmetImports(imports []ccpolicy.Fragment, offers []*offer) (unmet, whys []string) {
 	for _, o := range offers {
 		if o.why != "" {
 			whys = append(whys, fmt.Sprintf("%s: %s", o.name(), o.why))
 		}
 	}
-	unmet, ok := false, true
 	for _, imp := range imports {
 		if imp.Feed == ccpolicy.InfraFeed || satisfied(imp, offers) {
 			continue
 		}
-		unmet = true
-		what := fmt.Sprintf("the policy imports the fragments of issuer %s, feed %s, svn at least %s", imp.Issuer, imp.Feed, imp.MinimumSVN)
-		if len(offers) == 0 {
-			rep.Info(w, field, "%s, and no fragment is attached to the pod's images (cocofy verify loads those only, from the registry or the lock file, with spec.policy.imageFragments): its containers were replayed without it", what)
-			continue
-		}
-		rep.Error(w, field, "%s, and the guest loads none of the fragments attached to the pod's images: %s", what, strings.Join(whys, "; "))
-		ok = false
+		unmet = append(unmet, fmt.Sprintf("the policy imports the fragments of issuer %s, feed %s, svn at least %s", imp.Issuer, imp.Feed, imp.MinimumSVN))
 	}
-	if !unmet {
-		for _, why := range whys {
-			rep.Info(w, field, "not loaded: %s", why)
-		}
-	}
-	return ok
+	return unmet, whys
 }
 
 // satisfied reports whether the enforcer loaded an offer of imp's issuer

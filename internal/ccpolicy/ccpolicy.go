@@ -118,12 +118,11 @@ type Policy struct {
 	// pause container), when Generate computed it (CompatGuest).
 	Guest []guest.Container
 	// Covered names the containers left out because a fragment of
-	// Options.Covering covers them; Full is then the policy with them in
-	// (and without those imports), the one to replay with an enforcer that
-	// does not load fragments: the guest checks a covered container against
-	// the fragment's container, which is the same.
+	// Options.Covering covers them; Imports are then the imports of the
+	// fragments that covered them, which the guest must load to start
+	// them.
 	Covered []string
-	Full    string
+	Imports []Fragment
 }
 
 // Annotation returns the annotation value: Rego in standard, padded base64.
@@ -181,17 +180,13 @@ func Generate(pod podspec.Pod, images map[string]image.Facts, objects podspec.Ob
 }
 
 // cover leaves out the containers opts.Covering covers and adds the
-// imports of the fragments that covered them; out.Full keeps them all.
+// imports of the fragments that covered them (out.Imports).
 func (out *Policy) cover(prof profile, frags, containers []any, opts Options) ([]any, []any, error) {
 	kept, covered, imports := cover(containers, opts.Covering)
 	if len(covered) == 0 {
 		return frags, containers, nil
 	}
-	full, err := prof.render(frags, containers, compactJSON, opts.Debug)
-	if err != nil {
-		return nil, nil, err
-	}
-	out.Covered, out.Full = covered, full
+	out.Covered, out.Imports = covered, imports
 	more, err := fragments(prof, Options{ExcludeDefaultFragments: true, Fragments: imports})
 	if err != nil {
 		return nil, nil, err
