@@ -4,6 +4,7 @@ import (
 	"archive/tar"
 	"context"
 	"crypto/sha256"
+	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
@@ -172,6 +173,7 @@ func renderWithImageFragments(t *testing.T, reg *registrytest.Registry) {
 	assert.NilError(t, err, stderr)
 	assert.Equal(t, verified, out)
 	assert.Equal(t, strings.Count(stderr, "verified: the enforcer allows every container"), 2, stderr)
+	assert.Equal(t, strings.Count(stderr, "the enforcer loaded the policy fragment sha256:"), 1, stderr)
 
 	// The lock file records the fragment: lockMode use replays it offline.
 	lockCfg := filepath.Join(t.TempDir(), "cocofy.yaml")
@@ -245,4 +247,89 @@ func TestRenderIgnoresUntrustedImageFragments(t *testing.T) {
 			assert.Assert(t, cs[0]["layers"].([]any)[0] != strings.Repeat("0", 64))
 		})
 	}
+}
+
+// verify loads the fragments a policy imports as the guest does: from the
+// lock file (lockMode use) here, each checked as cocofy fragment verify
+// checks it, then offered to hcsshim's enforcer. A pod rendered with a
+// good fragment fails verify when the lock file records a fragment that
+// the guest would not load, or whose container is not the pod's, and the
+// error names why.
+func TestVerifyLoadsImageFragments(t *testing.T) {
+	t.Setenv("DOCKER_CONFIG", t.TempDir())
+	t.Setenv("COCOFY_CACHE_DIR", t.TempDir())
+	p := newPublisher(t)
+	other := testca.New(t, "Fabrikam", testca.P384)
+	reg := registrytest.Start(t)
+	im := pushFragImage(t, reg, "shop/app")
+	out, stderr, err := runWith(t, fn.RegistryDeps, fragPod("app", im.ref), "--config", fragConfig(t, ""))
+	assert.NilError(t, err, stderr)
+	described := policyContainers(t, out)[0]
+	feed := reg.Host + "/shop/app"
+	sign := func(chain *testca.Chain, feed, svn string, container map[string]any) []byte {
+		raw, err := fragment.Sign([]byte(fragmentRego(t, svn, container)), chain.KeyPEM, chain.ChainPEM, fragment.SignOptions{Feed: feed})
+		assert.NilError(t, err)
+		return raw
+	}
+	good := sign(p.ca, feed, "2", described)
+	_, err = fragment.Attach(context.Background(), im.ref, good, fragment.AttachOptions{})
+	assert.NilError(t, err)
+	issuer, err := fragment.DidX509(p.ca.Certs)
+	assert.NilError(t, err)
+
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "cocofy.yaml")
+	body := "apiVersion: cocofy.dev/v1alpha1\nkind: Cocofy\nspec:\n  target: virtual-node\n  images: {lockFile: images.lock.yaml}\n" +
+		"  policy:\n    imageFragments:\n    - {issuer: '" + issuer + "', feed: '" + feed + "', minimumSVN: '2'}\n"
+	assert.NilError(t, os.WriteFile(cfg, []byte(body), 0o644))
+	out, stderr, err = runWith(t, fn.RegistryDeps, fragPod("app", im.ref), "--config", cfg, "--lock-mode", "update")
+	assert.NilError(t, err, stderr)
+	lock, err := os.ReadFile(filepath.Join(dir, "images.lock.yaml"))
+	assert.NilError(t, err)
+	reg.Stop()
+	verifyWith := func(t *testing.T, envelope []byte) (string, error) {
+		t.Helper()
+		text := strings.Replace(string(lock), digestOf(good), digestOf(envelope), 1)
+		text = strings.Replace(text, base64.StdEncoding.EncodeToString(good), base64.StdEncoding.EncodeToString(envelope), 1)
+		assert.NilError(t, os.WriteFile(filepath.Join(dir, "images.lock.yaml"), []byte(text), 0o644))
+		_, stderr, err := runWith(t, fn.RegistryDeps, out, "verify", "--config", cfg, "--lock-mode", "use", "-v")
+		return stderr, err
+	}
+
+	stderr, err = verifyWith(t, good)
+	assert.NilError(t, err, stderr)
+	assert.Assert(t, strings.Contains(stderr, "the enforcer loaded the policy fragment "+digestOf(good)+" attached to "+im.ref+"@sha256:"), stderr)
+	assert.Assert(t, strings.Contains(stderr, "(issuer "+issuer+", feed "+feed+"), as the guest does"), stderr)
+
+	changed := map[string]any{}
+	for k, v := range described {
+		changed[k] = v
+	}
+	changed["command"] = []string{"/app", "--other"}
+	flipped := sign(p.ca, feed, "2", described)
+	flipped[strings.Index(string(flipped), "containers := ")] = 'C'
+	for name, tc := range map[string]struct {
+		envelope []byte
+		why      string
+	}{
+		"flipped-byte":     {flipped, "signature does not verify"},
+		"wrong-feed":       {sign(p.ca, feed+"-other", "2", described), "feed " + feed + "-other): the enforcer refuses the fragment: invalid fragment feed"},
+		"untrusted-issuer": {sign(other, feed, "2", described), "the enforcer refuses the fragment: invalid fragment issuer"},
+		"lower-svn":        {sign(p.ca, feed, "1", described), "bad svn: svn 1 is below the minimum 2 (the policy's import of its issuer and feed)"},
+		"other-container":  {sign(p.ca, feed, "2", changed), `the enforcer denies container "app" at create_container: invalid command`},
+	} {
+		t.Run(name, func(t *testing.T) {
+			stderr, err := verifyWith(t, tc.envelope)
+			assert.ErrorContains(t, err, "error")
+			assert.Assert(t, strings.Contains(stderr, tc.why), stderr)
+			if name != "other-container" {
+				assert.Assert(t, strings.Contains(stderr, "the policy imports the fragments of issuer "+issuer+", feed "+feed+", svn at least 2, and the guest loads none of the fragments attached to the pod's images: the policy fragment "+digestOf(tc.envelope)), stderr)
+			}
+		})
+	}
+}
+
+func digestOf(b []byte) string {
+	sum := sha256.Sum256(b)
+	return "sha256:" + hex.EncodeToString(sum[:])
 }

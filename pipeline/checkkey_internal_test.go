@@ -25,6 +25,9 @@ func TestCheckKeyFollowsTheEnforcer(t *testing.T) {
 	for _, part := range []string{verify.CacheKey(), "package policy\n", string(b)} {
 		fmt.Fprintf(h, "%d:%s", len(part), part)
 	}
-	assert.Equal(t, checkKey("package policy\n", cs), "sha256:"+hex.EncodeToString(h.Sum(nil)))
-	assert.Assert(t, checkKey("package policy\n", cs) != checkKey("package policy\n\n", cs))
+	assert.Equal(t, checkKey("package policy\n", nil, cs), "sha256:"+hex.EncodeToString(h.Sum(nil)))
+	assert.Assert(t, checkKey("package policy\n", nil, cs) != checkKey("package policy\n\n", nil, cs))
+	// The fragments the enforcer loaded decide too.
+	frag := []verify.Fragment{{Issuer: "did:x509:0:sha256:x::subject:CN:C", Feed: "example.com/app", Rego: "package app\n"}}
+	assert.Assert(t, checkKey("package policy\n", frag, cs) != checkKey("package policy\n", nil, cs))
 }

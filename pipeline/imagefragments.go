@@ -13,8 +13,21 @@ import (
 	"cocofy.dev/cocofy/internal/fragment"
 )
 
+// policyImages is what the policy stages know of a batch's images.
+type policyImages struct {
+	// facts are keyed by the image as written in the template.
+	facts map[string]image.Facts
+	// covering are the trusted fragments that cover containers.
+	covering []ccpolicy.CoveringFragment
+	// attached are the fragments attached to each image, checked or not
+	// (policy.imageFragments): verify offers them to the guest.
+	attached map[string][]image.AttachedFragment
+}
+
 // imageFragment is what the fragments attached to one image gave.
 type imageFragment struct {
+	// attached are all of them, as found.
+	attached []image.AttachedFragment
 	// facts have the layer root hashes of the fragment used, if any.
 	facts image.Facts
 	// covering is the fragment used; nil when none was.
@@ -30,28 +43,29 @@ type imageFragment struct {
 // describes (ccpolicy.Options.Covering). Every other image is inspected
 // as inspectAll does; each image used by a workload gets an info result
 // naming the fragment used, or why each attached one was not.
-func (p *Pipeline) inspectForPolicy(ctx context.Context, ws []*Workload, rep *Report) (map[string]image.Facts, []ccpolicy.CoveringFragment, bool) {
+func (p *Pipeline) inspectForPolicy(ctx context.Context, ws []*Workload, rep *Report) (policyImages, bool) {
 	if len(p.opts.Policy.ImageFragments) == 0 || p.deps.Inspector == nil {
 		facts, ok := p.inspectAll(ctx, ws, rep)
-		return facts, nil, ok
+		return policyImages{facts: facts}, ok
 	}
 	if p.deps.Fragments == nil {
 		rep.Add(framework.Info, nil, "", "spec.policy.imageFragments: this run has no source of attached fragments: the policies are computed from the images' layers")
 		facts, ok := p.inspectAll(ctx, ws, rep)
-		return facts, nil, ok
+		return policyImages{facts: facts}, ok
 	}
 	uses, refs := p.imageUses(ws, rep)
 	platform := p.platform()
 	found, errs := forEachKey(ctx, refs, func(ctx context.Context, ref string) (imageFragment, error) {
 		return p.fromFragments(ctx, ref, platform)
 	})
-	facts := map[string]image.Facts{}
-	var covering []ccpolicy.CoveringFragment
+	out := policyImages{facts: map[string]image.Facts{}, attached: map[string][]image.AttachedFragment{}}
 	var rest []string
 	for _, ref := range refs {
-		if f := found[ref]; errs[ref] == nil && f.covering != nil {
-			facts[ref] = f.facts
-			covering = append(covering, *f.covering)
+		f := found[ref]
+		out.attached[ref] = f.attached
+		if errs[ref] == nil && f.covering != nil {
+			out.facts[ref] = f.facts
+			out.covering = append(out.covering, *f.covering)
 			continue
 		}
 		rest = append(rest, ref)
@@ -73,9 +87,9 @@ func (p *Pipeline) inspectForPolicy(ctx context.Context, ws []*Workload, rep *Re
 		}
 	}
 	for ref, f := range inspected {
-		facts[ref] = f
+		out.facts[ref] = f
 	}
-	return facts, covering, ok && !rep.HasErrors()
+	return out, ok && !rep.HasErrors()
 }
 
 // platform is images.platform, by default linux/amd64.
@@ -93,7 +107,7 @@ func (p *Pipeline) fromFragments(ctx context.Context, ref, platform string) (ima
 	if err != nil {
 		return imageFragment{}, err
 	}
-	var out imageFragment
+	out := imageFragment{attached: attached}
 	if len(attached) == 0 {
 		out.notes = append(out.notes, "no policy fragment is attached to this image (or recorded for it in the lock file): the policy is computed from its layers")
 	}
@@ -136,7 +150,7 @@ func (p *Pipeline) trustFragment(ctx context.Context, a image.AttachedFragment, 
 		}
 		return nil, nil, fmt.Sprintf("its issuer %s is not one of spec.policy.imageFragments", f.Issuer)
 	}
-	if _, err := fragment.Verify(ctx, a.Envelope, fragment.VerifyOptions{MinimumSVN: entry.MinimumSVN}); err != nil {
+	if err := f.CheckMinimumSVN(entry.MinimumSVN); err != nil {
 		return nil, nil, fmt.Sprintf("%v (spec.policy.imageFragments' minimumSVN)", err)
 	}
 	containers, err := fragment.Containers(ctx, f)

@@ -474,22 +474,22 @@ func workloadsOf(sws []*streamWorkload) []*Workload {
 // inspect gets the facts of the images of sws (and the fragments that
 // cover their containers), its results keyed by the first workload; false
 // when the policy stage cannot go on.
-func (s *streamRun) inspect(sws []*streamWorkload) (map[string]image.Facts, []ccpolicy.CoveringFragment, bool) {
+func (s *streamRun) inspect(sws []*streamWorkload) (policyImages, bool) {
 	rep := s.newReport()
-	facts, covering, ok := s.p.inspectForPolicy(s.ctx, workloadsOf(sws), rep)
+	in, ok := s.p.inspectForPolicy(s.ctx, workloadsOf(sws), rep)
 	s.collect(phaseGenerate, sws[0].order, rep)
-	return facts, covering, ok
+	return in, ok
 }
 
 // attach is render's policy stage: it computes, checks and writes the
 // policies of sws, each phase's results keyed by the workload.
 func (s *streamRun) attach(sws []*streamWorkload) {
-	facts, covering, ok := s.inspect(sws)
+	in, ok := s.inspect(sws)
 	if !ok {
 		return
 	}
-	opts := s.opts
-	opts.Covering = covering
+	facts, opts := in.facts, s.opts
+	opts.Covering = in.covering
 	reps := s.parallel(sws, func(sw *streamWorkload, rep *Report) {
 		sw.pol, sw.ok = s.p.generate(sw.w, facts, s.objects, opts, rep)
 	})
@@ -499,7 +499,7 @@ func (s *streamRun) attach(sws []*streamWorkload) {
 			generated = append(generated, sw)
 		}
 	}
-	s.check(generated, facts)
+	s.check(generated, in)
 	for _, sw := range generated {
 		rep := s.newReport()
 		sev, hint := s.p.refusedSeverity()
@@ -516,7 +516,7 @@ func (s *streamRun) attach(sws []*streamWorkload) {
 // check is checkGenerated for each workload, in parallel, each workload's
 // results keyed by it and its errors its own; when nothing is checked, a
 // warning says so once, before them all.
-func (s *streamRun) check(generated []*streamWorkload, facts map[string]image.Facts) {
+func (s *streamRun) check(generated []*streamWorkload, in policyImages) {
 	if len(generated) == 0 {
 		return
 	}
@@ -530,7 +530,7 @@ func (s *streamRun) check(generated []*streamWorkload, facts map[string]image.Fa
 		return
 	}
 	reps := s.parallel(generated, func(sw *streamWorkload, rep *Report) {
-		s.p.checkGenerated(s.ctx, sw.w, sw.pol, s.objects, facts, rep)
+		s.p.checkGenerated(s.ctx, sw.w, sw.pol, s.objects, in, rep)
 	})
 	for i, sw := range generated {
 		sw.failed = s.collect(phaseCheck, sw.order, reps[i]) || sw.failed

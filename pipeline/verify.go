@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 
 	"sigs.k8s.io/kustomize/kyaml/fn/framework"
@@ -70,13 +71,13 @@ func (p *Pipeline) verifyEach(w *Workload, rep *Report) bool {
 // verifyPolicies is verify's policy stage: each policy of sws is checked
 // against the pod and the image facts.
 func (s *streamRun) verifyPolicies(sws []*streamWorkload) {
-	facts, covering, ok := s.inspect(sws)
+	in, ok := s.inspect(sws)
 	if !ok {
 		return
 	}
 	for _, sw := range sws {
 		rep := s.newReport()
-		s.p.verifyWorkload(s.ctx, sw.w, s.objects, facts, covering, rep)
+		s.p.verifyWorkload(s.ctx, sw.w, s.objects, in, rep)
 		s.collect(phaseCheck, sw.order, rep)
 	}
 }
@@ -106,29 +107,30 @@ func (p *Pipeline) inspectAll(ctx context.Context, ws []*Workload, rep *Report) 
 // verifyWorkload checks one workload's attached policy: it must be
 // readable, of an accepted class and format, equal to the policy cocofy
 // computes now (else drift), and the guest must start every container
-// under it. A policy that imports image-attached fragments
-// (policy.imageFragments) is replayed with the fragments' containers in,
-// as the guest replays it once it has loaded them.
-func (p *Pipeline) verifyWorkload(ctx context.Context, w *Workload, objects podspec.Objects, facts map[string]image.Facts, covering []ccpolicy.CoveringFragment, rep *Report) {
-	p.checkGroups(w, facts, framework.Error, "", rep) // whatever the policy says
+// under it. The fragments attached to the pod's images
+// (policy.imageFragments) are checked and offered to the enforcer first,
+// as the guest loads them; an import of the policy that none satisfies is
+// an error naming why each was not loaded.
+func (p *Pipeline) verifyWorkload(ctx context.Context, w *Workload, objects podspec.Objects, in policyImages, rep *Report) {
+	p.checkGroups(w, in.facts, framework.Error, "", rep) // whatever the policy says
 	attached := w.Template.GetAnnotations()[AnnotationCCEPolicy]
 	rego, class, ok := p.readPolicy(ctx, w, attached, rep)
 	if !ok {
 		return
 	}
 	pod := p.podOf(w)
-	want, matches := p.drift(w, pod, rego, attached, class, facts, objects, covering, rep)
-	cs, err := guest.Receive(pod, facts, objects)
+	want, matches := p.drift(w, pod, rego, attached, class, in.facts, objects, in.covering, rep)
+	cs, err := guest.Receive(pod, in.facts, objects)
 	if err != nil {
 		rep.Error(w, pod.SpecPath(), "replaying the pod for the enforcer: %v", err)
 		return
 	}
-	replayed := rego
-	if matches && want.Full != "" {
-		replayed = want.Full
-	}
-	ds, err := p.replay(ctx, checkKey(replayed, cs), replayed, cs)
-	if !reportDecisions(w, ds, err, framework.Error, "", rep) || !matches {
+	imports := policyImports(w, rego, rep)
+	offers := p.offers(ctx, w, imports, in.attached)
+	_, frags := loadable(offers)
+	ds, loaded, err := p.replay(ctx, rego, frags, cs)
+	loadedAll := err == nil && reportFragments(w, imports, offers, loaded, rep)
+	if !reportDecisions(w, ds, err, framework.Error, "", rep) || !matches || !loadedAll {
 		return
 	}
 	if sum := w.Template.GetAnnotations()[AnnotationCCEPolicySHA256]; sum != "" && sum != want.SHA256 {
@@ -223,22 +225,25 @@ func otherCompat(c string) string {
 }
 
 // replay runs the guest's steps for the containers cs under rego with
-// hcsshim's framework. An allowed result is remembered in Deps.Checks under
-// key, checkKey of the policy and the replayed containers, so unchanged pods
-// are not replayed again (a replay takes milliseconds).
-func (p *Pipeline) replay(ctx context.Context, key, rego string, cs []guest.Container) ([]verify.Decision, error) {
+// hcsshim's framework, once the enforcer has loaded frags (the answer for
+// each is in loaded). A result in which every fragment loaded and every
+// container is allowed is remembered in Deps.Checks under checkKey of the
+// policy, the fragments and the replayed containers, so unchanged pods are
+// not replayed again (a replay takes milliseconds).
+func (p *Pipeline) replay(ctx context.Context, rego string, frags []verify.Fragment, cs []guest.Container) (ds []verify.Decision, loaded []error, err error) {
+	key := checkKey(rego, frags, cs)
 	var passed bool
 	if p.deps.Checks != nil && p.deps.Checks.Get(CheckCacheKind, key, &passed) && passed {
-		return nil, nil
+		return nil, make([]error, len(frags)), nil
 	}
-	ds, err := p.verifier.Policy(ctx, rego, cs)
+	ds, loaded, err = p.verifier.PolicyWithFragments(ctx, rego, frags, cs)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	if p.deps.Checks != nil && verify.Err(ds) == nil {
+	if p.deps.Checks != nil && verify.Err(ds) == nil && !slices.ContainsFunc(loaded, func(e error) bool { return e != nil }) {
 		_ = p.deps.Checks.Put(CheckCacheKind, key, true) // a cache that cannot be written only costs time
 	}
-	return ds, nil
+	return ds, loaded, nil
 }
 
 // CheckCacheKind is the kind of Deps.Checks entries: passed enforcer
@@ -247,11 +252,17 @@ const CheckCacheKind = "enforcer"
 
 // checkKey is "sha256:" + the hash of what decides a replay: the enforcer
 // and replay code (verify.CacheKey, which changes by itself with them, so
-// that older entries no longer count), the policy and the containers.
-func checkKey(rego string, cs []guest.Container) string {
+// that older entries no longer count), the policy, the fragments loaded
+// (when any) and the containers.
+func checkKey(rego string, frags []verify.Fragment, cs []guest.Container) string {
 	h := sha256.New()
 	b, _ := json.Marshal(cs)
-	for _, part := range [][]byte{[]byte(verify.CacheKey()), []byte(rego), b} {
+	parts := [][]byte{[]byte(verify.CacheKey()), []byte(rego), b}
+	if len(frags) > 0 {
+		f, _ := json.Marshal(frags)
+		parts = append(parts, f)
+	}
+	for _, part := range parts {
 		fmt.Fprintf(h, "%d:", len(part))
 		h.Write(part)
 	}
@@ -333,22 +344,32 @@ func (p *Pipeline) unchecked() string {
 // w, so that a policy the guest would refuse is not written unless
 // spec.policy.check says so. Pods with the same policy and containers
 // (replicas of one chart, hooks) are replayed once in a run. A policy whose
-// fragments cover containers is replayed with them in (Full): the enforcer
-// loads no fragments.
-func (p *Pipeline) checkGenerated(ctx context.Context, w *Workload, pol ccpolicy.Policy, objects podspec.Objects, facts map[string]image.Facts, rep *Report) {
+// fragments cover containers is replayed once the enforcer has loaded the
+// fragments attached to the pod's images, as the guest does.
+func (p *Pipeline) checkGenerated(ctx context.Context, w *Workload, pol ccpolicy.Policy, objects podspec.Objects, in policyImages, rep *Report) {
 	var ds []verify.Decision
 	cs, err := pol.Guest, error(nil)
 	if cs == nil {
-		cs, err = guest.Receive(p.podOf(w), facts, objects)
+		cs, err = guest.Receive(p.podOf(w), in.facts, objects)
 	}
 	if err == nil {
-		rego := pol.Rego
-		if pol.Full != "" {
-			rego = pol.Full
+		var imports []ccpolicy.Fragment
+		var offers []*offer
+		if len(pol.Covered) > 0 {
+			imports = pol.Imports
+			offers = p.offers(ctx, w, imports, in.attached)
 		}
-		key := checkKey(rego, cs)
-		ds, err = p.samePods.replayOnce(key, func() ([]verify.Decision, error) {
-			return p.replay(ctx, key, rego, cs)
+		_, frags := loadable(offers)
+		ds, err = p.samePods.replayOnce(checkKey(pol.Rego, frags, cs), func() ([]verify.Decision, error) {
+			ds, loaded, err := p.replay(ctx, pol.Rego, frags, cs)
+			if err != nil {
+				return nil, err
+			}
+			settle(offers, loaded)
+			if unmet, whys := unmetImports(imports, offers); len(unmet) > 0 {
+				return nil, fmt.Errorf("%s, and the guest loads none of the fragments attached to the pod's images (%s)", strings.Join(unmet, "; "), strings.Join(whys, "; "))
+			}
+			return ds, nil
 		})
 	}
 	sev := framework.Error

@@ -61,7 +61,7 @@ var (
 )
 
 // groupNames are the measurement groups, in the order they run.
-var groupNames = []string{"floor", "dmverity", "render", "pin", "peers", "offline", "vn-ratio", "scale", "rss"}
+var groupNames = []string{"floor", "dmverity", "render", "fragments", "pin", "peers", "offline", "vn-ratio", "scale", "rss"}
 
 // want says whether the group runs.
 func want(group string) bool { return onlyRegex == nil || onlyRegex.MatchString(group) }
@@ -141,6 +141,7 @@ func main() {
 	b.runFloor()
 	b.runDMVerity()
 	b.runRender()
+	b.runFragments()
 	b.runPinning()
 	b.runFromLock()
 	b.printRatios()
@@ -191,8 +192,10 @@ type bench struct {
 	// coldBlobs and warmBlobs are the layer downloads of a cold and of a
 	// warm render of the chart.
 	coldBlobs, warmBlobs int64
-	results              []sample
-	skipped              map[string]string // measurement -> why it did not run
+	// frag is what the fragments group measured.
+	frag    fragRun
+	results []sample
+	skipped map[string]string // measurement -> why it did not run
 }
 
 // newBench builds the data set: the small images in a loopback registry,
@@ -493,6 +496,7 @@ func (b *bench) printRatios() {
 	row("warm / cold render (100 workloads)", b.ratio(nWarmRender, nColdRender), "", nWarmRender)
 	row("warm render, ms", fmt.Sprint(b.get(nWarmRender).median().Milliseconds()), "< 150", nWarmRender)
 	row("layer downloads: cold / warm render", fmt.Sprintf("%d / %d", b.coldBlobs, b.warmBlobs), "warm = 0", nWarmRender)
+	b.fragmentRatios(row)
 	row("pinning at 20 ms / ideal", fmt.Sprintf("%.2f", float64(b.get(nPin20).median())/float64(ideal)), "", nPin20)
 	if peak := b.peak100(); peak > 0 {
 		row("peak RSS of any cocofy run on 100 workloads, MB", fmt.Sprintf("%.0f", rssMB(peak)), "< 300")

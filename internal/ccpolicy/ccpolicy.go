@@ -34,6 +34,14 @@ const (
 )
 
 // Fragment is a policy fragment import (confcom --include-fragments).
+// The ACI infrastructure fragment every policy imports unless
+// ExcludeDefaultFragments: Microsoft's, with the pause and sidecar
+// containers.
+const (
+	InfraFeed   = "mcr.microsoft.com/aci/aci-cc-infra-fragment"
+	InfraIssuer = "did:x509:0:sha256:I__iuL25oXEVFdTP_aBLx_eT1RPHbCQ_ECBQfYZpt9s::eku:1.3.6.1.4.1.311.76.59.1.3"
+)
+
 type Fragment struct {
 	Issuer     string
 	Feed       string
@@ -110,12 +118,11 @@ type Policy struct {
 	// pause container), when Generate computed it (CompatGuest).
 	Guest []guest.Container
 	// Covered names the containers left out because a fragment of
-	// Options.Covering covers them; Full is then the policy with them in
-	// (and without those imports), the one to replay with an enforcer that
-	// does not load fragments: the guest checks a covered container against
-	// the fragment's container, which is the same.
+	// Options.Covering covers them; Imports are then the imports of the
+	// fragments that covered them, which the guest must load to start
+	// them.
 	Covered []string
-	Full    string
+	Imports []Fragment
 }
 
 // Annotation returns the annotation value: Rego in standard, padded base64.
@@ -173,17 +180,13 @@ func Generate(pod podspec.Pod, images map[string]image.Facts, objects podspec.Ob
 }
 
 // cover leaves out the containers opts.Covering covers and adds the
-// imports of the fragments that covered them; out.Full keeps them all.
+// imports of the fragments that covered them (out.Imports).
 func (out *Policy) cover(prof profile, frags, containers []any, opts Options) ([]any, []any, error) {
 	kept, covered, imports := cover(containers, opts.Covering)
 	if len(covered) == 0 {
 		return frags, containers, nil
 	}
-	full, err := prof.render(frags, containers, compactJSON, opts.Debug)
-	if err != nil {
-		return nil, nil, err
-	}
-	out.Covered, out.Full = covered, full
+	out.Covered, out.Imports = covered, imports
 	more, err := fragments(prof, Options{ExcludeDefaultFragments: true, Fragments: imports})
 	if err != nil {
 		return nil, nil, err
@@ -265,9 +268,9 @@ func fragments(prof profile, opts Options) ([]any, error) {
 			svn = opts.InfraSVN
 		}
 		out = append(out, map[string]any{
-			"feed":        "mcr.microsoft.com/aci/aci-cc-infra-fragment",
+			"feed":        InfraFeed,
 			"includes":    []string{"containers", "fragments"},
-			"issuer":      "did:x509:0:sha256:I__iuL25oXEVFdTP_aBLx_eT1RPHbCQ_ECBQfYZpt9s::eku:1.3.6.1.4.1.311.76.59.1.3",
+			"issuer":      InfraIssuer,
 			"minimum_svn": svn,
 		})
 	}

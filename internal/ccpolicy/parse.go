@@ -20,6 +20,11 @@ type Parsed struct {
 	// Containers is the containers rule as JSON values (numbers are
 	// json.Number), nil when the policy has none that is plain data.
 	Containers []map[string]any
+	// Imports is the fragments rule (the fragments the policy imports),
+	// nil when the policy has none, or none of confcom's shape (importsErr
+	// says why).
+	Imports    []Fragment
+	importsErr error
 }
 
 // Parse reads a policy text.
@@ -50,6 +55,9 @@ func Parse(rego string) (Parsed, error) {
 				return Parsed{}, err
 			}
 		}
+		if name == "fragments" && r.Head.Value != nil {
+			p.Imports, p.importsErr = importsOf(r.Head.Value)
+		}
 	}
 	return p, nil
 }
@@ -72,6 +80,41 @@ func containersOf(t *ast.Term) ([]map[string]any, error) {
 		return nil, fmt.Errorf("reading the policy's containers: want a list of objects")
 	}
 	return out, nil
+}
+
+// importsOf reads the fragments rule's value: a list of objects with
+// issuer, feed, minimum_svn and includes, as confcom writes them.
+func importsOf(t *ast.Term) ([]Fragment, error) {
+	v, err := ast.JSON(t.Value)
+	if err == nil {
+		var b []byte
+		if b, err = json.Marshal(v); err == nil {
+			var raw []struct {
+				Issuer     string   `json:"issuer"`
+				Feed       string   `json:"feed"`
+				MinimumSVN string   `json:"minimum_svn"`
+				Includes   []string `json:"includes"`
+			}
+			if err = json.Unmarshal(b, &raw); err == nil {
+				out := make([]Fragment, len(raw))
+				for i, r := range raw {
+					out[i] = Fragment{Issuer: r.Issuer, Feed: r.Feed, MinimumSVN: r.MinimumSVN, Includes: r.Includes}
+				}
+				return out, nil
+			}
+		}
+	}
+	return nil, fmt.Errorf("reading the policy's fragments: want a list of objects with issuer, feed, minimum_svn (a string) and includes")
+}
+
+// Imports returns the fragments a policy text imports (its fragments
+// rule; none when it has no such rule).
+func Imports(rego string) ([]Fragment, error) {
+	p, err := Parse(rego)
+	if err != nil {
+		return nil, err
+	}
+	return p.Imports, p.importsErr
 }
 
 // Containers returns the containers of a policy text (compact or pretty), for

@@ -70,6 +70,8 @@ func TestSignVerify(t *testing.T) {
 	assert.Equal(t, f.Namespace, "contoso")
 	assert.Equal(t, f.SVN, "3")
 	assert.Equal(t, string(f.Payload), rego)
+	assert.NilError(t, f.CheckMinimumSVN("3"))
+	assert.ErrorIs(t, f.CheckMinimumSVN("10"), fragment.ErrSVN)
 
 	var msg cose.Sign1Message
 	assert.NilError(t, msg.UnmarshalCBOR(raw))

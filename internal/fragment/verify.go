@@ -90,6 +90,13 @@ func Verify(ctx context.Context, raw []byte, opts VerifyOptions) (*Fragment, err
 	return f, checkSVN(f.SVN, headerSVN, opts.MinimumSVN)
 }
 
+// CheckMinimumSVN is Verify's svn check against an import's minimum_svn
+// (digits), for a fragment Verify accepted: an error wrapping ErrSVN when
+// its svn is lower.
+func (f *Fragment) CheckMinimumSVN(minimum string) error {
+	return checkSVN(f.SVN, "", minimum)
+}
+
 // x5chain parses the protected x5chain: one DER certificate or a list,
 // leaf first, at most 100 (cosesign1go's limit).
 func x5chain(h cose.ProtectedHeader) ([]*x509.Certificate, error) {

@@ -63,9 +63,20 @@
 // /etc/resolv.conf unless it mounts them itself. User, groups and umask
 // default to root and 0022, capabilities to the runtime's defaults.
 //
-// Not simulated: loading policy fragments (the infrastructure fragment needs
-// a signed COSE document from the registry), exec probes, signals, scratch
-// and plan9 mounts, and reading users from the image's /etc/passwd.
+// Fragments: [Verifier.PolicyWithFragments] offers the pod's fragments to
+// hcsshim's enforcer (LoadFragment, which checks issuer, feed and svn
+// against the policy's imports and adds the fragment's containers) before
+// the containers start, as the guest's InjectFragment does once it has
+// checked the envelope; checking the envelope (signature, chain, did:x509
+// issuer, feed, package line) is the caller's, with internal/fragment.
+// Only the fragments given are loaded: cocofy has no copy of the ACI
+// infrastructure fragment (Microsoft's signed document in its registry),
+// so the pause container comes from the policy's own containers, as
+// confcom writes it.
+//
+// Not simulated: the infrastructure fragment (above), exec probes,
+// signals, scratch and plan9 mounts, and reading users from the image's
+// /etc/passwd.
 //
 // The enforcer is hcsshim v0.14.1's (framework 0.3.0, API 0.10.0); the
 // guest running in ACI today may have a newer framework, which is the risk

@@ -26,4 +26,9 @@ var (
 	// only after dropping environment variables or capabilities the policy
 	// does not list.
 	ErrDropped = errors.New("policy drops part of the container's configuration")
+
+	// ErrFragmentRefused is wrapped by [Verifier.PolicyWithFragments] for a
+	// fragment the enforcer does not load: the policy imports no fragment
+	// of its issuer and feed, or one with a higher minimum_svn.
+	ErrFragmentRefused = errors.New("the enforcer refuses the fragment")
 )

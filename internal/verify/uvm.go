@@ -249,6 +249,36 @@ func (g *uvm) run(ctx context.Context, c guest.Container, sandbox bool) Decision
 	return d
 }
 
+// fragmentLoader is the part of hcsshim's enforcer that loads fragments;
+// the fast enforcer has none.
+type fragmentLoader interface {
+	LoadFragment(ctx context.Context, issuer, feed, rego string) error
+}
+
+// load offers each fragment to g's enforcer in order, as the guest's
+// InjectFragment does once the envelope is checked, and returns, for each,
+// nil or why the enforcer refused it. A panic in the enforcer is an
+// ErrUnparsable error, as in a replay.
+func (g *uvm) load(ctx context.Context, fragments []Fragment) (loaded []error, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			loaded, err = nil, g.panicked(r)
+		}
+	}()
+	l, ok := g.enforcer.(fragmentLoader)
+	if !ok {
+		return nil, fmt.Errorf("%w: this enforcer loads no fragments", ErrUnparsable)
+	}
+	loaded = make([]error, len(fragments))
+	for i, f := range fragments {
+		if err := l.LoadFragment(ctx, f.Issuer, f.Feed, f.Rego); err != nil {
+			_, reason := explain(err)
+			loaded[i] = fmt.Errorf("%w: %s", ErrFragmentRefused, reason)
+		}
+	}
+	return loaded, nil
+}
+
 // droppedEnv names the variables of env that are not in keep.
 func droppedEnv(env, keep []string) []string {
 	var names []string

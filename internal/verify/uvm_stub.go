@@ -25,6 +25,8 @@ func hcsshimGuest(string) (*uvm, error) { return nil, ErrNoEnforcer }
 
 func (*uvm) exact([]Decision) bool { return true }
 
+func (*uvm) load(context.Context, []Fragment) ([]error, error) { return nil, ErrNoEnforcer }
+
 func (*uvm) panicked(any) error { return ErrNoEnforcer }
 
 // enforcerText is empty: there is no enforcer, and no verdict to cache.

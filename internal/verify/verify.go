@@ -65,6 +65,39 @@ func (v *Verifier) Policy(ctx context.Context, policyText string, containers []g
 	return g.replay(ctx, containers)
 }
 
+// Fragment is a policy fragment as the guest hands it to its enforcer
+// once it has checked the envelope (signature, chain, did:x509 issuer,
+// feed; internal/fragment.Verify): the envelope's issuer and feed, and
+// the fragment's Rego, whose first line is "package <namespace>".
+type Fragment struct {
+	Issuer, Feed, Rego string
+}
+
+// PolicyWithFragments is Policy in a guest that is offered fragments
+// before the pod's containers start, as the guest's InjectFragment offers
+// each signed fragment the host sends: hcsshim's enforcer loads each one
+// (LoadFragment), which checks its issuer, feed and svn against the
+// policy's imports and adds the containers of each it accepts to those
+// the policy allows. loaded has one entry per fragment: nil when the
+// enforcer loaded it, else an error wrapping [ErrFragmentRefused] with
+// the framework's reason. With fragments, hcsshim's enforcer alone
+// replays the pod (the fast enforcer loads none).
+func (v *Verifier) PolicyWithFragments(ctx context.Context, policyText string, fragments []Fragment, containers []guest.Container) (ds []Decision, loaded []error, err error) {
+	if len(fragments) == 0 {
+		ds, err = v.Policy(ctx, policyText, containers)
+		return ds, nil, err
+	}
+	g, err := newHcsshimGuest(policyText)
+	if err != nil {
+		return nil, nil, err
+	}
+	if loaded, err = g.load(ctx, fragments); err != nil {
+		return nil, nil, err
+	}
+	ds, err = g.replay(ctx, containers)
+	return ds, loaded, err
+}
+
 // replay starts the pod's containers in g: the sandbox first (the pause
 // container unless one is marked Sandbox), then the others in order. A
 // panic in the fast enforcer spoils its replay, so that hcsshim's enforcer
