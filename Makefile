@@ -13,7 +13,7 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 DEMO_TOOLS := helm kustomize
 E2E_TOOLS  := helm helm4 kustomize crane dmverity-vhd
 
-.PHONY: build install tools demo test unit e2e fuzz bench check lock-examples clean
+.PHONY: build install tools demo test unit e2e e2e-tools fuzz bench check lock-examples clean
 
 build:
 	$(GO) build -tags $(TAGS) -trimpath -ldflags "-X cocofy.dev/cocofy/fn.Version=$(VERSION)" -o bin/cocofy .
@@ -56,7 +56,11 @@ demo: build
 	@echo "demo: rendered out/helm.yaml, out/helm-virtual-node.yaml (policies decoded in out/policies.rego),"
 	@echo "      out/kustomize.yaml and, with kpt, out/kpt/ (diff -r examples/kpt out/kpt)"
 
-test: check unit e2e fuzz
+# The e2e tools (helm's build is most of a cold run) are built while the
+# unit tests compile and run: two jobs, then e2e and fuzz.
+test: check
+	$(MAKE) -j2 --output-sync=line unit e2e-tools
+	$(MAKE) e2e fuzz
 
 unit:
 	$(GO) test -tags $(TAGS) ./...
@@ -67,8 +71,10 @@ unit:
 	$(GO) test ./pipeline ./internal/verify -run 'TestWithout'
 
 
-e2e: build
+e2e-tools: build
 	bash hack/install-tools.sh $(E2E_TOOLS)
+
+e2e: e2e-tools
 	COCOFY_BIN=$(CURDIR)/bin/cocofy COCOFY_TOOLS=$(TOOLS) $(GO) test -tags e2e -count=1 ./e2e/...
 
 # A short fuzz pass of each fuzz target.
