@@ -773,8 +773,8 @@ if [ "$1" = verify ]; then exec "$REAL_COCOFY" "$@"; fi
 // The argo-cd chart's values (examples/argocd/argo-cd-values.yaml) say what
 // plugin.yaml and repo-server-patch.yaml say: the plugin in configs.cmp
 // (the chart's argocd-cmp-cm, key cocofy-helm.yaml), the same sidecar in
-// repoServer.extraContainers reading that key, and its volumes. Not
-// rendered with the chart itself here (the chart is not in the repository).
+// repoServer.extraContainers reading that key, and its volumes.
+// TestArgoChartWithPluginValues renders them with the chart itself.
 func TestArgoHelmChartValues(t *testing.T) {
 	var values struct {
 		Configs struct {
