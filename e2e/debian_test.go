@@ -17,14 +17,11 @@ import (
 	"cocofy.dev/cocofy/internal/testing/registrytest"
 )
 
-// rootfs returns a Debian minbase rootfs: $COCOFY_ROOTFS, else the one
-// hack/rootfs.sh keeps in the user's cache for every clone (made with
-// debootstrap when missing).
+// rootfs returns a Debian minbase rootfs: the one hack/rootfs.sh keeps in
+// $COCOFY_ROOTFS, else in the user's cache for every clone (made with
+// debootstrap when missing, in either place).
 func rootfs(t *testing.T) string {
 	t.Helper()
-	if dir := os.Getenv("COCOFY_ROOTFS"); dir != "" {
-		return dir
-	}
 	return strings.TrimSpace(mustRun(t, root, nil, "", "bash", "hack/rootfs.sh"))
 }
 
