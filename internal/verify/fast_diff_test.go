@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"reflect"
 	"slices"
 	"strings"
@@ -137,7 +138,7 @@ func TestFastEnforcerDifferential(t *testing.T) {
 	}
 	t.Logf("%d variants, %d through the fast enforcer", len(cases), fast)
 	assert.Assert(t, fast > len(cases)*3/4, "the fast enforcer evaluates %d of %d", fast, len(cases))
-	for name, policy := range cases {
+	for name, policy := range raceSample(cases) {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			want, wantErr := verify.Reference(ctx, policy, containers)
@@ -150,6 +151,20 @@ func TestFastEnforcerDifferential(t *testing.T) {
 			assert.DeepEqual(t, gotClass, wantClass)
 		})
 	}
+}
+
+// raceSample returns every case, or under -race one in ten (by name, so
+// the same ones each run).
+func raceSample(cases map[string]string) map[string]string {
+	if !raceDetector {
+		return cases
+	}
+	names := slices.Sorted(maps.Keys(cases))
+	out := map[string]string{}
+	for i := 0; i < len(names); i += 10 {
+		out[names[i]] = cases[names[i]]
+	}
+	return out
 }
 
 func BenchmarkPolicy(b *testing.B) {
