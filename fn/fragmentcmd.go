@@ -227,7 +227,7 @@ It prints the issuer, feed, namespace and svn; a failure names the check.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			f, err := verifyFile(cmd, args[0], opts.MinimumSVN)
+			f, _, err := verifyFile(cmd, args[0], opts.MinimumSVN)
 			if err != nil {
 				return err
 			}
@@ -240,20 +240,21 @@ It prints the issuer, feed, namespace and svn; a failure names the check.`,
 	return cmd
 }
 
-// verifyFile reads and verifies a signed fragment.
-func verifyFile(cmd *cobra.Command, path, minimumSVN string) (*fragment.Fragment, error) {
+// verifyFile reads and verifies a signed fragment, and returns the bytes
+// it verified.
+func verifyFile(cmd *cobra.Command, path, minimumSVN string) (*fragment.Fragment, []byte, error) {
 	if minimumSVN != "" && !ccpolicy.IsDigits(minimumSVN) {
-		return nil, fmt.Errorf("--minimum-svn: %q is not a number", minimumSVN)
+		return nil, nil, fmt.Errorf("--minimum-svn: %q is not a number", minimumSVN)
 	}
 	raw, err := os.ReadFile(path)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	f, err := fragment.Verify(cmd.Context(), raw, fragment.VerifyOptions{MinimumSVN: minimumSVN})
 	if err != nil {
-		return nil, fmt.Errorf("%s: the guest would refuse it: %w", path, err)
+		return nil, nil, fmt.Errorf("%s: the guest would refuse it: %w", path, err)
 	}
-	return f, nil
+	return f, raw, nil
 }
 
 func newFragmentImportCommand() *cobra.Command {
@@ -269,7 +270,7 @@ confcom's --fragments-json, or copy the entry into a base policy's imports.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			f, err := verifyFile(cmd, args[0], "")
+			f, _, err := verifyFile(cmd, args[0], "")
 			if err != nil {
 				return err
 			}
@@ -302,11 +303,8 @@ referrer's digest. Credentials come from the docker config, as for cocofy.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			f, err := verifyFile(cmd, args[0], "")
-			if err != nil {
-				return err
-			}
-			raw, err := os.ReadFile(args[0])
+			// The bytes verified are the bytes pushed.
+			f, raw, err := verifyFile(cmd, args[0], "")
 			if err != nil {
 				return err
 			}
