@@ -27,37 +27,41 @@ import (
 	"gotest.tools/v3/assert"
 )
 
-// A public chart, as its publisher's repository holds it. The Go module
-// proxy serves any public GitHub repository as a module zip, checked
-// against the Go checksum database, so e2e reads the charts from there:
-// nothing of them is in this repository, and a CI machine that reaches only
-// the module proxy fetches them. sum is the module's h1: hash, which `go mod
-// download` reports and which must match.
+// A public chart, as its publisher's repository holds it: a folder of a
+// module of chartModules.
 type publicChart struct {
-	name, module, version, sum, dir string
-	namespace                       string
+	name, module, dir string
+	namespace         string
 	// deps: dependencies the chart's default values leave off; helm
 	// template still wants their folders, so an empty chart stands in.
 	deps []string
 }
 
+// chartModules are the publishers' repositories, by module path. The Go
+// module proxy serves any public GitHub repository as a module zip,
+// checked against the Go checksum database, so e2e reads the charts from
+// there: nothing of them is in this repository, and a CI machine that
+// reaches only the module proxy fetches them. sum is the module's h1:
+// hash, which `go mod download` reports and which must match.
+var chartModules = map[string]struct{ version, sum string }{
+	"github.com/argoproj/argo-helm":               {"v0.0.0-20260904222229-3bbb4305eea9", "h1:WwVk8y5P+B0c9yiH8dF0VZtBHpsIWE9dq9osMjul8UM="},
+	"github.com/hashicorp/vault-helm":             {"v0.34.1", "h1:2uoVkbS+64x13G/92mbAPDPSvH6APcV7+jrQbhH+NqU="},
+	"github.com/prometheus-community/helm-charts": {"v0.0.0-20260828105119-ed5d7d9b5933", "h1:5+f9HcKpurn9DWdl0b8PsT7TkEzfCDwcx2KbWYnrnPU="},
+	"github.com/grafana-community/helm-charts":    {"v0.0.0-20260829030558-dbf9f4fb5fa1", "h1:vku2Qg2LpOqB0wMkzPLMfWL1f1LBTzBH4fVgSJ8+Zak="},
+	"github.com/bitnami-labs/sealed-secrets":      {"v0.40.0", "h1:rvCP35JL8ZV5LNA2SrwNR6iLyoM3ulrSFWN0lBtYEYI="},
+	"github.com/stakater/Reloader":                {"v1.4.22", "h1:G5bghhnESM8kHbjp9OOkcOjkfNUpKfSyTVNybBF9KhA="},
+	"github.com/kubernetes-sigs/metrics-server":   {"v0.7.2-0.20240405191304-ff2febb81ca8", "h1:a4Ss+3IKUpR6eI2qwphCXJjkk0zhEe/nYJ446nep8+0="},
+}
+
 var publicCharts = []publicChart{
-	{name: "argocd", module: "github.com/argoproj/argo-helm", version: "v0.0.0-20260904222229-3bbb4305eea9",
-		sum: "h1:WwVk8y5P+B0c9yiH8dF0VZtBHpsIWE9dq9osMjul8UM=", dir: "charts/argo-cd", namespace: "argocd", deps: []string{"redis-ha"}},
-	{name: "vault", module: "github.com/hashicorp/vault-helm", version: "v0.34.1",
-		sum: "h1:2uoVkbS+64x13G/92mbAPDPSvH6APcV7+jrQbhH+NqU=", dir: ".", namespace: "vault"},
-	{name: "node-exporter", module: "github.com/prometheus-community/helm-charts", version: "v0.0.0-20260828105119-ed5d7d9b5933",
-		sum: "h1:5+f9HcKpurn9DWdl0b8PsT7TkEzfCDwcx2KbWYnrnPU=", dir: "charts/prometheus-node-exporter", namespace: "monitoring"},
-	{name: "ksm", module: "github.com/prometheus-community/helm-charts", version: "v0.0.0-20260828105119-ed5d7d9b5933",
-		sum: "h1:5+f9HcKpurn9DWdl0b8PsT7TkEzfCDwcx2KbWYnrnPU=", dir: "charts/kube-state-metrics", namespace: "monitoring"},
-	{name: "grafana", module: "github.com/grafana-community/helm-charts", version: "v0.0.0-20260829030558-dbf9f4fb5fa1",
-		sum: "h1:vku2Qg2LpOqB0wMkzPLMfWL1f1LBTzBH4fVgSJ8+Zak=", dir: "charts/grafana", namespace: "monitoring"},
-	{name: "sealed-secrets", module: "github.com/bitnami-labs/sealed-secrets", version: "v0.40.0",
-		sum: "h1:rvCP35JL8ZV5LNA2SrwNR6iLyoM3ulrSFWN0lBtYEYI=", dir: "helm/sealed-secrets", namespace: "kube-system"},
-	{name: "reloader", module: "github.com/stakater/Reloader", version: "v1.4.22",
-		sum: "h1:G5bghhnESM8kHbjp9OOkcOjkfNUpKfSyTVNybBF9KhA=", dir: "deployments/kubernetes/chart/reloader", namespace: "reloader"},
-	{name: "metrics-server", module: "github.com/kubernetes-sigs/metrics-server", version: "v0.7.2-0.20240405191304-ff2febb81ca8",
-		sum: "h1:a4Ss+3IKUpR6eI2qwphCXJjkk0zhEe/nYJ446nep8+0=", dir: "charts/metrics-server", namespace: "kube-system"},
+	{name: "argocd", module: "github.com/argoproj/argo-helm", dir: "charts/argo-cd", namespace: "argocd", deps: []string{"redis-ha"}},
+	{name: "vault", module: "github.com/hashicorp/vault-helm", dir: ".", namespace: "vault"},
+	{name: "node-exporter", module: "github.com/prometheus-community/helm-charts", dir: "charts/prometheus-node-exporter", namespace: "monitoring"},
+	{name: "ksm", module: "github.com/prometheus-community/helm-charts", dir: "charts/kube-state-metrics", namespace: "monitoring"},
+	{name: "grafana", module: "github.com/grafana-community/helm-charts", dir: "charts/grafana", namespace: "monitoring"},
+	{name: "sealed-secrets", module: "github.com/bitnami-labs/sealed-secrets", dir: "helm/sealed-secrets", namespace: "kube-system"},
+	{name: "reloader", module: "github.com/stakater/Reloader", dir: "deployments/kubernetes/chart/reloader", namespace: "reloader"},
+	{name: "metrics-server", module: "github.com/kubernetes-sigs/metrics-server", dir: "charts/metrics-server", namespace: "kube-system"},
 }
 
 var (
@@ -66,8 +70,9 @@ var (
 	moduleErr      error
 )
 
-// chartSources downloads every chart's module once per test binary (one
-// `go mod download` for all) and checks each hash.
+// chartSources downloads every module of chartModules once per test
+// binary (one `go mod download` for all), checks each hash, and returns
+// each module's folder by module path.
 func chartSources(t *testing.T) map[string]string {
 	t.Helper()
 	moduleDirsOnce.Do(func() { moduleDirs, moduleErr = downloadModules(t.TempDir()) })
@@ -77,13 +82,8 @@ func chartSources(t *testing.T) map[string]string {
 
 func downloadModules(dir string) (map[string]string, error) {
 	args := []string{"mod", "download", "-json"}
-	want := map[string]string{}
-	for _, c := range publicCharts {
-		at := c.module + "@" + c.version
-		if _, ok := want[at]; !ok {
-			args = append(args, at)
-		}
-		want[at] = c.sum
+	for _, path := range sortedKeys(chartModules) {
+		args = append(args, path+"@"+chartModules[path].version)
 	}
 	cmd := exec.Command("go", args...)
 	// Outside any module: the download is checked against the checksum
@@ -94,53 +94,39 @@ func downloadModules(dir string) (map[string]string, error) {
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	runErr := cmd.Run()
 	dirs := map[string]string{}
-	dec := json.NewDecoder(&stdout)
 	var problems []string
-	for {
+	for dec := json.NewDecoder(&stdout); ; {
 		var m struct{ Path, Version, Dir, Sum, Error string }
 		if err := dec.Decode(&m); err == io.EOF {
 			break
 		} else if err != nil {
 			return nil, err
 		}
-		at := m.Path + "@" + m.Version
-		switch {
+		switch want := chartModules[m.Path]; {
 		case m.Error != "":
 			problems = append(problems, m.Error)
-		case want[at] != "" && m.Sum != want[at]:
-			problems = append(problems, at+": hash "+m.Sum+", want "+want[at])
+		case m.Version != want.version || m.Sum != want.sum:
+			problems = append(problems, fmt.Sprintf("%s@%s: hash %s, want %s@%s %s", m.Path, m.Version, m.Sum, m.Path, want.version, want.sum))
 		default:
-			dirs[at] = m.Dir
+			dirs[m.Path] = m.Dir
+		}
+	}
+	for path := range chartModules {
+		if _, ok := dirs[path]; !ok && len(problems) == 0 {
+			problems = append(problems, path+": not downloaded")
 		}
 	}
 	if len(problems) > 0 || runErr != nil {
-		return nil, &downloadError{problems, runErr, stderr.String()}
+		return nil, fmt.Errorf("go mod download of the public charts: %s (%v) %s", strings.Join(problems, "; "), runErr, stderr.String())
 	}
 	return dirs, nil
-}
-
-type downloadError struct {
-	problems []string
-	err      error
-	stderr   string
-}
-
-func (e *downloadError) Error() string {
-	return "go mod download of the public charts: " + strings.Join(e.problems, "; ") + " " + errString(e.err) + " " + e.stderr
-}
-
-func errString(err error) string {
-	if err == nil {
-		return ""
-	}
-	return err.Error()
 }
 
 // chartDir copies the chart into a temporary folder (the module cache is
 // read-only) with empty stand-ins for the dependencies that are off.
 func chartDir(t *testing.T, c publicChart) string {
 	t.Helper()
-	src := filepath.Join(chartSources(t)[c.module+"@"+c.version], c.dir)
+	src := filepath.Join(chartSources(t)[c.module], c.dir)
 	dst := filepath.Join(t.TempDir(), filepath.Base(filepath.Clean(src)))
 	if c.dir == "." {
 		dst = filepath.Join(filepath.Dir(dst), c.name)
