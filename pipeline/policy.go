@@ -358,11 +358,10 @@ type hook struct {
 // maxHooks bounds the hooks a run keeps: a chart has a few.
 const maxHooks = 64
 
-// addHook keeps n when it is a Helm hook (helm.sh/hook) that runs pods,
-// for makers: a hook's ServiceAccount or Role names the object too, but
-// makes nothing.
+// addHook keeps n when it is a Helm hook (helm.sh/hook), for makers; the
+// caller gives only workloads.
 func (m *policyMemo) addHook(n *yaml.RNode) {
-	if m == nil || !isHook(n) || !runsPods(n) {
+	if m == nil || !isHook(n) {
 		return
 	}
 	text, err := n.String()
@@ -396,17 +395,6 @@ func (m *policyMemo) makers(err error) string {
 		return ""
 	}
 	return fmt.Sprintf(" (the Helm hook %s of this stream names it: it probably makes %s %q at install time, after any render)", strings.Join(names, ", "), missing.Kind, missing.Name)
-}
-
-// runsPods reports a built-in kind that creates pods.
-func runsPods(n *yaml.RNode) bool {
-	kind := n.GetKind()
-	for _, w := range builtinWorkloadPaths {
-		if w.Kind == kind {
-			return true
-		}
-	}
-	return false
 }
 
 // isHook reports an object with a helm.sh/hook annotation, reading the

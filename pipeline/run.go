@@ -273,11 +273,15 @@ func (s *streamRun) read(n *yaml.RNode, d *yamlDoc) error {
 		}
 	}
 	checkObject(n, d.index, rep)
-	s.p.samePods.addHook(n)
 	if s.p.resourceList && LocalConfig(n) {
 		return nil // not part of kpt's or kustomize's output
 	}
 	found := FindWorkloads([]*yaml.RNode{n}, s.p.opts.WorkloadPaths, rep)
+	if len(found) > 0 {
+		// A hook that runs pods may make what other pods read; its
+		// ServiceAccount or Role names it too, but makes nothing.
+		s.p.samePods.addHook(n)
+	}
 	s.workloads += len(found)
 	if s.p.stages.objects && s.objects.Add(applied(n)...) {
 		doc.keep = true
