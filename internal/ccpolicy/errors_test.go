@@ -320,3 +320,22 @@ func TestWildcardMissingRefs(t *testing.T) {
 	assert.DeepEqual(t, rules[1], map[string]any{"pattern": "FROM_SECRET=.*", "required": false, "strategy": "re2"})
 	assert.Check(t, is.Contains(p.Rego, `"pattern":"PATH=/usr/bin:/bin"`))
 }
+
+// A missing Secret's variable in the command line needs its value, which
+// policy.wildcardMissingRefs cannot give; $$(VAR) is an escape the kubelet
+// leaves as text, so there the wildcard is still the remedy.
+func TestMissingRefInCommandLine(t *testing.T) {
+	for args, want := range map[string]string{
+		`[--requirepass, $(PASS)]`:  "$(PASS) is also in the container's command line, which needs the value itself",
+		`[--requirepass, $$(PASS)]`: "for an env value only, policy.wildcardMissingRefs writes PASS=.* instead",
+		`[--requirepass, $(OTHER)]`: "for an env value only, policy.wildcardMissingRefs writes PASS=.* instead",
+	} {
+		stream := deployment(`        args: ` + args + `
+        env:
+        - name: PASS
+          valueFrom: {secretKeyRef: {name: redis, key: auth}}
+`)
+		_, err := generate(t, stream, testFacts(), Options{})
+		assert.ErrorContains(t, err, want, args)
+	}
+}

@@ -479,20 +479,18 @@ func (g *generator) keyRef(r *yaml.Node, name string, c *yaml.Node, field string
 }
 
 // inCommandLine reports whether the container's command or args name
-// $(name), which the kubelet expands into the command line.
+// $(name), which the kubelet expands into the command line ($$(name) is
+// an escape, and stays text).
 func inCommandLine(c *yaml.Node, name string) bool {
+	var texts []string
 	for _, key := range []string{"command", "args"} {
-		list := get(c, key)
-		if list == nil || list.Kind != yaml.SequenceNode {
-			continue
-		}
-		for _, a := range list.Content {
-			if a.Kind == yaml.ScalarNode && strings.Contains(a.Value, "$("+name+")") {
-				return true
+		if list := get(c, key); list != nil && list.Kind == yaml.SequenceNode {
+			for _, a := range list.Content {
+				texts = append(texts, a.Value)
 			}
 		}
 	}
-	return false
+	return slices.Contains(references(texts), "$("+name+")")
 }
 
 // resourceFieldRef is the quantity as written, for the container itself
