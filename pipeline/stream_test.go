@@ -14,6 +14,7 @@ import (
 	"sigs.k8s.io/kustomize/kyaml/yaml"
 
 	"cocofy.dev/cocofy/internal/testing/fixed"
+	"cocofy.dev/cocofy/internal/testing/race"
 	"cocofy.dev/cocofy/internal/yamlstream"
 	"cocofy.dev/cocofy/pipeline"
 )
@@ -116,7 +117,7 @@ func TestRunStreamIsRun(t *testing.T) {
 		}},
 	}
 	batches := []int{1, 2, 256}
-	if raceDetector {
+	if race.Enabled {
 		// The policy stage runs workloads in parallel; the others do not.
 		configs = map[string]pipeline.Options{"vn": vn, "pod-sandbox": configs["pod-sandbox"]}
 		batches = []int{2, 256}

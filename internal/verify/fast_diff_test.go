@@ -17,6 +17,7 @@ import (
 
 	"cocofy.dev/cocofy/internal/guest"
 	"cocofy.dev/cocofy/internal/podspec"
+	"cocofy.dev/cocofy/internal/testing/race"
 	"cocofy.dev/cocofy/internal/verify"
 )
 
@@ -156,7 +157,7 @@ func TestFastEnforcerDifferential(t *testing.T) {
 // raceSample returns every case, or under -race one in ten (by name, so
 // the same ones each run).
 func raceSample(cases map[string]string) map[string]string {
-	if !raceDetector {
+	if !race.Enabled {
 		return cases
 	}
 	names := slices.Sorted(maps.Keys(cases))
