@@ -4,27 +4,25 @@ package e2e
 
 import (
 	"archive/tar"
-	"fmt"
-	"regexp"
-	"sort"
-
 	"bytes"
 	"encoding/json"
-	"github.com/google/go-containerregistry/pkg/v1/empty"
-	"github.com/google/go-containerregistry/pkg/v1/mutate"
-	"github.com/google/go-containerregistry/pkg/v1/remote"
-	"github.com/google/go-containerregistry/pkg/v1/tarball"
+	"fmt"
 	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"sigs.k8s.io/kustomize/kyaml/yaml"
+	"regexp"
+	"sort"
 	"strings"
 	"sync"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"gotest.tools/v3/assert"
+	"sigs.k8s.io/kustomize/kyaml/yaml"
+
+	"cocofy.dev/cocofy/internal/testing/registrytest"
 )
 
 // A public chart, as its publisher's repository holds it: a folder of a
@@ -166,9 +164,9 @@ func loadStandIns(t *testing.T) map[string]standIn {
 	return m
 }
 
-// pushStandIn builds the stand-in of one image (one layer: /etc/passwd,
-// /etc/group and the entrypoint's file) and pushes it to ref.
-func pushStandIn(t *testing.T, ref string, s standIn) {
+// standInImage builds the stand-in of one image: one layer with
+// /etc/passwd, /etc/group and the entrypoint's file.
+func standInImage(t *testing.T, ref string, s standIn) v1.Image {
 	t.Helper()
 	var passwd, group strings.Builder
 	for _, name := range sortedKeys(s.Users) {
@@ -178,48 +176,20 @@ func pushStandIn(t *testing.T, ref string, s standIn) {
 	for _, name := range sortedKeys(s.Groups) {
 		fmt.Fprintf(&group, "%s:x:%d:\n", name, s.Groups[name])
 	}
-	files := map[string]string{"etc/passwd": passwd.String(), "etc/group": group.String()}
+	files := []registrytest.File{{Name: "etc/", Typeflag: tar.TypeDir},
+		{Name: "etc/passwd", Body: passwd.String()}, {Name: "etc/group", Body: group.String()}}
 	if exe := append(s.Entrypoint, s.Cmd...); len(exe) > 0 && strings.HasPrefix(exe[0], "/") {
-		files[strings.TrimPrefix(exe[0], "/")] = "#!/bin/sh\n# stand-in\n"
-	}
-	layer, err := tarball.LayerFromOpener(tarOpener(t, files))
-	assert.NilError(t, err)
-	img, err := mutate.AppendLayers(empty.Image, layer)
-	assert.NilError(t, err)
-	cf, err := img.ConfigFile()
-	assert.NilError(t, err)
-	cf = cf.DeepCopy()
-	cf.OS, cf.Architecture = "linux", "amd64"
-	cf.Config.User, cf.Config.WorkingDir = s.User, s.WorkingDir
-	cf.Config.Entrypoint, cf.Config.Cmd = s.Entrypoint, s.Cmd
-	cf.Config.Env = append([]string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"}, s.Env...)
-	img, err = mutate.ConfigFile(img, cf)
-	assert.NilError(t, err)
-	assert.NilError(t, remote.Write(mustParse(t, ref), img))
-}
-
-func tarOpener(t *testing.T, files map[string]string) func() (io.ReadCloser, error) {
-	t.Helper()
-	var buf bytes.Buffer
-	tw := tar.NewWriter(&buf)
-	dirs := map[string]bool{}
-	for _, name := range sortedKeys(files) {
-		for d := filepath.Dir(name); d != "." && !dirs[d]; d = filepath.Dir(d) {
-			dirs[d] = true
+		name := strings.TrimPrefix(exe[0], "/")
+		var dirs []registrytest.File // parents first
+		for d := filepath.Dir(name); d != "."; d = filepath.Dir(d) {
+			dirs = append([]registrytest.File{{Name: d + "/", Typeflag: tar.TypeDir}}, dirs...)
 		}
+		files = append(append(files, dirs...), registrytest.File{Name: name, Body: "#!/bin/sh\n# stand-in\n", Mode: 0o755})
 	}
-	for _, d := range sortedKeys(dirs) {
-		assert.NilError(t, tw.WriteHeader(&tar.Header{Name: d + "/", Typeflag: tar.TypeDir, Mode: 0o755}))
-	}
-	for _, name := range sortedKeys(files) {
-		body := files[name]
-		assert.NilError(t, tw.WriteHeader(&tar.Header{Name: name, Typeflag: tar.TypeReg, Mode: 0o755, Size: int64(len(body))}))
-		_, err := tw.Write([]byte(body))
-		assert.NilError(t, err)
-	}
-	assert.NilError(t, tw.Close())
-	b := buf.Bytes()
-	return func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(b)), nil }
+	return registrytest.Image(t, ref, "linux/amd64", v1.Config{
+		User: s.User, WorkingDir: s.WorkingDir, Entrypoint: s.Entrypoint, Cmd: s.Cmd,
+		Env: append([]string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"}, s.Env...),
+	}, registrytest.Layer(t, files...))
 }
 
 func sortedKeys[V any](m map[string]V) []string {
@@ -250,7 +220,7 @@ func chartImages(stream string) []string {
 func standInLock(t *testing.T, images []string) string {
 	t.Helper()
 	facts := loadStandIns(t)
-	reg := startRegistry(t)
+	reg := registrytest.Start(t)
 	var missing []string
 	var pods strings.Builder
 	for i, ref := range images {
@@ -259,8 +229,8 @@ func standInLock(t *testing.T, images []string) string {
 			missing = append(missing, ref)
 			continue
 		}
-		pushStandIn(t, reg+"/"+ref, s)
-		fmt.Fprintf(&pods, "---\napiVersion: v1\nkind: Pod\nmetadata: {name: p%d}\nspec:\n  containers:\n  - {name: c, image: %q}\n", i, reg+"/"+ref)
+		reg.Push(t, ref, standInImage(t, ref, s))
+		fmt.Fprintf(&pods, "---\napiVersion: v1\nkind: Pod\nmetadata: {name: p%d}\nspec:\n  containers:\n  - {name: c, image: %q}\n", i, reg.Ref(ref))
 	}
 	assert.Assert(t, len(missing) == 0, "no stand-in in e2e/testdata/public-charts/images.yaml for %q", missing)
 	dir := t.TempDir()
@@ -269,7 +239,7 @@ func standInLock(t *testing.T, images []string) string {
 	argoWriteFile(t, cfg, "apiVersion: cocofy.dev/v1alpha1\nkind: Cocofy\nspec:\n  target: virtual-node\n  images: {lockFile: images.lock.yaml, lockMode: update}\n")
 	r := run(t, dir, nil, pods.String(), cocofy(t), "--config", cfg)
 	assert.NilError(t, r.err, r.stderr)
-	argoWriteFile(t, lock, strings.ReplaceAll(readFile(t, lock), reg+"/", ""))
+	argoWriteFile(t, lock, strings.ReplaceAll(readFile(t, lock), reg.Host+"/", ""))
 	return lock
 }
 
